@@ -1,0 +1,141 @@
+"""Reductions: many elements in, fewer out. Each input element's local derivative is
+read off the output element it fed, so δ is broadcast back along the reduced axes."""
+
+from __future__ import annotations
+
+from ...backend import array_module
+from ..function import Function, OpError, exp
+from .shape import broadcast_to
+
+
+def reduced_axes(op: str, shape: tuple, axis) -> tuple:
+    """``axis`` (None, int or tuple; negatives allowed) as a sorted tuple of non-negative axes."""
+    ndim = len(shape)
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    for a in axes:
+        if not isinstance(a, int) or not -ndim <= a < ndim:
+            raise OpError(f"{op}: axis {a!r} is out of range for a tensor of shape {shape}")
+    normalized = sorted(a % ndim for a in axes)
+    if len(set(normalized)) != len(normalized):
+        raise OpError(f"{op}: repeated axis in {axis!r}")
+    return tuple(normalized)
+
+
+def kept_shape(shape: tuple, axes: tuple) -> tuple:
+    """The shape of the result with ``keepdims=True``: 1 on every reduced axis."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def reduced_count(shape: tuple, axes: tuple) -> int:
+    """How many input elements feed each output element."""
+    count = 1
+    for i in axes:
+        count *= shape[i]
+    return count
+
+
+class Sum(Function):
+    """z = Σ a over axes  ->  δa = δz broadcast back (each a fed z with weight 1)"""
+
+    __slots__ = ("in_shape", "kept")
+    name = "sum"
+
+    def forward(self, a, axis=None, keepdims=False):
+        axes = reduced_axes(self.name, a.shape, axis)
+        self.in_shape, self.kept = a.shape, kept_shape(a.shape, axes)
+        return a.sum(axis=axes, keepdims=keepdims)
+
+    def backward(self, g):
+        return broadcast_to(g.reshape(self.kept), self.in_shape)
+
+
+class Mean(Function):
+    """z = Σ a / n over axes  ->  δa = δz / n broadcast back"""
+
+    __slots__ = ("in_shape", "kept", "count")
+    name = "mean"
+
+    def forward(self, a, axis=None, keepdims=False):
+        axes = reduced_axes(self.name, a.shape, axis)
+        self.in_shape, self.kept = a.shape, kept_shape(a.shape, axes)
+        self.count = reduced_count(a.shape, axes)
+        return a.mean(axis=axes, keepdims=keepdims)
+
+    def backward(self, g):
+        return broadcast_to(g.reshape(self.kept) / self.count, self.in_shape)
+
+
+class Var(Function):
+    """z = Σ (a - ā)² / n  ->  δa = δz * 2 (a - ā) / n  (population variance, ddof = 0)"""
+
+    __slots__ = ("axes", "kept", "count")
+    name = "var"
+
+    def forward(self, a, axis=None, keepdims=False):
+        self.axes = reduced_axes(self.name, a.shape, axis)
+        self.kept = kept_shape(a.shape, self.axes)
+        self.count = reduced_count(a.shape, self.axes)
+        self.save(a)
+        return a.var(axis=self.axes, keepdims=keepdims)
+
+    def backward(self, g):
+        (a,) = self.saved
+        centred = a - a.mean(axis=self.axes, keepdims=True)
+        return g.reshape(self.kept) * centred * (2 / self.count)
+
+
+class Max(Function):
+    """z = max a over axes  ->  δa = δz at the maximum; tied maxima split δz evenly"""
+
+    __slots__ = ("in_shape", "kept", "share")
+    name = "max"
+    pick = "max"
+
+    def forward(self, a, axis=None, keepdims=False):
+        axes = reduced_axes(self.name, a.shape, axis)
+        if a.size == 0:
+            raise OpError(f"{self.name}: zero-size tensor of shape {a.shape} has no {self.pick}")
+        self.in_shape, self.kept = a.shape, kept_shape(a.shape, axes)
+        z = getattr(a, self.pick)(axis=axes, keepdims=True)
+        winners = a == z
+        # Which element won is piecewise constant, so the share is a constant.
+        self.share = winners / winners.sum(axis=axes, keepdims=True).astype(a.dtype)
+        return z if keepdims else z.reshape(tuple(n for i, n in enumerate(a.shape)
+                                                  if i not in axes))
+
+    def backward(self, g):
+        return g.reshape(self.kept) * self.share
+
+
+class Min(Max):
+    """z = min a over axes  ->  δa = δz at the minimum; tied minima split δz evenly"""
+
+    __slots__ = ()
+    name = "min"
+    pick = "min"
+
+
+class LogSumExp(Function):
+    """z = log Σ e^a  ->  δa = δz * e^(a - z) = δz * softmax(a)"""
+
+    __slots__ = ("kept",)
+    name = "logsumexp"
+
+    def forward(self, a, axis=None, keepdims=False):
+        xp = array_module(a)
+        axes = reduced_axes(self.name, a.shape, axis)
+        self.kept = kept_shape(a.shape, axes)
+        # Shift by the max so no e^a overflows; a row of -inf keeps a shift of 0.
+        shift = a.max(axis=axes, keepdims=True)
+        shift = xp.where(xp.isfinite(shift), shift, 0)
+        z = xp.log(xp.exp(a - shift).sum(axis=axes, keepdims=True)) + shift
+        if not keepdims:
+            z = z.reshape(tuple(n for i, n in enumerate(a.shape) if i not in axes))
+        self.save(a, z)
+        return z
+
+    def backward(self, g):
+        a, z = self.saved
+        return g.reshape(self.kept) * exp(a - z.reshape(self.kept))

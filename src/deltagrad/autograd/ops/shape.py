@@ -1,0 +1,112 @@
+"""Ops that move elements without changing them: the backward moves δ back the same way."""
+
+from __future__ import annotations
+
+from ...backend import array_module
+from ..function import Function, builds_graph
+
+
+class Identity(Function):
+    """z = a  ->  δa = δz  (used to give a tensor a fresh node of its own)"""
+
+    __slots__ = ()
+    name = "identity"
+
+    def forward(self, a):
+        return a
+
+    def backward(self, g):
+        return g
+
+
+class Reshape(Function):
+    """z = a viewed with a new shape  ->  δa = δz viewed with a's shape"""
+
+    __slots__ = ("in_shape",)
+    name = "reshape"
+
+    def forward(self, a, shape):
+        self.in_shape = a.shape
+        return a.reshape(shape)
+
+    def backward(self, g):
+        return g.reshape(self.in_shape)
+
+
+class Transpose(Function):
+    """z = a with axes permuted  ->  δa = δz with the inverse permutation"""
+
+    __slots__ = ("inverse",)
+    name = "transpose"
+
+    def forward(self, a, axes=None):
+        if axes is None:
+            axes = tuple(reversed(range(a.ndim)))
+        self.inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))
+        return a.transpose(axes)
+
+    def backward(self, g):
+        return g.transpose(self.inverse)
+
+
+class BroadcastTo(Function):
+    """z = a repeated along broadcast axes  ->  δa = δz summed over them (by the engine)"""
+
+    __slots__ = ()
+    name = "broadcast_to"
+
+    def forward(self, a, shape):
+        return array_module(a).broadcast_to(a, shape)
+
+    def backward(self, g):
+        return g  # the engine sums δz back down to a's shape, as for any broadcast
+
+
+def broadcast_to(g, shape):
+    """``broadcast_to`` for backward rules: a read-only view on arrays, an op on Tensors."""
+    if builds_graph(g):
+        return g.apply(BroadcastTo, g, shape=shape)
+    return array_module(g).broadcast_to(g, shape)
+
+
+def _slice_along(axis: int, key) -> tuple:
+    """An index that applies ``key`` to ``axis`` and takes everything on the axes before it."""
+    return (slice(None),) * axis + (key,)
+
+
+class Concatenate(Function):
+    """z = [a₀ | a₁ | ...] along an axis  ->  δaᵢ = the slice of δz where aᵢ went"""
+
+    __slots__ = ("axis", "bounds")
+    name = "concatenate"
+
+    def forward(self, *arrays, axis=0):
+        xp = array_module(arrays[0])
+        z = xp.concatenate(arrays, axis=axis)
+        self.axis = axis % z.ndim
+        ends, end = [], 0
+        for a in arrays:
+            end += a.shape[self.axis]
+            ends.append(end)
+        self.bounds = list(zip([0] + ends[:-1], ends))
+        return z
+
+    def backward(self, g):
+        return tuple(g[_slice_along(self.axis, slice(start, end))] if self.needs_grad(i) else None
+                     for i, (start, end) in enumerate(self.bounds))
+
+
+class Stack(Function):
+    """z = [a₀, a₁, ...] along a new axis  ->  δaᵢ = δz[..., i, ...]"""
+
+    __slots__ = ("axis",)
+    name = "stack"
+
+    def forward(self, *arrays, axis=0):
+        z = array_module(arrays[0]).stack(arrays, axis=axis)
+        self.axis = axis % z.ndim
+        return z
+
+    def backward(self, g):
+        return tuple(g[_slice_along(self.axis, i)] if self.needs_grad(i) else None
+                     for i in range(len(self.inputs)))

@@ -1,0 +1,414 @@
+"""``Tensor``: an array plus what reverse-mode autodiff needs (the node that made it).
+
+Every operator and method here is a one-line call of ``apply`` with an op from
+``ops/``; the maths of each op, forward and backward, is in that op's class.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import _config
+from ..backend import is_array
+from . import engine
+from .function import Function, OpError, grad_mode
+from .ops import elementwise as ew
+from .ops import index as ix
+from .ops import linalg, reduce
+from .ops import shape as shape_ops
+
+
+def apply(op: type[Function], *inputs, **params) -> Tensor:
+    """Run ``op`` forward on the inputs' arrays and, if any input requires grad (and
+    grad mode is on), record a node so that ``backward`` can reach those inputs.
+
+    Inputs that are not Tensors (Python numbers, arrays) are constants of the op.
+    A fused op is replaced by its decomposition while higher-order graphs are recorded.
+    """
+    if grad_mode.higher_order and op.decompose is not None:
+        return op.decompose(*inputs, **params)
+    fn = op.__new__(op)
+    fn.saved = ()
+    arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+    try:
+        out = fn.forward(*arrays, **params)
+    except OpError:
+        raise
+    except ValueError as error:  # NumPy's words; say which op and which shapes
+        raise OpError(fn.describe_error(arrays, error)) from None
+    if isinstance(out, np.generic):  # NumPy hands back 0-d results as scalars
+        out = np.asarray(out)
+    if grad_mode.enabled:
+        needs = tuple(x if isinstance(x, Tensor) and x.requires_grad else None for x in inputs)
+        if any(t is not None for t in needs):
+            fn.inputs = needs
+            result = Tensor._make(out, fn)
+            fn.saved_tensors = _saved_as_tensors(fn.saved, inputs, arrays, result) \
+                if grad_mode.higher_order and fn.saved else None
+            return result
+    return Tensor._make(out, None)
+
+
+def _saved_as_tensors(saved, inputs, arrays, result) -> tuple:
+    """The same saved values, but inputs and output as Tensors, for a graph-mode backward."""
+    resolved = []
+    for value in saved:
+        for x, array in zip(inputs, arrays):
+            if value is array:
+                resolved.append(x)
+                break
+        else:
+            resolved.append(result if value is result.data else value)
+    return tuple(resolved)
+
+
+def _array(x):
+    """An operand as the op will see it: a Tensor stays, lists become arrays."""
+    if isinstance(x, (Tensor, numbers.Number)) or is_array(x):
+        return x
+    return np.asarray(x)
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+class Tensor:
+    """An n-dimensional array that remembers how it was computed.
+
+    >>> import deltagrad as dg
+    >>> x = dg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad
+    array([2., 4., 6.], dtype=float32)
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_node", "__weakref__")
+    __array_ufunc__ = None  # ndarray <op> Tensor defers to Tensor's reflected operator
+    __hash__ = object.__hash__  # == is elementwise, identity stays the hash
+    apply = staticmethod(apply)
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        array = _to_array(data, dtype)
+        self.data, self.grad, self._node = array, None, None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, data, node: Function | None) -> Tensor:
+        t = object.__new__(Tensor)
+        t.data, t.grad, t.requires_grad, t._node = data, None, node is not None, node
+        return t
+
+    # --- properties -------------------------------------------------------------------
+
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def T(self) -> Tensor:
+        return self.transpose()
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for a tensor not made by a recorded op (its ``.grad`` is filled in)."""
+        return self._node is None
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place (float data only) and return ``self``."""
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise TypeError(
+                f"only floating-point tensors can require grad, got dtype {self.data.dtype}; "
+                f"create it with float values or dtype=np.float32")
+        if not requires_grad and self._node is not None:
+            raise ValueError("requires_grad_(False) on a tensor made by an op; use .detach()")
+        self.requires_grad = requires_grad
+        return self
+
+    # --- autodiff ---------------------------------------------------------------------
+
+    def backward(self, grad=None) -> None:
+        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
+
+        ``grad`` (δ of ``self``) defaults to 1 for a scalar and is required otherwise.
+        The graph is freed afterwards.
+        """
+        if not self.requires_grad:
+            raise ValueError(
+                "backward() on a tensor that does not require grad: no input of the "
+                "computation had requires_grad=True (or it ran inside dg.no_grad())")
+        if grad is None:
+            if self.data.size != 1:
+                raise ValueError(
+                    f"backward() on a tensor of shape {self.shape} needs grad= (an array of "
+                    f"that shape); for a loss, reduce it first with .sum() or .mean()")
+            seed = np.ones_like(self.data)
+        else:
+            seed = _data(grad)
+            seed = np.asarray(seed, dtype=self.dtype) if not is_array(seed) or \
+                seed.dtype != self.dtype else seed
+            if seed.shape != self.shape:
+                raise ValueError(f"backward(): grad has shape {seed.shape} but the tensor has "
+                                 f"shape {self.shape}; they must match")
+        engine.backward(self, seed)
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph (no copy)."""
+        return Tensor._make(self.data, None)
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (no copy)."""
+        return self.data
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item(): only one-element tensors convert to a Python number, "
+                             f"got shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        if copy:
+            return np.array(self.data, dtype=dtype)
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
+    # --- arithmetic operators ---------------------------------------------------------
+
+    def __add__(self, other):
+        return apply(ew.Add, self, _array(other))
+
+    def __radd__(self, other):
+        return apply(ew.Add, _array(other), self)
+
+    def __sub__(self, other):
+        return apply(ew.Sub, self, _array(other))
+
+    def __rsub__(self, other):
+        return apply(ew.Sub, _array(other), self)
+
+    def __mul__(self, other):
+        return apply(ew.Mul, self, _array(other))
+
+    def __rmul__(self, other):
+        return apply(ew.Mul, _array(other), self)
+
+    def __truediv__(self, other):
+        return apply(ew.Div, self, _array(other))
+
+    def __rtruediv__(self, other):
+        return apply(ew.Div, _array(other), self)
+
+    def __pow__(self, other):
+        return apply(ew.Pow, self, _array(other))
+
+    def __rpow__(self, other):
+        return apply(ew.Pow, _array(other), self)
+
+    def __matmul__(self, other):
+        return apply(linalg.MatMul, self, _array(other))
+
+    def __rmatmul__(self, other):
+        return apply(linalg.MatMul, _array(other), self)
+
+    def __neg__(self):
+        return apply(ew.Neg, self)
+
+    def __pos__(self):
+        return self
+
+    # --- comparisons: plain boolean results, no gradient ------------------------------
+
+    def __lt__(self, other):
+        return Tensor._make(self.data < _data(other), None)
+
+    def __le__(self, other):
+        return Tensor._make(self.data <= _data(other), None)
+
+    def __gt__(self, other):
+        return Tensor._make(self.data > _data(other), None)
+
+    def __ge__(self, other):
+        return Tensor._make(self.data >= _data(other), None)
+
+    def __eq__(self, other):
+        return Tensor._make(np.asarray(self.data == _data(other)), None)
+
+    def __ne__(self, other):
+        return Tensor._make(np.asarray(self.data != _data(other)), None)
+
+    # --- indexing ---------------------------------------------------------------------
+
+    def __getitem__(self, index):
+        return apply(ix.GetItem, self, index=_normalize_index(index))
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    # --- reductions -------------------------------------------------------------------
+
+    def sum(self, axis=None, keepdims: bool = False) -> Tensor:
+        return apply(reduce.Sum, self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims: bool = False) -> Tensor:
+        return apply(reduce.Mean, self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, keepdims: bool = False) -> Tensor:
+        """Population variance (ddof = 0)."""
+        return apply(reduce.Var, self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims: bool = False) -> Tensor:
+        return apply(reduce.Max, self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims: bool = False) -> Tensor:
+        return apply(reduce.Min, self, axis=axis, keepdims=keepdims)
+
+    def logsumexp(self, axis=None, keepdims: bool = False) -> Tensor:
+        return apply(reduce.LogSumExp, self, axis=axis, keepdims=keepdims)
+
+    # --- shape ------------------------------------------------------------------------
+
+    def reshape(self, *shape) -> Tensor:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return apply(shape_ops.Reshape, self, shape=shape)
+
+    def transpose(self, *axes) -> Tensor:
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        if axes and sorted(a % max(self.ndim, 1) for a in axes) != list(range(self.ndim)):
+            raise ValueError(f"transpose: axes {axes} are not a permutation of the "
+                             f"{self.ndim} axes of a tensor of shape {self.shape}")
+        return apply(shape_ops.Transpose, self, axes=tuple(a % self.ndim for a in axes) or None)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        axes = list(range(self.ndim))
+        axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+        return self.transpose(axes)
+
+    def broadcast_to(self, shape) -> Tensor:
+        return apply(shape_ops.BroadcastTo, self, shape=tuple(shape))
+
+    # --- elementwise functions --------------------------------------------------------
+
+    def exp(self) -> Tensor:
+        return apply(ew.Exp, self)
+
+    def log(self) -> Tensor:
+        return apply(ew.Log, self)
+
+    def sqrt(self) -> Tensor:
+        return apply(ew.Sqrt, self)
+
+    def abs(self) -> Tensor:
+        return apply(ew.Abs, self)
+
+    def tanh(self) -> Tensor:
+        return apply(ew.Tanh, self)
+
+    def sigmoid(self) -> Tensor:
+        return apply(ew.Sigmoid, self)
+
+    def relu(self) -> Tensor:
+        return apply(ew.ReLU, self)
+
+    def clip(self, lo=None, hi=None) -> Tensor:
+        if lo is None and hi is None:
+            raise ValueError("clip: give lo, hi or both")
+        return apply(ew.Clip, self, lo=lo, hi=hi)
+
+    def matmul(self, other) -> Tensor:
+        return self @ other
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extras = ""
+        if self.data.dtype != _config.get_default_dtype() and self.data.dtype.kind == "f":
+            extras += f", dtype={self.data.dtype}"
+        if self.requires_grad:
+            extras += ", requires_grad=True"
+        return f"tensor({body}{extras})"
+
+
+def _normalize_index(index):
+    """Tensors and lists inside an index become arrays (what NumPy indexing expects)."""
+    if isinstance(index, tuple):
+        return tuple(_normalize_index_part(p) for p in index)
+    return _normalize_index_part(index)
+
+
+def _normalize_index_part(part):
+    if isinstance(part, Tensor):
+        return part.data
+    if isinstance(part, list):
+        return np.asarray(part)
+    return part
+
+
+def _to_array(data, dtype=None):
+    """``data`` as an array: a given dtype casts; Python floats take the default float dtype."""
+    if dtype is not None:
+        return np.asarray(data, dtype=dtype)
+    if is_array(data):
+        return np.asarray(data) if isinstance(data, np.generic) else data
+    array = np.asarray(data)
+    if array.dtype == np.float64:  # came from Python floats: use the default float dtype
+        array = array.astype(_config.get_default_dtype(), copy=False)
+    elif array.dtype.kind not in "biuf":
+        raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} "
+                        f"(NumPy sees dtype {array.dtype})")
+    return array
+
+
+def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+    """Wrap array-like data in a Tensor.
+
+    A given ``dtype`` casts. Otherwise NumPy arrays keep their dtype (no copy), Python
+    floats become the default float dtype (float32 unless changed) and Python ints and
+    bools keep NumPy's integer and bool dtypes.
+
+    >>> import deltagrad as dg
+    >>> dg.tensor([[1.0, 2.0]]).dtype
+    dtype('float32')
+    """
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def as_tensor(x) -> Tensor:
+    """``x`` itself if it is a Tensor, else ``tensor(x)``."""
+    return x if isinstance(x, Tensor) else Tensor(x)
