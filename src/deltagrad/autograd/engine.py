@@ -71,10 +71,8 @@ def _prune(order: list[Function], target_leaves: set, target_nodes: set) -> set:
     return leads
 
 
-def _call_rule(node: Function, g, create_graph: bool):
-    if not create_graph:
-        return node.backward(g)
-    # Recording the backward pass: the rule must see Tensors, not raw arrays.
+def _call_rule(node: Function, g):
+    """Run a rule while recording the backward pass: it must see Tensors, not raw arrays."""
     if node.saved and node.saved_tensors is None:
         raise ValueError(
             f"{node.name}: this graph was recorded without higher-order support; "
@@ -116,16 +114,16 @@ def backward(root, seed, *, targets=None, create_graph=False, free_graph=True):
         g = pending.pop(node, None)
         if g is None:
             continue
-        if node in target_nodes:
-            found[node] = g
-            continue
-        if leads is not None and node not in leads:
-            continue
-        grads = _call_rule(node, g, create_graph)
-        inputs = node.inputs
+        if leads is not None:
+            if node in target_nodes:
+                found[node] = g
+                continue
+            if node not in leads:
+                continue
+        grads = _call_rule(node, g) if create_graph else node.backward(g)
         if type(grads) is not tuple:
             grads = (grads,)
-        for t, gi in zip(inputs, grads):
+        for t, gi in zip(node.inputs, grads):
             if t is None or gi is None:
                 continue
             shape = t.data.shape
@@ -136,8 +134,7 @@ def backward(root, seed, *, targets=None, create_graph=False, free_graph=True):
                 previous = pending.get(child)
                 pending[child] = gi if previous is None else previous + gi  # a fork: sum
             elif accumulate:
-                if t.requires_grad:
-                    _accumulate_leaf(t, gi, handed_out)
+                _accumulate_leaf(t, gi, handed_out)
             elif t in target_leaves:
                 previous = found.get(t)
                 found[t] = gi if previous is None else previous + gi
@@ -154,7 +151,7 @@ def _accumulate_leaf(t, g, handed_out: set) -> None:
         g = np.asarray(g)
     if g.dtype != t.data.dtype:
         g = g.astype(t.data.dtype)  # a fresh array we own
-    elif not g.flags.owndata or id(g) in handed_out:
+    elif g.base is not None or id(g) in handed_out:
         g = g.copy()  # a view, or an array another leaf (or the caller) already holds
     if t.grad is None:
         t.grad = g

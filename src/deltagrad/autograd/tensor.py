@@ -27,11 +27,18 @@ def apply(op: type[Function], *inputs, **params) -> Tensor:
     Inputs that are not Tensors (Python numbers, arrays) are constants of the op.
     A fused op is replaced by its decomposition while higher-order graphs are recorded.
     """
-    if grad_mode.higher_order and op.decompose is not None:
+    mode = grad_mode
+    if mode.higher_order and op.decompose is not None:
         return op.decompose(*inputs, **params)
     fn = op.__new__(op)
     fn.saved = ()
-    arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+    arrays, record = [], False
+    for x in inputs:  # one pass: the arrays the op computes on, and whether to record
+        if isinstance(x, Tensor):
+            arrays.append(x.data)
+            record = record or x.requires_grad
+        else:
+            arrays.append(x)
     try:
         out = fn.forward(*arrays, **params)
     except OpError:
@@ -40,15 +47,14 @@ def apply(op: type[Function], *inputs, **params) -> Tensor:
         raise OpError(fn.describe_error(arrays, error)) from None
     if isinstance(out, np.generic):  # NumPy hands back 0-d results as scalars
         out = np.asarray(out)
-    if grad_mode.enabled:
-        needs = tuple(x if isinstance(x, Tensor) and x.requires_grad else None for x in inputs)
-        if any(t is not None for t in needs):
-            fn.inputs = needs
-            result = Tensor._make(out, fn)
-            fn.saved_tensors = _saved_as_tensors(fn.saved, inputs, arrays, result) \
-                if grad_mode.higher_order and fn.saved else None
-            return result
-    return Tensor._make(out, None)
+    if not (record and mode.enabled):
+        return Tensor._make(out, None)
+    fn.inputs = tuple([x if isinstance(x, Tensor) and x.requires_grad else None
+                       for x in inputs])
+    result = Tensor._make(out, fn)
+    fn.saved_tensors = _saved_as_tensors(fn.saved, inputs, arrays, result) \
+        if mode.higher_order and fn.saved else None
+    return result
 
 
 def _saved_as_tensors(saved, inputs, arrays, result) -> tuple:

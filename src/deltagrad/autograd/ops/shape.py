@@ -63,10 +63,14 @@ class BroadcastTo(Function):
 
 
 def broadcast_to(g, shape):
-    """``broadcast_to`` for backward rules: a read-only view on arrays, an op on Tensors."""
+    """``g`` repeated to ``shape``, for backward rules: an op on Tensors; on arrays a new
+    array (NumPy's read-only broadcast view costs microseconds of Python per call, and a
+    leaf could not keep it as its ``.grad`` without copying it anyway)."""
     if builds_graph(g):
         return g.apply(BroadcastTo, g, shape=shape)
-    return array_module(g).broadcast_to(g, shape)
+    out = array_module(g).empty(shape, dtype=g.dtype)
+    out[...] = g
+    return out
 
 
 def _slice_along(axis: int, key) -> tuple:
