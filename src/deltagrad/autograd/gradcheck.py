@@ -63,9 +63,10 @@ def _numeric_jacobian(f, inputs, i, out_shape, eps) -> np.ndarray:
         for position in np.ndindex(x.shape):
             original = x[position]
             x[position] = original + eps
-            plus = np.asarray(f(*inputs).data, dtype=np.float64)
+            # Copies: f may return a view of x, which the next perturbation changes.
+            plus = np.array(f(*inputs).data, dtype=np.float64)
             x[position] = original - eps
-            minus = np.asarray(f(*inputs).data, dtype=np.float64)
+            minus = np.array(f(*inputs).data, dtype=np.float64)
             x[position] = original
             numeric[(...,) + position] = (plus - minus) / (2 * eps)
     return numeric
