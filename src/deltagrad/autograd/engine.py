@@ -100,7 +100,7 @@ def backward(root, seed, *, targets=None, create_graph=False, free_graph=True):
 
     if root._node is None:  # backward from a leaf: its gradient is the seed itself
         if accumulate:
-            _accumulate_leaf(root, seed, handed_out=set())
+            _accumulate_leaf(root, seed, handed_out={id(seed)})  # the caller holds seed
         else:
             found[root] = seed
         return None if accumulate else [found.get(t if t._node is None else t._node)
@@ -158,4 +158,5 @@ def _accumulate_leaf(t, g, handed_out: set) -> None:
         handed_out.add(id(g))
     else:
         # Out of place: the old .grad may be shared with the caller; never write into it.
-        t.grad = t.grad + g
+        total = t.grad + g
+        t.grad = np.asarray(total) if isinstance(total, np.generic) else total  # 0-d
