@@ -46,7 +46,9 @@ def apply(op: type[Function], *inputs, **params) -> Tensor:
     except ValueError as error:  # NumPy's words; say which op and which shapes
         raise OpError(fn.describe_error(arrays, error)) from None
     if isinstance(out, np.generic):  # NumPy hands back 0-d results as scalars
-        out = np.asarray(out)
+        scalar, out = out, np.asarray(out)
+        # A saved output must stay the result's own array, or a higher-order graph misses it.
+        fn.saved = tuple(out if value is scalar else value for value in fn.saved)
     if not (record and mode.enabled):
         return Tensor._make(out, None)
     fn.inputs = tuple([x if isinstance(x, Tensor) and x.requires_grad else None
