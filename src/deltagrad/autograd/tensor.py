@@ -319,12 +319,17 @@ class Tensor:
     def transpose(self, *axes) -> Tensor:
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        if axes and sorted(a % max(self.ndim, 1) for a in axes) != list(range(self.ndim)):
+        if axes and (not all(-self.ndim <= a < self.ndim for a in axes)
+                     or sorted(a % self.ndim for a in axes) != list(range(self.ndim))):
             raise ValueError(f"transpose: axes {axes} are not a permutation of the "
                              f"{self.ndim} axes of a tensor of shape {self.shape}")
         return apply(shape_ops.Transpose, self, axes=tuple(a % self.ndim for a in axes) or None)
 
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        for axis in (axis1, axis2):
+            if not -self.ndim <= axis < self.ndim:
+                raise ValueError(f"swapaxes: axis {axis} is out of range for a tensor of "
+                                 f"shape {self.shape}")
         axes = list(range(self.ndim))
         axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
         return self.transpose(axes)

@@ -241,11 +241,15 @@ class Where(Function):
 
     __slots__ = ("cond",)
     name = "where"
-    shape_error = "can not be broadcast together with the condition"
 
     def forward(self, a, b, cond):
         self.cond = cond
         return array_module(cond).where(cond, a, b)
+
+    def describe_error(self, arrays, error):
+        a, b = (tuple(getattr(x, "shape", ())) for x in arrays)
+        return (f"where: condition of shape {self.cond.shape} and values of shapes {a} and {b} "
+                f"can not be broadcast together")
 
     def backward(self, g):
         return (where(self.cond, g, 0) if self.needs_grad(0) else None,

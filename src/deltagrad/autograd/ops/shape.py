@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...backend import array_module
-from ..function import Function, builds_graph
+from ..function import Function, OpError, builds_graph
 
 
 class Identity(Function):
@@ -27,7 +27,11 @@ class Reshape(Function):
 
     def forward(self, a, shape):
         self.in_shape = a.shape
-        return a.reshape(shape)
+        try:
+            return a.reshape(shape)
+        except ValueError:  # NumPy writes the target as (4,2); name both shapes as tuples
+            raise OpError(f"reshape: can not reshape a tensor of shape {a.shape} (size {a.size}) "
+                          f"into shape {tuple(shape)}") from None
 
     def backward(self, g):
         return g.reshape(self.in_shape)
