@@ -3,6 +3,8 @@ read off the output element it fed, so δ is broadcast back along the reduced ax
 
 from __future__ import annotations
 
+import numpy as np
+
 from ...backend import array_module
 from ..function import Function, OpError, exp
 from .shape import broadcast_to
@@ -131,7 +133,8 @@ class LogSumExp(Function):
         # Shift by the max so no e^a overflows; a row of -inf keeps a shift of 0.
         shift = a.max(axis=axes, keepdims=True)
         shift = xp.where(xp.isfinite(shift), shift, 0)
-        z = xp.log(xp.exp(a - shift).sum(axis=axes, keepdims=True)) + shift
+        with np.errstate(divide="ignore"):  # log 0 = -inf is the right answer for such a row
+            z = xp.log(xp.exp(a - shift).sum(axis=axes, keepdims=True)) + shift
         if not keepdims:
             z = z.reshape(tuple(n for i, n in enumerate(a.shape) if i not in axes))
         self.save(a, z)
