@@ -41,6 +41,9 @@ class Optimizer:
         if isinstance(params, (Tensor, dict)) or not isinstance(params, Iterable):
             raise TypeError(f"{type(self).__name__}: params must be an iterable of Tensors or "
                             f"of dicts, got {type(params).__name__}")
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(f"{type(self).__name__}: params must be an ordered collection (a "
+                            f"list), not a set: parameter order identifies state in state_dict()")
         params = list(params)
         if not params:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
