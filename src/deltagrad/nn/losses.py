@@ -1,0 +1,463 @@
+"""Loss functions: fused, numerically stable kernels, each one op with its backward beside it.
+
+Every loss first computes the per-element (or per-sample) loss as one op, then applies
+``reduction``: ``"mean"`` (the default), ``"sum"`` or ``"none"``. Cross-entropies work from
+logits through a log-sum-exp with the max subtracted, so logits of magnitude 1e4 give
+finite values and gradients; ``binary_cross_entropy`` on probabilities clamps its logs at
+-100 as PyTorch does, so a confident mistake costs 100, never ``inf``.
+
+>>> import numpy as np, deltagrad as dg
+>>> from deltagrad.nn import functional as F
+>>> logits = dg.tensor([[2.0, 0.0, -1.0]], requires_grad=True)
+>>> loss = F.cross_entropy(logits, np.array([0]))
+>>> round(loss.item(), 4)
+0.1698
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function, log
+from ..autograd.functions import stack
+from ..autograd.tensor import Tensor, as_tensor
+from ..backend import array_module
+from .ops import LogSoftmax, _shift
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+# --- elementwise regression losses ----------------------------------------------------
+
+
+class SquaredError(Function):
+    """z = (a - t)²  ->  δa = 2 (a - t) δz,  δt = -δa"""
+
+    __slots__ = ()
+    name = "mse_loss"
+
+    def forward(self, a, t):
+        self.save(a, t)
+        d = a - t
+        d *= d
+        return d
+
+    def backward(self, g):
+        a, t = self.saved
+        ga = 2 * (a - t) * g
+        return ga, (-ga if self.needs_grad(1) else None)
+
+
+class AbsoluteError(Function):
+    """z = |a - t|  ->  δa = sign(a - t) δz,  δt = -δa  (0 where a = t, as PyTorch)"""
+
+    __slots__ = ("sign",)
+    name = "l1_loss"
+
+    def forward(self, a, t):
+        xp = array_module(a)
+        d = a - t
+        self.sign = xp.sign(d)  # piecewise constant: no derivative of its own
+        return xp.abs(d, out=d)
+
+    def backward(self, g):
+        ga = g * self.sign
+        return ga, (-ga if self.needs_grad(1) else None)
+
+
+class Huber(Function):
+    """z = d²/2 where |d| <= δ, else δ (|d| - δ/2), d = a - t  ->  δa = clip(d, -δ, δ) δz"""
+
+    __slots__ = ("delta",)
+    name = "huber_loss"
+
+    def forward(self, a, t, delta=1.0):
+        xp = array_module(a)
+        self.save(a, t)
+        self.delta = delta
+        d = a - t
+        ad = xp.abs(d)
+        return xp.where(ad <= delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
+
+    def backward(self, g):
+        a, t = self.saved
+        ga = (a - t).clip(-self.delta, self.delta) * g
+        return ga, (-ga if self.needs_grad(1) else None)
+
+
+# --- binary cross-entropy ---------------------------------------------------------------
+
+
+def _bce_logits_composed(x, t):
+    """softplus(x) - x t, with softplus(x) = log(e⁰ + eˣ) as a log-sum-exp: exact and stable."""
+    softplus = stack([np.zeros_like(x.data), x]).logsumexp(axis=0)
+    return softplus - x * t
+
+
+class BCEWithLogits(Function):
+    """z = log(1 + eˣ) - x t = max(x, 0) - x t + log(1 + e^-|x|)  ->  δx = (σ(x) - t) δz,
+    δt = -x δz"""
+
+    __slots__ = ()
+    name = "binary_cross_entropy_with_logits"
+    decompose = staticmethod(_bce_logits_composed)
+
+    def forward(self, x, t):
+        xp = array_module(x)
+        self.save(x, t)
+        # e^-|x| never overflows and log1p keeps its precision when it is tiny.
+        return xp.maximum(x, 0) - x * t + xp.log1p(xp.exp(-xp.abs(x)))
+
+    def backward(self, g):
+        x, t = self.saved
+        xp = array_module(x)
+        e = xp.exp(-xp.abs(x))
+        r = 1 / (1 + e)
+        sigmoid = xp.where(x >= 0, r, e * r)  # the stable sigmoid: no e^x is ever formed
+        return (sigmoid - t) * g, (-x * g if self.needs_grad(1) else None)
+
+
+_LOG_FLOOR = -100.0  # PyTorch's clamp of log(p) in binary_cross_entropy
+_BCE_EPS = 1e-12  # PyTorch's floor of p (1 - p) in its backward
+
+
+def _bce_composed(p, t):
+    return -(t * log(p).clip(_LOG_FLOOR) + (1 - t) * log(1 - p).clip(_LOG_FLOOR))
+
+
+class BinaryCrossEntropy(Function):
+    """z = -(t log p + (1 - t) log(1 - p)), logs clamped at -100  ->
+    δp = (p - t) / max(p (1 - p), 1e-12) δz,  δt = (log(1 - p) - log p) δz"""
+
+    __slots__ = ("log_p", "log_1mp")
+    name = "binary_cross_entropy"
+    decompose = staticmethod(_bce_composed)
+
+    def forward(self, p, t):
+        xp = array_module(p)
+        self.save(p, t)
+        with xp.errstate(divide="ignore"):  # log(0) = -inf is clamped just below
+            self.log_p = xp.maximum(xp.log(p), _LOG_FLOOR)
+            self.log_1mp = xp.maximum(xp.log1p(-p), _LOG_FLOOR)
+        return -(t * self.log_p + (1 - t) * self.log_1mp)
+
+    def backward(self, g):
+        p, t = self.saved
+        xp = array_module(p)
+        gp = (p - t) / xp.maximum(p * (1 - p), _BCE_EPS) * g
+        gt = (self.log_1mp - self.log_p) * g if self.needs_grad(1) else None
+        return gp, gt
+
+
+# --- categorical cross-entropy (class axis 1, as PyTorch) ------------------------------
+
+
+def _with_class_axis(g):
+    """(N, d...) -> (N, 1, d...): a per-sample value broadcast along the class axis."""
+    return g.reshape(g.shape[:1] + (1,) + g.shape[1:])
+
+
+def _one_hot_along_classes(target, num_classes: int, dtype, on=1.0, off=0.0):
+    """(N, d...) class indices -> (N, C, d...) with ``on`` at each target class, else ``off``."""
+    xp = array_module(target)
+    out = xp.full(target.shape[:1] + (num_classes,) + target.shape[1:], off, dtype=dtype)
+    xp.put_along_axis(out, _with_class_axis(target), on, axis=1)
+    return out
+
+
+def _target_distribution(target, num_classes, dtype, index, smoothing):
+    """q, the distribution the loss pulls the softmax towards (label smoothing mixed in)."""
+    if index:
+        return _one_hot_along_classes(target, num_classes, dtype,
+                                      on=1 - smoothing + smoothing / num_classes,
+                                      off=smoothing / num_classes)
+    return target if not smoothing else target * (1 - smoothing) + smoothing / num_classes
+
+
+def _cross_entropy_composed(x, target, index=True, label_smoothing=0.0):
+    q = _target_distribution(target, x.shape[1], x.dtype, index, label_smoothing)
+    return -(q * x.apply(LogSoftmax, x, axis=1)).sum(axis=1)
+
+
+class CrossEntropy(Function):
+    """ℓ = -Σ_c q_c log softmax(x)_c (q: the target distribution)  ->
+    δx = (softmax(x) - q) δℓ,  δq = -log softmax(x) δℓ"""
+
+    __slots__ = ("log_probs", "target", "index", "smoothing")
+    name = "cross_entropy"
+    decompose = staticmethod(_cross_entropy_composed)
+
+    def forward(self, x, target, index=True, label_smoothing=0.0):
+        xp = array_module(x)
+        z = x - _shift(xp, x, (1,))  # log-sum-exp shifted by the max: no overflow
+        z -= xp.log(xp.exp(z).sum(axis=1, keepdims=True))
+        self.log_probs, self.target = z, target
+        self.index, self.smoothing = index, label_smoothing
+        eps = label_smoothing
+        if index:  # pick log p[target] instead of multiplying by a one-hot
+            loss = -xp.take_along_axis(z, _with_class_axis(target), axis=1)[:, 0]
+            if eps:
+                loss = (1 - eps) * loss - eps * z.mean(axis=1)
+            return loss
+        q = target if not eps else target * (1 - eps) + eps / z.shape[1]
+        return -(q * z).sum(axis=1)
+
+    def backward(self, g):
+        z, eps, num_classes = self.log_probs, self.smoothing, self.log_probs.shape[1]
+        xp = array_module(z)
+        gk = _with_class_axis(g)
+        gx = gt = None
+        if self.needs_grad(0):
+            gx = xp.exp(z)
+            gx *= gk
+            if self.index:  # subtract q δℓ: (1 - ε) at the target class, ε / C everywhere
+                t = _with_class_axis(self.target)
+                picked = xp.take_along_axis(gx, t, axis=1)
+                xp.put_along_axis(gx, t, picked - (1 - eps) * gk, axis=1)
+                if eps:
+                    gx -= (eps / num_classes) * gk
+            else:
+                gx -= _target_distribution(self.target, num_classes, z.dtype, False, eps) * gk
+        if not self.index and self.needs_grad(1):
+            gt = -(1 - eps) * z * gk
+        return gx, gt
+
+
+class NLLLoss(Function):
+    """ℓ = -z[target] (z: log-probabilities)  ->  δz = -δℓ at the target class, 0 elsewhere"""
+
+    __slots__ = ("target", "num_classes")
+    name = "nll_loss"
+
+    def forward(self, z, target):
+        self.target, self.num_classes = target, z.shape[1]
+        return -array_module(z).take_along_axis(z, _with_class_axis(target), axis=1)[:, 0]
+
+    def backward(self, g):
+        mask = _one_hot_along_classes(self.target, self.num_classes, g.dtype, on=-1.0)
+        return _with_class_axis(g) * mask
+
+
+# --- argument checks and the public functions -------------------------------------------
+
+
+def _check_reduction(fname: str, reduction) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{fname}: reduction must be one of 'mean', 'sum', 'none', "
+                         f"got {reduction!r}")
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _float_input(fname: str, x, what: str = "input") -> Tensor:
+    x = as_tensor(x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{fname}: {what} must be floating point, got dtype {x.dtype}; "
+                        f"convert it with .astype(np.float32)")
+    return x
+
+
+def _float_target(fname: str, target, x: Tensor, what: str = "input"):
+    """The target as a constant array of ``x``'s dtype (or a Tensor, if it requires grad),
+    checked to broadcast to ``x``'s shape without changing it."""
+    if isinstance(target, Tensor) and target.requires_grad:
+        t = target
+    else:
+        t = target.data if isinstance(target, Tensor) else target
+        t = np.asarray(t) if not hasattr(t, "dtype") else t
+        if t.dtype != x.dtype:
+            t = t.astype(x.dtype)
+    try:
+        fits = np.broadcast_shapes(t.shape, x.shape) == x.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{fname}: target of shape {tuple(t.shape)} does not match {what} of "
+                         f"shape {x.shape}; give the target the same shape "
+                         f"(for example target.reshape{x.shape})")
+    return t
+
+
+def mse_loss(input, target, reduction: str = "mean") -> Tensor:
+    """Mean squared error: reduce((input - target)²).
+
+    >>> import deltagrad as dg
+    >>> from deltagrad.nn import functional as F
+    >>> F.mse_loss(dg.tensor([1.0, 3.0]), dg.tensor([0.0, 1.0])).item()
+    2.5
+    """
+    _check_reduction("mse_loss", reduction)
+    x = _float_input("mse_loss", input)
+    return _reduce(x.apply(SquaredError, x, _float_target("mse_loss", target, x)), reduction)
+
+
+def l1_loss(input, target, reduction: str = "mean") -> Tensor:
+    """Mean absolute error: reduce(|input - target|).
+
+    >>> import deltagrad as dg
+    >>> from deltagrad.nn import functional as F
+    >>> F.l1_loss(dg.tensor([1.0, 3.0]), dg.tensor([0.0, 1.0])).item()
+    1.5
+    """
+    _check_reduction("l1_loss", reduction)
+    x = _float_input("l1_loss", input)
+    return _reduce(x.apply(AbsoluteError, x, _float_target("l1_loss", target, x)), reduction)
+
+
+def huber_loss(input, target, delta: float = 1.0, reduction: str = "mean") -> Tensor:
+    """Huber loss: quadratic for |input - target| <= delta, linear (slope delta) beyond.
+
+    >>> import deltagrad as dg
+    >>> from deltagrad.nn import functional as F
+    >>> F.huber_loss(dg.tensor([0.5, 3.0]), dg.tensor([0.0, 0.0])).item()  # (0.125 + 2.5) / 2
+    1.3125
+    """
+    _check_reduction("huber_loss", reduction)
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta > 0:
+        raise ValueError(f"huber_loss: delta must be a positive number, got {delta!r}")
+    x = _float_input("huber_loss", input)
+    t = _float_target("huber_loss", target, x)
+    return _reduce(x.apply(Huber, x, t, delta=float(delta)), reduction)
+
+
+def binary_cross_entropy(probs, target, reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of probabilities in [0, 1]: -(t log p + (1 - t) log(1 - p)).
+
+    The logs are clamped at -100 (as PyTorch), so p = 0 with t = 1 costs 100, not inf.
+    Prefer ``binary_cross_entropy_with_logits``: it is exact where this one clamps.
+
+    >>> import deltagrad as dg
+    >>> from deltagrad.nn import functional as F
+    >>> round(F.binary_cross_entropy(dg.tensor([0.8]), dg.tensor([1.0])).item(), 4)
+    0.2231
+    """
+    _check_reduction("binary_cross_entropy", reduction)
+    p = _float_input("binary_cross_entropy", probs, "probs")
+    xp = array_module(p.data)
+    if p.size and not bool(xp.all((p.data >= 0) & (p.data <= 1))):
+        bad = p.data[~((p.data >= 0) & (p.data <= 1))].ravel()[0]
+        raise ValueError(f"binary_cross_entropy: probs must lie in [0, 1], found {bad} (in a "
+                         f"tensor of shape {p.shape}); for raw scores use "
+                         f"binary_cross_entropy_with_logits")
+    t = _float_target("binary_cross_entropy", target, p, "probs")
+    return _reduce(p.apply(BinaryCrossEntropy, p, t), reduction)
+
+
+def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of sigmoid(logits), computed stably from the logits:
+    max(x, 0) - x t + log(1 + e^-|x|). Its gradient is sigmoid(x) - t.
+
+    >>> import deltagrad as dg
+    >>> from deltagrad.nn import functional as F
+    >>> F.binary_cross_entropy_with_logits(dg.tensor([1e4, -1e4]), dg.tensor([1.0, 0.0])).item()
+    0.0
+    """
+    fname = "binary_cross_entropy_with_logits"
+    _check_reduction(fname, reduction)
+    x = _float_input(fname, logits, "logits")
+    t = _float_target(fname, target, x, "logits")
+    return _reduce(x.apply(BCEWithLogits, x, t), reduction)
+
+
+def _class_indices(fname: str, target, logits: Tensor) -> np.ndarray:
+    """``target`` checked to be integer class indices of shape (N, d...) for logits
+    (N, C, d...), each in [0, C)."""
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    expected = logits.shape[:1] + logits.shape[2:]
+    if t.dtype.kind not in "iu":
+        raise ValueError(
+            f"{fname}: target of shape {t.shape} and dtype {t.dtype} is not integer class "
+            f"indices; for logits of shape {logits.shape} give integer indices of shape "
+            f"{expected}" + (" or class probabilities of the logits' shape"
+                             if fname == "cross_entropy" else ""))
+    if t.shape != expected:
+        raise ValueError(f"{fname}: target of shape {t.shape} does not match logits of shape "
+                         f"{logits.shape}; class indices need shape {expected}")
+    num_classes = logits.shape[1]
+    if t.size:
+        lo, hi = int(t.min()), int(t.max())
+        if lo < 0 or hi >= num_classes:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"{fname}: target holds class index {bad}, but logits of shape "
+                             f"{logits.shape} have {num_classes} classes (valid: 0 to "
+                             f"{num_classes - 1})")
+    return t
+
+
+def _batched(fname: str, x: Tensor, target):
+    """Logits of shape (C,) with one target -> a batch of one; also checks ndim >= 1."""
+    if x.ndim == 0:
+        raise ValueError(f"{fname}: logits must have a class axis, got a 0-d tensor")
+    if x.ndim > 1:
+        return x, target, False
+    if isinstance(target, Tensor):
+        target = target.reshape((1,) + target.shape) if target.requires_grad \
+            else target.data.reshape((1,) + target.shape)
+    else:
+        target = np.asarray(target)
+        target = target.reshape((1,) + target.shape)
+    return x.reshape(1, x.shape[0]), target, True
+
+
+def cross_entropy(logits, target, label_smoothing: float = 0.0,
+                  reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy from logits, one fused op: log-sum-exp forward,
+    ``(softmax - target_distribution) * upstream`` backward.
+
+    ``logits`` has shape (N, C) or (N, C, d1, ...) (class axis 1, as PyTorch) or (C,).
+    ``target`` is integer class indices of shape (N,) / (N, d1, ...), or class
+    probabilities of the logits' shape. ``label_smoothing`` ε mixes the target with the
+    uniform distribution: q = (1 - ε) target + ε / C. ``"mean"`` averages over N·d1·...
+
+    >>> import numpy as np, deltagrad as dg
+    >>> from deltagrad.nn import functional as F
+    >>> logits = dg.tensor([[1e4, 0.0], [0.0, 1e4]], requires_grad=True)
+    >>> F.cross_entropy(logits, np.array([0, 1])).item()
+    0.0
+    """
+    fname = "cross_entropy"
+    _check_reduction(fname, reduction)
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)) \
+            or not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{fname}: label_smoothing must be a number in [0, 1], "
+                         f"got {label_smoothing!r}")
+    if not isinstance(target, Tensor):
+        target = np.asarray(target)
+    x, target, unbatched = _batched(fname, _float_input(fname, logits, "logits"), target)
+    if target.dtype.kind == "f":  # class probabilities
+        if tuple(target.shape) != x.shape:
+            raise ValueError(f"{fname}: probability target of shape {tuple(target.shape)} "
+                             f"does not match logits of shape {x.shape}; give class indices "
+                             f"of shape {x.shape[:1] + x.shape[2:]} or probabilities of the "
+                             f"logits' shape")
+        t, index = _float_target(fname, target, x, "logits"), False
+    else:
+        t, index = _class_indices(fname, target, x), True
+    loss = x.apply(CrossEntropy, x, t, index=index, label_smoothing=float(label_smoothing))
+    if unbatched:
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)
+
+
+def nll_loss(log_probs, target, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of integer class targets, given log-probabilities
+    (e.g. ``log_softmax(logits, axis=1)``): reduce(-log_probs[n, target[n]]).
+
+    >>> import numpy as np, deltagrad as dg
+    >>> from deltagrad.nn import functional as F
+    >>> F.nll_loss(dg.tensor([[-0.5, -1.0], [-2.0, -0.25]]), np.array([0, 1])).item()
+    0.375
+    """
+    fname = "nll_loss"
+    _check_reduction(fname, reduction)
+    z, target, unbatched = _batched(fname, _float_input(fname, log_probs, "log_probs"), target)
+    loss = z.apply(NLLLoss, z, _class_indices(fname, target, z))
+    if unbatched:
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)

@@ -1,0 +1,279 @@
+"""``Module`` (a layer or a model: parameters, sub-modules, a ``forward``) and ``Parameter``.
+
+A Module keeps its parameters and sub-modules as ordinary attributes; ``__setattr__``
+also records the name in one of two ordered dicts, so ``named_parameters`` can walk them
+in registration order and give PyTorch's dotted names (``layers.0.weight``).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator, NamedTuple
+
+import numpy as np
+
+from ..autograd.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that requires grad and that a ``Module`` registers when set as an attribute.
+
+    The data is not copied. Only floating-point data can be a parameter.
+
+    >>> import numpy as np
+    >>> from deltagrad.nn import Parameter
+    >>> w = Parameter(np.zeros((2, 3), np.float32))
+    >>> w.requires_grad, w.shape
+    (True, (2, 3))
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad: bool = True):
+        super().__init__(data)
+        if self.data.dtype.kind != "f":
+            raise TypeError(f"Parameter: data must be floating point, got dtype "
+                            f"{self.data.dtype}; create it with float values or "
+                            f"dtype=np.float32")
+        self.requires_grad = bool(requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class LoadResult(NamedTuple):
+    """What ``load_state_dict`` did not match (both empty after a strict load)."""
+
+    missing_keys: list
+    unexpected_keys: list
+
+
+class Module:
+    """Base class of layers and models: subclass it, set parameters and sub-modules as
+    attributes in ``__init__`` and define ``forward``; calling the module runs ``forward``.
+
+    >>> import deltagrad as dg
+    >>> from deltagrad import nn
+    >>> class TwoLayer(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.hidden = nn.Linear(3, 4)
+    ...         self.out = nn.Linear(4, 1)
+    ...     def forward(self, x):
+    ...         return self.out(self.hidden(x).relu())
+    >>> [name for name, _ in TwoLayer().named_parameters()]
+    ['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_modules", {})
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # --- registration: plain attributes, plus their names in order -----------------------
+
+    def __setattr__(self, name: str, value) -> None:
+        params = self.__dict__.get("_parameters")
+        if params is None:
+            if isinstance(value, (Parameter, Module)):
+                raise AttributeError(f"cannot assign {type(value).__name__} {name!r} before "
+                                     f"Module.__init__() ran; call super().__init__() first")
+            object.__setattr__(self, name, value)
+            return
+        modules = self._modules
+        if isinstance(value, Parameter):
+            modules.pop(name, None)
+            params[name] = value
+        elif isinstance(value, Module):
+            params.pop(name, None)
+            modules[name] = value
+        else:
+            if name in params and isinstance(value, Tensor):
+                # Silently unregistering would leave an optimiser training a stale weight.
+                raise TypeError(f"cannot assign a Tensor to parameter {name!r}: wrap it in "
+                                f"nn.Parameter(...), or update the values in place with "
+                                f"{name}.data[...] = ...")
+            params.pop(name, None)
+            modules.pop(name, None)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Set ``param`` as attribute ``name`` (for names chosen at run time)."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, got "
+                            f"{type(param).__name__}")
+        setattr(self, _checked_name(name), param)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Set ``module`` as attribute ``name`` (``Sequential`` names its children "0", "1")."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {name!r} must be a Module, got "
+                            f"{type(module).__name__}")
+        setattr(self, _checked_name(name), module)
+
+    # --- walking the tree ----------------------------------------------------------------
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(name, module) for each direct sub-module, in registration order."""
+        return iter(list(self._modules.items()))
+
+    def children(self) -> Iterator[Module]:
+        """The direct sub-modules, in registration order."""
+        return (module for _, module in self.named_children())
+
+    def named_modules(self, prefix: str = "", remove_duplicate: bool = True
+                      ) -> Iterator[tuple[str, Module]]:
+        """(dotted name, module) for this module and every descendant, depth first."""
+        seen: set[int] = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if remove_duplicate:
+                if id(module) in seen:
+                    continue
+                seen.add(id(module))
+            yield name, module
+            children = [(f"{name}.{child_name}" if name else child_name, child)
+                        for child_name, child in module._modules.items()]
+            stack.extend(reversed(children))  # reversed: the first child is visited first
+
+    def modules(self) -> Iterator[Module]:
+        """This module and every descendant."""
+        return (module for _, module in self.named_modules())
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True
+                         ) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) pairs such as ``("layers.0.weight", w)``, in registration
+        order; a parameter shared by two modules is listed once."""
+        return self._named_parameters(prefix, recurse, remove_duplicate=True)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Every parameter (each once), in the order of ``named_parameters``."""
+        return (p for _, p in self.named_parameters(recurse=recurse))
+
+    def _named_parameters(self, prefix: str = "", recurse: bool = True,
+                          remove_duplicate: bool = True):
+        modules = self.named_modules(prefix, remove_duplicate) if recurse else [(prefix, self)]
+        seen: set[int] = set()
+        for module_name, module in modules:
+            for name, p in module._parameters.items():
+                if remove_duplicate:
+                    if id(p) in seen:
+                        continue
+                    seen.add(id(p))
+                yield (f"{module_name}.{name}" if module_name else name), p
+
+    def apply(self, fn: Callable[[Module], None]) -> Module:
+        """Call ``fn`` on every sub-module, then on this one (e.g. a custom initialisation)."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    # --- training state --------------------------------------------------------------------
+
+    def zero_grad(self) -> None:
+        """Forget every parameter's gradient (``.grad = None``, as PyTorch's default)."""
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode (dropout active) on this module and every descendant."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"train: mode must be True or False, got {mode!r}")
+        for module in self.modules():
+            module.training = mode
+        return self
+
+    def eval(self) -> Module:
+        """Set evaluation mode (dropout off) on this module and every descendant."""
+        return self.train(False)
+
+    # --- weights in and out ------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter's values under its dotted name (PyTorch's keys, so the
+        weights map one-to-one; a shared parameter appears under each of its names)."""
+        return {name: p.data.copy()
+                for name, p in self._named_parameters(remove_duplicate=False)}
+
+    def load_state_dict(self, state_dict, strict: bool = True) -> LoadResult:
+        """Copy values into the parameters, in place (optimisers holding them keep working).
+
+        Each value is cast to its parameter's dtype; shapes must match. With ``strict`` the
+        keys must match exactly too. Everything is checked before anything is written.
+        """
+        own = dict(self._named_parameters(remove_duplicate=False))
+        missing = [name for name in own if name not in state_dict]
+        unexpected = [name for name in state_dict if name not in own]
+        if strict and (missing or unexpected):
+            parts = []
+            if missing:
+                parts.append(f"missing keys {missing}")
+            if unexpected:
+                parts.append(f"unexpected keys {unexpected}")
+            raise ValueError(f"load_state_dict: {' and '.join(parts)} for "
+                             f"{type(self).__name__} (pass strict=False to load the rest)")
+        arrays = {}
+        for name, p in own.items():
+            if name not in state_dict:
+                continue
+            value = state_dict[name]
+            array = value.data if isinstance(value, Tensor) else np.asarray(value)
+            if array.shape != p.shape:
+                raise ValueError(f"load_state_dict: {name!r} has shape {array.shape} in the "
+                                 f"state dict but {p.shape} in the model")
+            if array.dtype.kind not in "biuf":
+                raise TypeError(f"load_state_dict: {name!r} has non-numeric dtype "
+                                f"{array.dtype}")
+            arrays[name] = array
+        for name, array in arrays.items():
+            own[name].data[...] = array  # in place, cast to the parameter's dtype
+        return LoadResult(missing, unexpected)
+
+    def to(self, dtype) -> Module:
+        """Cast every parameter (and its gradient) to the float ``dtype``; returns self."""
+        dt = np.dtype(dtype)
+        if dt.kind != "f":
+            raise TypeError(f"to: expected a floating dtype such as float32 or float64, "
+                            f"got {dt}")
+        for p in self.parameters():
+            if p.data.dtype != dt:
+                p.data = p.data.astype(dt)
+                if p.grad is not None:
+                    p.grad = p.grad.astype(dt)
+        return self
+
+    # --- printing ----------------------------------------------------------------------------
+
+    def extra_repr(self) -> str:
+        """The constructor arguments shown between the parentheses of ``repr``."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [line for line in self.extra_repr().split("\n") if line]
+        for name, child in self._modules.items():
+            child_lines = repr(child).split("\n")
+            lines.append(f"({name}): " + "\n  ".join(child_lines))
+        if not self._modules:
+            return f"{type(self).__name__}({', '.join(lines)})"
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _checked_name(name) -> str:
+    if not isinstance(name, str) or not name or "." in name:
+        raise ValueError(f"a parameter or module name must be a non-empty string without "
+                         f"'.', got {name!r}")
+    return name

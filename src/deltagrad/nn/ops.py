@@ -1,0 +1,248 @@
+"""The fused ops behind the layers and activations: each a ``Function`` with its forward and
+backward side by side, as in ``autograd/ops``.
+
+A fused op is one graph node where a composition of primitives would be several, with
+fewer temporaries and one backward rule. Where a backward reuses an intermediate that is
+neither an input nor the output (Φ(x) in GELU, for instance), the op names an equivalent
+composition of primitives as ``decompose``, which the engine uses whenever a higher-order
+graph is recorded (``dg.grad`` of ``dg.grad``, ``dg.hessian``), so those stay exact.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..autograd.function import Function, OpError, builds_graph, exp
+from ..autograd.ops.index import scatter_add
+from ..autograd.ops.reduce import reduced_axes
+from ..backend import array_module
+from ._special import normal_cdf, normal_pdf
+
+
+class Linear(Function):
+    """y = x Wᵀ + b  ->  δx = δy W,  δW = δyᵀ x,  δb = Σ δy over every axis but the last"""
+
+    __slots__ = ()
+    name = "linear"
+
+    def forward(self, x, w, b=None):
+        if x.ndim == 0 or x.shape[-1] != w.shape[1]:
+            bias = "" if b is None else f" and bias {b.shape}"
+            raise OpError(f"linear: input of shape {x.shape} does not match weight of shape "
+                          f"{w.shape}{bias}; the input's last axis must be in_features = "
+                          f"{w.shape[1]}")
+        self.save(x, w)  # exactly the inputs (not reshaped copies): higher order needs that
+        # Any (..., in) input as one (n, in) GEMM; w.T is a transposed view that BLAS reads
+        # directly, so no copy of the weight is made.
+        y = _as_matrix(x, w.shape[1]) @ w.T
+        if b is not None:
+            if b.dtype == y.dtype:
+                y += b  # y is a fresh result: add in place, no second (n, out) temporary
+            else:
+                y = y + b
+        return y if x.ndim == 2 else y.reshape(x.shape[:-1] + (w.shape[0],))
+
+    def backward(self, g):
+        x, w = self.saved
+        g2 = _as_matrix(g, w.shape[0])
+        gx = None
+        if self.needs_grad(0):
+            gx = g2 @ w
+            gx = gx if x.ndim == 2 else gx.reshape(x.shape)
+        gw = g2.T @ _as_matrix(x, w.shape[1]) if self.needs_grad(1) else None
+        gb = g2.sum(axis=0) if self.needs_grad(2) else None
+        return gx, gw, gb
+
+
+def _as_matrix(x, columns: int):
+    """``x`` as an (n, columns) matrix: itself when it is one already (no reshape node)."""
+    return x if x.ndim == 2 else x.reshape(-1, columns)
+
+
+class LeakyReLU(Function):
+    """z = x for x > 0, else slope · x  ->  δx = δz · (1 or slope)"""
+
+    __slots__ = ("slope",)
+    name = "leaky_relu"
+
+    def forward(self, a, negative_slope=0.01):
+        xp = array_module(a)
+        dtype = a.dtype if a.dtype.kind == "f" else xp.float64
+        slope = xp.full(a.shape, negative_slope, dtype=dtype)
+        slope[a > 0] = 1
+        self.slope = slope  # piecewise constant: no derivative of its own
+        return a * slope
+
+    def backward(self, g):
+        return g * self.slope
+
+
+class NormalCDF(Function):
+    """z = Φ(x)  ->  δx = δz φ(x),  φ(x) = e^(-x²/2) / √(2π)  (the primitive inside GELU)"""
+
+    __slots__ = ()
+    name = "normal_cdf"
+
+    def forward(self, a):
+        self.save(a)
+        return normal_cdf(a)
+
+    def backward(self, g):
+        (a,) = self.saved
+        return g * _pdf(a)
+
+
+def _pdf(a):
+    """φ(a) on an array, or as ops on a Tensor (so it can be differentiated again)."""
+    if builds_graph(a):
+        return exp(a * a * -0.5) * (1 / math.sqrt(2 * math.pi))
+    return normal_pdf(a)
+
+
+def _gelu_composed(x):
+    return x * x.apply(NormalCDF, x)
+
+
+class GELU(Function):
+    """z = x Φ(x)  ->  δx = δz (Φ(x) + x φ(x))  (the exact, erf-based GELU)"""
+
+    __slots__ = ("cdf",)
+    name = "gelu"
+    decompose = staticmethod(_gelu_composed)
+
+    def forward(self, a):
+        self.save(a)
+        self.cdf = normal_cdf(a)
+        return a * self.cdf
+
+    def backward(self, g):
+        (a,) = self.saved
+        return g * (self.cdf + a * normal_pdf(a))
+
+
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+_GELU_K = 0.044715
+# Beyond |x| = 10, tanh(u) is ±1 in float64 and the slope is exactly 0 or 1: clipping
+# there keeps x³ from overflowing without changing any value.
+_GELU_TANH_CLIP = 10.0
+
+
+def _gelu_tanh_composed(x):
+    return 0.5 * x * (1 + (_SQRT_2_OVER_PI * (x + _GELU_K * x * x * x)).tanh())
+
+
+class GELUTanh(Function):
+    """z = x (1 + tanh u) / 2, u = c (x + k x³)  ->
+    δx = δz ((1 + tanh u) / 2 + x (1 - tanh² u) c (1 + 3 k x²) / 2)"""
+
+    __slots__ = ("t", "xc")
+    name = "gelu"
+    decompose = staticmethod(_gelu_tanh_composed)
+
+    def forward(self, a):
+        xp = array_module(a)
+        xc = xp.clip(a, -_GELU_TANH_CLIP, _GELU_TANH_CLIP)
+        self.xc = xc
+        self.t = xp.tanh(_SQRT_2_OVER_PI * (xc + _GELU_K * xc * xc * xc))
+        return 0.5 * a * (1 + self.t)
+
+    def backward(self, g):
+        t, xc = self.t, self.xc
+        inner = (1 - t * t) * (_SQRT_2_OVER_PI * (1 + 3 * _GELU_K * xc * xc))
+        return g * (0.5 * (1 + t) + 0.5 * xc * inner)
+
+
+def _shift(xp, a, axes):
+    """The max along ``axes`` (kept), or 0 where it is not finite (a row of -inf)."""
+    shift = a.max(axis=axes, keepdims=True)
+    return xp.where(xp.isfinite(shift), shift, 0)
+
+
+class Softmax(Function):
+    """s = e^x / Σ e^x  ->  δx = s (δs - Σ δs s)"""
+
+    __slots__ = ("axes",)
+    name = "softmax"
+
+    def forward(self, a, axis=-1):
+        xp = array_module(a)
+        self.axes = reduced_axes(self.name, a.shape, axis)
+        e = xp.exp(a - _shift(xp, a, self.axes))  # shifted by the max: e^x never overflows
+        e /= e.sum(axis=self.axes, keepdims=True)
+        self.save(e)
+        return e
+
+    def backward(self, g):
+        (s,) = self.saved
+        return s * (g - (g * s).sum(axis=self.axes, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """z = x - log Σ e^x  ->  δx = δz - e^z Σ δz  (e^z is the softmax)"""
+
+    __slots__ = ("axes",)
+    name = "log_softmax"
+
+    def forward(self, a, axis=-1):
+        xp = array_module(a)
+        self.axes = reduced_axes(self.name, a.shape, axis)
+        z = a - _shift(xp, a, self.axes)
+        z -= xp.log(xp.exp(z).sum(axis=self.axes, keepdims=True))
+        self.save(z)
+        return z
+
+    def backward(self, g):
+        (z,) = self.saved
+        return g - exp(z) * g.sum(axis=self.axes, keepdims=True)
+
+
+class Embedding(Function):
+    """z = W[i] (rows picked by an index array)  ->  δW[r] = Σ δz over the positions where i = r"""
+
+    __slots__ = ("indices", "num_rows")
+    name = "embedding"
+
+    def forward(self, w, indices):
+        self.indices, self.num_rows = indices, w.shape[0]
+        return array_module(w).take(w, indices, axis=0)
+
+    def backward(self, g):
+        dim = g.shape[-1]
+        return rows_scatter_add(g.reshape(-1, dim), self.indices.reshape(-1), self.num_rows)
+
+
+def rows_scatter_add(g, rows, num_rows: int):
+    """A (num_rows, d) zero array with row ``g[k]`` added into row ``rows[k]`` (repeats sum).
+
+    On arrays: a sorted segment sum. Sorting ``rows`` makes each index's rows one segment;
+    segments of equal length c are summed together as one (n, c, d) -> (n, d) reduction, so
+    the Python loop runs once per distinct segment length (a few dozen for text), never per
+    index. Measured against ``np.add.at`` (NumPy 2.4, float32, d = 64-128): 2-4x faster for
+    uniform and Zipf-distributed indices, and ``np.add.reduceat`` is no faster than
+    ``add.at`` (it pays ~1 µs per segment). On a Tensor (a recorded backward pass): the
+    engine's differentiable scatter-add op.
+    """
+    if builds_graph(g):
+        return scatter_add(g, (num_rows, g.shape[1]), rows)
+    xp = array_module(g)
+    out = xp.zeros((num_rows, g.shape[1]), dtype=g.dtype)
+    if rows.size == 0:
+        return out
+    order = xp.argsort(rows, kind="stable")
+    sorted_rows = rows[order]
+    new_row = xp.empty(rows.size, dtype=bool)
+    new_row[0], new_row[1:] = True, sorted_rows[1:] != sorted_rows[:-1]
+    starts = xp.flatnonzero(new_row)  # where each index's segment begins
+    lengths = xp.diff(xp.append(starts, rows.size))
+    by_length = xp.argsort(lengths, kind="stable")
+    sorted_lengths = lengths[by_length]
+    change = xp.flatnonzero(sorted_lengths[1:] != sorted_lengths[:-1]) + 1
+    for group in xp.split(by_length, change.tolist()):
+        first = starts[group]
+        length = int(lengths[group[0]])
+        if length == 1:
+            out[sorted_rows[first]] = g[order[first]]
+        else:
+            picks = order[(first[:, None] + xp.arange(length)).reshape(-1)]
+            out[sorted_rows[first]] = g[picks].reshape(-1, length, g.shape[1]).sum(axis=1)
+    return out
