@@ -264,6 +264,7 @@ def test_gradcheck_names_input_element_and_both_values():
     values = numbers_in(message)
     assert any(v == pytest.approx(2.1, rel=1e-5) for v in values)  # analytic: 3a
     assert any(v == pytest.approx(1.4, rel=1e-5) for v in values)  # numeric: 2a
+    assert dg.get_default_dtype() == np.float32  # gradcheck's float64 switch was undone
 
 
 def test_gradcheck_names_the_second_input():

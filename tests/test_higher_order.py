@@ -360,3 +360,31 @@ def test_first_order_backward_still_works_after_higher_order_calls():
     (x**3).sum().backward()
     np.testing.assert_allclose(x.grad, 3 * x.data**2)
     assert x.grad.dtype == np.float64 and type(x.grad) is np.ndarray
+
+
+def test_derivatives_of_functions_that_ignore_their_input_are_zero():
+    g = dg.grad(lambda x: dg.tensor(3.0))(np.ones(2))
+    assert type(g) is np.ndarray
+    np.testing.assert_array_equal(g, [0.0, 0.0])
+    g_tensor = dg.grad(lambda x: dg.tensor(3.0))(dg.tensor(np.ones(2)))
+    assert isinstance(g_tensor, dg.Tensor)
+    np.testing.assert_array_equal(g_tensor.data, [0.0, 0.0])
+    np.testing.assert_array_equal(dg.jacobian(lambda x: x.detach() * 2.0)(np.ones(2)),
+                                  np.zeros((2, 2)))
+    np.testing.assert_array_equal(dg.hessian(lambda x: (3.0 * x).sum())(np.ones(3)),
+                                  np.zeros((3, 3)))  # linear: the gradient is constant
+
+
+def test_grad_through_very_deep_chains():
+    def deep(x, depth):
+        y = x
+        for i in range(depth):
+            y = y * 1.0 if i % 2 else y + 1.0
+        return y
+
+    g = dg.grad(lambda x: deep(x, 100_000).sum())(np.array([1.0, 2.0]))
+    np.testing.assert_array_equal(g, [1.0, 1.0])
+    # Second order through a recorded backward pass that is itself 20,000 ops deep.
+    d2 = dg.grad(lambda x: dg.grad(lambda u: (deep(u, 20_000) ** 2).sum())(x).sum())(
+        np.array([1.0, 2.0]))
+    np.testing.assert_array_equal(d2, [2.0, 2.0])

@@ -14,7 +14,7 @@ from hypothesis.extra import numpy as hnp
 
 import deltagrad as dg
 
-FAST = settings(max_examples=30, deadline=None)
+FAST = settings(max_examples=50, deadline=None)
 
 seeds = st.integers(0, 2**32 - 1)
 shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=3)
@@ -229,7 +229,7 @@ REDUCTIONS = {
 
 
 @pytest.mark.parametrize("name", sorted(REDUCTIONS))
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(case=shape_axis_keepdims(), seed=seeds)
 def test_reduction_axis_and_keepdims(name, case, seed):
     shape, axis, keepdims = case
@@ -419,7 +419,7 @@ def matmul_shapes(draw):
     return a_shape, b_shape
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(case=matmul_shapes(), seed=seeds)
 def test_matmul(case, seed):
     rng = np.random.default_rng(seed)
