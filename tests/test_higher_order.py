@@ -208,6 +208,11 @@ SCALAR_FUNCTIONS = {
     "shapes": lambda x: (dg.concatenate([x, x * x], axis=1) ** 2).sum()
     + (dg.stack([x.T, x.T.exp()]).swapaxes(0, 2).reshape(4, -1) ** 2).sum(),
     "division": lambda x: (1.0 / (x * x + 1.0)).sum() + (x / (x.exp() + 1.0)).sum(),
+    # Broadcasting in the forward pass: the recorded backward must un-broadcast too.
+    "broadcasting": lambda x: (x.reshape(3, 1, 4) * x.reshape(1, 3, 4)).tanh().sum()
+    + (x.mean(axis=0) * x * x[:, :1]).sum()
+    + dg.where(np.array([True, False, True, False]), x, x.sum(axis=1, keepdims=True) ** 2).sum()
+    + dg.maximum(x, x.max(axis=1, keepdims=True) - 0.5).sum(),
 }
 
 
