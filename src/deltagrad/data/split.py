@@ -107,8 +107,8 @@ def train_val_test_split(X, y, *, val_fraction: float = 0.1, test_fraction: floa
     rng = np.random.default_rng(seed)
     sizes = np.array([n - n_val - n_test, n_val, n_test])
     if stratify and y.ndim == 1 and y.dtype.kind in "biuUSO":
-        classes, codes = np.unique(y, return_inverse=True)
-        groups = [np.flatnonzero(codes == k) for k in range(len(classes))]
+        _, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
+        groups = np.split(np.argsort(codes, kind="stable"), np.cumsum(counts)[:-1])
     else:
         groups = [np.arange(n)]
     table = _controlled_round(np.array([len(g) for g in groups]), sizes, rng)
