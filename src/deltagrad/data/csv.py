@@ -85,6 +85,14 @@ def _parse_number(path: str, line: int, col: int, name: str, cell: str, what: st
     return value
 
 
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
 def _label_name(value: float) -> str:
     return str(int(value)) if value.is_integer() else repr(value)
 
@@ -155,25 +163,20 @@ def load_csv(path: str | os.PathLike, target: str | int, *, task: str | None = N
         raise DataError(f"{path}: {len(data)} data row{'s' * (len(data) != 1)}, but at least "
                         f"{min_rows} are needed")
 
-    # Numeric target: every cell reads as a number. A non-finite one is refused like a feature.
-    values = []
-    for line, row in data:
-        try:
-            values.append(float(row[t]))
-        except ValueError:
-            values = None
-            if task == "regression":
-                _parse_number(path, line, t, header[t], row[t],
-                              "a regression target must be numeric")
-            break
-    if values is not None:
-        values = [_parse_number(path, line, t, header[t], row[t], "") for line, row in data]
-        whole = all(v.is_integer() for v in values)
-        if task is None:
-            few = len(set(values)) <= MAX_INFERRED_CLASSES
-            task = "classification" if whole and few else "regression"
-    else:
-        task = "classification"
+    # The target is numeric when every cell reads as a number (non-finite ones are refused
+    # like a feature's); otherwise it holds class labels, and can not be a regression target.
+    numeric = all(_is_number(row[t]) for _, row in data)
+    if not numeric and task == "regression":
+        line, row = next((line, row) for line, row in data if not _is_number(row[t]))
+        _parse_number(path, line, t, header[t], row[t], "a regression target must be numeric")
+    values = None
+    if numeric:
+        values = [_parse_number(path, line, t, header[t], row[t], "a numeric target")
+                  for line, row in data]
+    if task is None:
+        whole = numeric and all(v.is_integer() for v in values)
+        few = numeric and len(set(values)) <= MAX_INFERRED_CLASSES
+        task = "regression" if numeric and not (whole and few) else "classification"
 
     name = Path(path).stem
     feature_names = [header[j] for j in features]
