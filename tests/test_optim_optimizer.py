@@ -96,6 +96,32 @@ def test_add_param_group_later():
     np.testing.assert_allclose(v.data, 0.0)
 
 
+@every_optimizer
+def test_a_larger_group_added_after_some_steps_updates_exactly(name):
+    # the scratch space shared by all parameters has to grow; nothing may leak between them
+    def fresh(shape, seed):
+        rng = np.random.default_rng(seed)
+        return dg.tensor(rng.standard_normal(shape), requires_grad=True)
+
+    small, big = fresh((3,), 0), fresh((6, 7), 1)
+    small_alone, big_alone = fresh((3,), 0), fresh((6, 7), 1)
+    opt = FACTORIES[name]([small])
+    opt_small, opt_big = FACTORIES[name]([small_alone]), FACTORIES[name]([big_alone])
+    rng = np.random.default_rng(2)
+    for step in range(6):
+        if step == 2:
+            opt.add_param_group({"params": [big]})
+        g_small, g_big = rng.standard_normal(3), rng.standard_normal((6, 7))
+        small.grad, small_alone.grad = g_small.copy(), g_small.copy()
+        opt_small.step()
+        if step >= 2:
+            big.grad, big_alone.grad = g_big.copy(), g_big.copy()
+            opt_big.step()
+        opt.step()
+    np.testing.assert_array_equal(small.data, small_alone.data)
+    np.testing.assert_array_equal(big.data, big_alone.data)
+
+
 def test_params_may_be_a_generator():
     params = make_params()
     opt = optim.SGD((p for p in params), lr=0.1)

@@ -210,15 +210,22 @@ class _Workspace:
     """Scratch arrays shared by all parameters and steps, so an update allocates nothing.
 
     One flat buffer per array type, dtype and slot, as large as the largest parameter;
-    ``get`` hands out a view of it shaped like the parameter.
+    ``get`` hands out a view of it shaped like the parameter (cached: it is asked for
+    once per parameter per step).
     """
 
     def __init__(self):
         self._flat: dict[tuple, object] = {}
+        self._views: dict[tuple, object] = {}
 
     def get(self, like, slot: int = 0):
-        key = (type(like), like.dtype, slot)
-        flat = self._flat.get(key)
-        if flat is None or flat.size < like.size:
-            flat = self._flat[key] = array_module(like).empty(like.size, like.dtype)
-        return flat[:like.size].reshape(like.shape)
+        key = (type(like), like.shape, like.dtype, slot)
+        view = self._views.get(key)
+        if view is None:
+            flat_key = (type(like), like.dtype, slot)
+            flat = self._flat.get(flat_key)
+            if flat is None or flat.size < like.size:
+                flat = self._flat[flat_key] = array_module(like).empty(like.size, like.dtype)
+                self._views.clear()  # views of the old buffer would keep it alive
+            view = self._views[key] = flat[:like.size].reshape(like.shape)
+        return view

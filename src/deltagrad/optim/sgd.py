@@ -52,18 +52,18 @@ class SGD(Optimizer):
     def step(self, closure=None):
         loss = self._evaluate(closure)
         for group in self.param_groups:
-            hyper = {name: group[name] for name in
-                     ("lr", "momentum", "dampening", "nesterov", "weight_decay")}
+            lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+            nesterov, weight_decay = group["nesterov"], group["weight_decay"]
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                work = self._workspace.get(p.data)
-                if hyper["momentum"] == 0:
-                    sgd_update(p.data, p.grad, None, work, **hyper)
-                    continue
-                state = self.state.setdefault(p, {})
-                state["momentum_buffer"] = sgd_update(
-                    p.data, p.grad, state.get("momentum_buffer"), work, **hyper)
+                state = self.state.setdefault(p, {}) if momentum != 0 else {}
+                buffer = sgd_update(p.data, p.grad, state.get("momentum_buffer"),
+                                    self._workspace.get(p.data), lr=lr, momentum=momentum,
+                                    dampening=dampening, nesterov=nesterov,
+                                    weight_decay=weight_decay)
+                if buffer is not None:
+                    state["momentum_buffer"] = buffer
         return loss
 
 
