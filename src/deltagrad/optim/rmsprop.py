@@ -53,18 +53,18 @@ class RMSprop(Optimizer):
         for group in self.param_groups:
             hyper = {name: group[name] for name in
                      ("lr", "alpha", "eps", "momentum", "weight_decay")}
+            centered, momentum = group["centered"], group["momentum"]
+            decay = group["weight_decay"] != 0
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                state = self.state.setdefault(p, {})
+                data, state = p.data, self.state.setdefault(p, {})
                 state["step"] = state.get("step", 0) + 1
                 rmsprop_update(
-                    p.data, p.grad, state_buffer(state, "square_avg", p.data),
-                    state_buffer(state, "grad_avg", p.data) if group["centered"] else None,
-                    state_buffer(state, "momentum_buffer", p.data) if hyper["momentum"] > 0
-                    else None,
-                    self._workspace.get(p.data),
-                    self._workspace.get(p.data, 1) if hyper["weight_decay"] != 0 else None,
+                    data, p.grad, state_buffer(state, "square_avg", data),
+                    state_buffer(state, "grad_avg", data) if centered else None,
+                    state_buffer(state, "momentum_buffer", data) if momentum > 0 else None,
+                    self._workspace.get(data), self._workspace.get(data, 1) if decay else None,
                     **hyper)
         return loss
 
