@@ -5,6 +5,7 @@ as PyTorch does, so ``state_dict`` keys and shapes map one-to-one onto PyTorch's
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 
@@ -326,7 +327,7 @@ class MLP(Module):
         self.dropout = F.check_dropout_p(dropout, "MLP")
         sizes = (self.in_features,) + self.hidden_sizes + (self.out_features,)
         layers = Sequential()
-        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
             layers.append(Linear(n_in, n_out, rng=rng))
             if i < len(self.hidden_sizes):
                 layers.append(ACTIVATIONS[activation]())

@@ -157,6 +157,25 @@ def _with_class_axis(g):
     return g.reshape(g.shape[:1] + (1,) + g.shape[1:])
 
 
+def _at_target(z, target):
+    """z[n, target[n], d...]: each sample's entry at its target class (a new array)."""
+    xp = array_module(z)
+    if z.ndim == 2:  # plain fancy indexing: several µs cheaper than take_along_axis
+        return z[xp.arange(z.shape[0]), target]
+    return xp.take_along_axis(z, _with_class_axis(target), axis=1)[:, 0]
+
+
+def _subtract_at_target(gx, target, values) -> None:
+    """gx[n, target[n], d...] -= values[n, d...], in place (one class per sample: no repeats)."""
+    xp = array_module(gx)
+    if gx.ndim == 2:
+        gx[xp.arange(gx.shape[0]), target] -= values
+        return
+    t = _with_class_axis(target)
+    xp.put_along_axis(gx, t, xp.take_along_axis(gx, t, axis=1) - _with_class_axis(values),
+                      axis=1)
+
+
 def _one_hot_along_classes(target, num_classes: int, dtype, on=1.0, off=0.0):
     """(N, d...) class indices -> (N, C, d...) with ``on`` at each target class, else ``off``."""
     xp = array_module(target)
@@ -195,7 +214,7 @@ class CrossEntropy(Function):
         self.index, self.smoothing = index, label_smoothing
         eps = label_smoothing
         if index:  # pick log p[target] instead of multiplying by a one-hot
-            loss = -xp.take_along_axis(z, _with_class_axis(target), axis=1)[:, 0]
+            loss = -_at_target(z, target)
             if eps:
                 loss = (1 - eps) * loss - eps * z.mean(axis=1)
             return loss
@@ -211,9 +230,7 @@ class CrossEntropy(Function):
             gx = xp.exp(z)
             gx *= gk
             if self.index:  # subtract q δℓ: (1 - ε) at the target class, ε / C everywhere
-                t = _with_class_axis(self.target)
-                picked = xp.take_along_axis(gx, t, axis=1)
-                xp.put_along_axis(gx, t, picked - (1 - eps) * gk, axis=1)
+                _subtract_at_target(gx, self.target, (1 - eps) * g)
                 if eps:
                     gx -= (eps / num_classes) * gk
             else:
@@ -231,7 +248,7 @@ class NLLLoss(Function):
 
     def forward(self, z, target):
         self.target, self.num_classes = target, z.shape[1]
-        return -array_module(z).take_along_axis(z, _with_class_axis(target), axis=1)[:, 0]
+        return -_at_target(z, target)
 
     def backward(self, g):
         mask = _one_hot_along_classes(self.target, self.num_classes, g.dtype, on=-1.0)

@@ -7,7 +7,8 @@ in registration order and give PyTorch's dotted names (``layers.0.weight``).
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import numpy as np
 
