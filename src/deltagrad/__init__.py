@@ -14,10 +14,12 @@ from .autograd import (Function, GradcheckError, Tensor, abs, as_tensor, clip, c
                        matmul, max, maximum, mean, min, minimum, no_grad, relu, reshape, sigmoid,
                        sqrt, stack, sum, tanh, tensor, transpose, var, where)
 
+from . import data, nn, optim, train
+
 __version__ = "0.1.0"
 
 __all__ = [
-    "Function", "GradcheckError", "Tensor", "abs", "as_tensor", "clip", "concatenate",
+    "Function", "GradcheckError", "Tensor", "data", "nn", "optim", "train", "abs", "as_tensor", "clip", "concatenate",
     "enable_grad", "exp", "get_default_dtype", "grad", "gradcheck", "hessian", "jacobian", "log",
     "logsumexp", "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "no_grad",
     "relu", "reshape", "set_default_dtype", "sigmoid", "sqrt", "stack", "sum", "tanh", "tensor",
