@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .function import Function
+from .function import Function, grad_mode
 
 
 class _Freed:
@@ -109,6 +109,7 @@ def backward(root, seed, *, targets=None, create_graph=False, free_graph=True):
     order = topological_order(root._node)
     leads = None if accumulate else _prune(order, target_leaves, target_nodes)
     pending = {root._node: seed}
+    hook = grad_mode.backward_hook
     handed_out = {id(seed)}  # arrays a leaf may not keep as its .grad without a copy
     for node in order:
         g = pending.pop(node, None)
@@ -123,6 +124,8 @@ def backward(root, seed, *, targets=None, create_graph=False, free_graph=True):
         grads = _call_rule(node, g) if create_graph else node.backward(g)
         if type(grads) is not tuple:
             grads = (grads,)
+        if hook is not None:
+            hook(node, g, grads)
         for t, gi in zip(node.inputs, grads):
             if t is None or gi is None:
                 continue

@@ -35,6 +35,11 @@ class _GradMode(threading.local):
     def __init__(self):
         self.enabled = True  # record a graph at all?
         self.higher_order = 0  # >0 while dg.grad records a graph that will be differentiated again
+        # Observers for tools that watch the engine work (anomaly detection, δ traces,
+        # graph pictures): forward_hook(node, input_arrays, output) after each recorded op,
+        # backward_hook(node, upstream_grad, input_grads) after each backward rule.
+        self.forward_hook = None
+        self.backward_hook = None
 
 
 grad_mode = _GradMode()

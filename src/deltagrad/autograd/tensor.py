@@ -56,6 +56,8 @@ def apply(op: type[Function], *inputs, **params) -> Tensor:
     result = Tensor._make(out, fn)
     fn.saved_tensors = _saved_as_tensors(fn.saved, inputs, arrays, result) \
         if mode.higher_order and fn.saved else None
+    if mode.forward_hook is not None:
+        mode.forward_hook(fn, arrays, out)
     return result
 
 
