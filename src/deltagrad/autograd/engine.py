@@ -9,6 +9,8 @@ and freeing the graph as it goes.
 
 from __future__ import annotations
 
+from heapq import heappop, heappush
+
 import numpy as np
 
 from .function import Function, grad_mode
@@ -19,6 +21,9 @@ class _Freed:
 
 
 FREED = _Freed()
+_FREED_MESSAGE = ("backward through a graph that has already been freed: each backward() "
+                  "releases the graph it walked. Recompute the forward pass before calling "
+                  "backward() again.")
 
 
 def sum_to_shape(g, shape: tuple):
@@ -32,7 +37,8 @@ def sum_to_shape(g, shape: tuple):
 
 
 def topological_order(root: Function) -> list[Function]:
-    """Nodes reachable from ``root``, each before every node it depends on (iterative DFS).
+    """Nodes reachable from ``root``, each before every node it depends on (iterative DFS;
+    used where the whole graph must be known up front, e.g. to prune it for ``dg.grad``).
 
     Parents are tuples, so the order is deterministic; no recursion, so a graph 100,000
     ops deep is fine.
@@ -48,10 +54,7 @@ def topological_order(root: Function) -> list[Function]:
             continue
         inputs = node.inputs
         if inputs is FREED:
-            raise ValueError(
-                "backward through a graph that has already been freed: each backward() "
-                "releases the graph it walked. Recompute the forward pass before calling "
-                "backward() again.")
+            raise ValueError(_FREED_MESSAGE)
         visited.add(node)
         stack.append((node, True))
         for t in inputs:
@@ -106,27 +109,34 @@ def backward(root, seed, *, targets=None, create_graph=False, free_graph=True):
         return None if accumulate else [found.get(t if t._node is None else t._node)
                                         for t in targets]
 
-    order = topological_order(root._node)
-    leads = None if accumulate else _prune(order, target_leaves, target_nodes)
-    pending = {root._node: seed}
+    # Reverse creation order is a topological order (a node is always created after the
+    # nodes of its inputs), so a heap keyed on the creation number hands out each node
+    # after every node that uses it, without a separate walk over the graph first.
+    root_node = root._node
+    leads = None if accumulate else _prune(topological_order(root_node), target_leaves,
+                                           target_nodes)
+    pending = {root_node: seed}
+    heap = [(-root_node.sequence, root_node)]
     hook = grad_mode.backward_hook
     handed_out = {id(seed)}  # arrays a leaf may not keep as its .grad without a copy
-    for node in order:
-        g = pending.pop(node, None)
-        if g is None:
-            continue
+    while heap:
+        node = heappop(heap)[1]
+        g = pending.pop(node)
         if leads is not None:
             if node in target_nodes:
                 found[node] = g
                 continue
             if node not in leads:
                 continue
+        inputs = node.inputs
+        if inputs is FREED:
+            raise ValueError(_FREED_MESSAGE)
         grads = _call_rule(node, g) if create_graph else node.backward(g)
         if type(grads) is not tuple:
             grads = (grads,)
         if hook is not None:
             hook(node, g, grads)
-        for t, gi in zip(node.inputs, grads):
+        for t, gi in zip(inputs, grads):
             if t is None or gi is None:
                 continue
             shape = t.data.shape
@@ -135,7 +145,11 @@ def backward(root, seed, *, targets=None, create_graph=False, free_graph=True):
             child = t._node
             if child is not None:
                 previous = pending.get(child)
-                pending[child] = gi if previous is None else previous + gi  # a fork: sum
+                if previous is None:
+                    pending[child] = gi
+                    heappush(heap, (-child.sequence, child))
+                else:
+                    pending[child] = previous + gi  # a fork: the δ's of both uses sum
             elif accumulate:
                 _accumulate_leaf(t, gi, handed_out)
             elif t in target_leaves:

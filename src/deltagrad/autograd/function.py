@@ -24,6 +24,7 @@ gradients are being recorded.
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 from ..backend import array_module
@@ -43,6 +44,8 @@ class _GradMode(threading.local):
 
 
 grad_mode = _GradMode()
+# Numbers recorded nodes in creation order; the backward pass visits them in reverse.
+node_counter = itertools.count()
 
 
 class no_grad:
@@ -94,7 +97,7 @@ class Function:
     needs none), side by side. Build a node with ``Tensor.apply(MyOp, x, y, **params)``.
     """
 
-    __slots__ = ("inputs", "saved", "saved_tensors")
+    __slots__ = ("inputs", "saved", "saved_tensors", "sequence")
     name = "op"
     # Wording for a ValueError raised by forward on incompatible shapes, e.g.
     # "add: shapes (2, 3) and (4, 5) can not be broadcast together".

@@ -13,7 +13,7 @@ import numpy as np
 from .. import _config
 from ..backend import is_array
 from . import engine
-from .function import Function, OpError, grad_mode
+from .function import Function, OpError, grad_mode, node_counter
 from .ops import elementwise as ew
 from .ops import index as ix
 from .ops import linalg, reduce
@@ -53,6 +53,7 @@ def apply(op: type[Function], *inputs, **params) -> Tensor:
         return Tensor._make(out, None)
     fn.inputs = tuple([x if isinstance(x, Tensor) and x.requires_grad else None
                        for x in inputs])
+    fn.sequence = next(node_counter)
     result = Tensor._make(out, fn)
     fn.saved_tensors = _saved_as_tensors(fn.saved, inputs, arrays, result) \
         if mode.higher_order and fn.saved else None
