@@ -27,6 +27,8 @@ def median_time(fn, *, repeats: int = 7, number: int | None = None, min_time: fl
 
 def blas_info() -> str:
     """The BLAS library, kernel and thread count NumPy uses (threadpoolctl when installed)."""
+    import numpy  # noqa: F401  (loads the BLAS so that threadpoolctl can see it)
+
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
