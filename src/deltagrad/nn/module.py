@@ -7,6 +7,7 @@ in registration order and give PyTorch's dotted names (``layers.0.weight``).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
@@ -39,6 +40,19 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
+
+
+class _CallObserver(threading.local):
+    """Per thread: an object told where each ``Module`` call starts and ends, or None.
+
+    None is the usual case and costs one attribute read per call. ``deltagrad.viz`` sets it
+    while it records a graph, so that a picture can draw each Module call as one box.
+    """
+
+    observer = None  # has .enter(module) and .exit(module) while set
+
+
+module_calls = _CallObserver()
 
 
 class LoadResult(NamedTuple):
@@ -76,7 +90,15 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        observer = module_calls.observer
+        if observer is None:  # nobody is recording: no cost beyond this check
+            return self.forward(*args, **kwargs)
+        # deltagrad.viz is recording a graph: tell it which Module call the ops belong to.
+        observer.enter(self)
+        try:
+            return self.forward(*args, **kwargs)
+        finally:
+            observer.exit(self)
 
     # --- registration: plain attributes, plus their names in order -----------------------
 
