@@ -1,5 +1,6 @@
 """Reverse-mode automatic differentiation on NumPy arrays."""
 
+from .anomaly import AnomalyError, detect_anomaly
 from .function import Function, enable_grad, no_grad
 from .functional import grad, hessian, jacobian
 from .functions import (abs, clip, concatenate, exp, log, logsumexp, matmul, max, maximum, mean,
@@ -9,6 +10,7 @@ from .gradcheck import GradcheckError, gradcheck
 from .tensor import Tensor, as_tensor, tensor
 
 __all__ = [
+    "AnomalyError", "detect_anomaly",
     "Function", "GradcheckError", "Tensor", "abs", "as_tensor", "clip", "concatenate",
     "enable_grad", "exp", "grad", "gradcheck", "hessian", "jacobian", "log", "logsumexp",
     "matmul", "max", "maximum", "mean", "min", "minimum", "no_grad", "relu", "reshape",

@@ -1,0 +1,189 @@
+"""A model made of built-in layers, as plain JSON data, and back.
+
+``describe(model)`` gives a nested dict such as ``{"type": "MLP", "in_features": 4,
+"hidden_sizes": [64], "out_features": 3, "activation": "relu", "dropout": 0.0}``, or None
+when some part is a user's own ``Module`` subclass (only its weights can then be saved).
+``parameter_shapes(spec)`` says which parameters the spec implies, without building
+anything, so a lying config is caught before any memory is allocated for it, and ``build``
+makes the model.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import nn
+
+# type name -> (class, constructor arguments kept as attributes of the same name)
+_SIMPLE = {
+    "ReLU": (nn.ReLU, ()),
+    "Tanh": (nn.Tanh, ()),
+    "Sigmoid": (nn.Sigmoid, ()),
+    "Identity": (nn.Identity, ()),
+    "LeakyReLU": (nn.LeakyReLU, ("negative_slope",)),
+    "GELU": (nn.GELU, ("approximate",)),
+    "Softmax": (nn.Softmax, ("axis",)),
+    "LogSoftmax": (nn.LogSoftmax, ("axis",)),
+    "Flatten": (nn.Flatten, ("start_dim", "end_dim")),
+    "Dropout": (nn.Dropout, ("p",)),
+    "Linear": (nn.Linear, ("in_features", "out_features", "bias")),
+    "Embedding": (nn.Embedding, ("num_embeddings", "embedding_dim")),
+    "MLP": (nn.MLP, ("in_features", "hidden_sizes", "out_features", "activation", "dropout")),
+}
+#: the layer types ``dg.load`` can rebuild
+BUILTIN_TYPES = tuple(_SIMPLE) + ("Sequential",)
+
+
+def describe(module: nn.Module) -> dict | None:
+    """The spec of ``module``, or None if it is (or holds) anything but built-in layers.
+
+    >>> from deltagrad import nn
+    >>> describe(nn.Sequential(nn.Linear(2, 3), nn.ReLU()))["children"]["0"]
+    {'type': 'Linear', 'in_features': 2, 'out_features': 3, 'bias': True}
+    """
+    spec = _describe(module)
+    if spec is None:
+        return None
+    # A built-in layer changed after construction (a layer appended to an MLP's Sequential,
+    # a parameter replaced) would not be rebuilt as it is: then it counts as custom.
+    rebuilt = build(spec, np.random.default_rng(0))
+    if _structure(rebuilt) != _structure(module):
+        return None
+    return spec
+
+
+def _structure(module: nn.Module) -> list:
+    modules = [(name, type(m)) for name, m in module.named_modules(remove_duplicate=False)]
+    params = [(name, p.shape) for name, p in module._named_parameters(remove_duplicate=False)]
+    return modules + params
+
+
+def _describe(module: nn.Module) -> dict | None:
+    kind = type(module).__name__
+    if kind == "Sequential" and type(module) is nn.Sequential:
+        children = {}
+        for name, child in module.named_children():
+            spec = _describe(child)
+            if spec is None:
+                return None
+            children[name] = spec
+        return {"type": "Sequential", "children": children}
+    entry = _SIMPLE.get(kind)
+    if entry is None or type(module) is not entry[0]:
+        return None
+    spec = {"type": kind}
+    for arg in entry[1]:
+        value = getattr(module, arg)
+        if arg == "bias":
+            value = value is not None
+        elif arg == "hidden_sizes":
+            value = list(value)
+        spec[arg] = value
+    return spec
+
+
+# --- reading a spec back ---------------------------------------------------------------------
+
+
+def _args(spec, where: str) -> tuple[str, dict]:
+    if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
+        raise ValueError(f"{where}: expected an object with a 'type', got {_show(spec)}")
+    kind = spec["type"]
+    if kind == "Sequential":
+        expected = ("children",)
+    elif kind in _SIMPLE:
+        expected = _SIMPLE[kind][1]
+    else:
+        raise ValueError(f"{where}: unknown layer type {kind!r}; known: "
+                         f"{', '.join(BUILTIN_TYPES)}")
+    args = {k: v for k, v in spec.items() if k != "type"}
+    if set(args) != set(expected):
+        raise ValueError(f"{where}: {kind} takes {list(expected)}, got {sorted(args)}")
+    return kind, args
+
+
+def _size(value, what: str, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{where}: {what} must be a positive integer, got {_show(value)}")
+    return int(value)
+
+
+def parameter_shapes(spec, prefix: str = "", where: str = "architecture"
+                     ) -> dict[str, tuple[int, ...]]:
+    """The dotted names and shapes of the parameters ``spec`` implies, in model order.
+
+    >>> parameter_shapes({"type": "Linear", "in_features": 2, "out_features": 3,
+    ...                   "bias": False})
+    {'weight': (3, 2)}
+    """
+    kind, args = _args(spec, where)
+    if kind == "Linear":
+        n_in = _size(args["in_features"], "in_features", where)
+        n_out = _size(args["out_features"], "out_features", where)
+        shapes = {f"{prefix}weight": (n_out, n_in)}
+        if args["bias"]:
+            shapes[f"{prefix}bias"] = (n_out,)
+        return shapes
+    if kind == "Embedding":
+        return {f"{prefix}weight": (_size(args["num_embeddings"], "num_embeddings", where),
+                                    _size(args["embedding_dim"], "embedding_dim", where))}
+    if kind == "MLP":
+        hidden = args["hidden_sizes"]
+        if not isinstance(hidden, list):
+            raise ValueError(f"{where}: hidden_sizes must be a list, got {_show(hidden)}")
+        sizes = ([_size(args["in_features"], "in_features", where)]
+                 + [_size(h, "each hidden size", where) for h in hidden]
+                 + [_size(args["out_features"], "out_features", where)])
+        dropout = args["dropout"]
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
+            raise ValueError(f"{where}: dropout must be a number, got {_show(dropout)}")
+        per_hidden = 3 if dropout > 0 else 2  # Linear, activation (, Dropout)
+        shapes = {}
+        for i in range(len(sizes) - 1):
+            shapes[f"{prefix}layers.{i * per_hidden}.weight"] = (sizes[i + 1], sizes[i])
+            shapes[f"{prefix}layers.{i * per_hidden}.bias"] = (sizes[i + 1],)
+        return shapes
+    if kind == "Sequential":
+        children = args["children"]
+        if not isinstance(children, dict):
+            raise ValueError(f"{where}: children must be an object, got {_show(children)}")
+        shapes = {}
+        for name, child in children.items():
+            if not name or "." in name:
+                raise ValueError(f"{where}: bad child name {name!r}")
+            shapes.update(parameter_shapes(child, f"{prefix}{name}.", f"{where}.{name}"))
+        return shapes
+    return {}
+
+
+def build(spec, rng: np.random.Generator | None = None, where: str = "architecture"
+          ) -> nn.Module:
+    """The module ``spec`` describes, with fresh weights (drawn from ``rng``).
+
+    Dropout layers are left drawing from the global generator, as a new model's would.
+    """
+    kind, args = _args(spec, where)
+    if kind == "Sequential":
+        children = args["children"]
+        if not isinstance(children, dict):
+            raise ValueError(f"{where}: children must be an object, got {_show(children)}")
+        return nn.Sequential({name: build(child, rng, f"{where}.{name}")
+                              for name, child in children.items()})
+    cls = _SIMPLE[kind][0]
+    if kind in ("Linear", "Embedding", "MLP"):
+        args["rng"] = rng
+    try:
+        module = cls(**args)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    for m in module.modules():
+        if isinstance(m, nn.Dropout):
+            m.rng = None
+    return module
+
+
+def _show(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

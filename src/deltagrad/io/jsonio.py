@@ -1,0 +1,81 @@
+"""JSON in and out for model configs and checkpoints: exact floats, NaN and infinity kept.
+
+Python writes floats with ``repr``, which reads back to the same bits. Standard JSON has no
+NaN or infinity (a training history may hold them), so those are written as
+``{"$float": "nan"}`` and read back as floats. NumPy scalars and arrays become plain numbers
+and lists. Nothing here ever builds an object other than dicts, lists, strings and numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+from .errors import ModelFileError
+
+_TAG = "$float"
+
+
+def _plain(value, where: str):
+    """``value`` as plain JSON data, or a ValueError naming where the bad item sits."""
+    if isinstance(value, float) or isinstance(value, np.floating):
+        value = float(value)
+        return value if math.isfinite(value) else {_TAG: repr(value)}
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, np.generic):
+        return _plain(value.item(), where)
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist(), where)
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{where}: keys must be strings, got {key!r}")
+            out[key] = _plain(item, f"{where}[{key!r}]")
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_plain(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    raise ValueError(f"{where}: a {type(value).__name__} can not be stored as JSON (use "
+                     f"numbers, strings, bools, None, lists and dicts)")
+
+
+def dumps(value, where: str = "value", indent: int | None = 2) -> str:
+    """JSON text for ``value``; a ValueError names the first item JSON can not hold.
+
+    >>> dumps({"best": float("inf"), "n": 3}, indent=None)
+    '{"best": {"$float": "inf"}, "n": 3}'
+    """
+    return json.dumps(_plain(value, where), indent=indent, allow_nan=False)
+
+
+def _decode(obj: dict):
+    if len(obj) == 1 and _TAG in obj:
+        text = obj[_TAG]
+        if text not in ("nan", "inf", "-inf"):
+            raise ValueError(f"unknown {_TAG} value {text!r}")
+        return float(text)
+    return obj
+
+
+def _no_constants(name: str):
+    raise ValueError(f"bare {name} is not JSON")
+
+
+def loads(text: str | bytes, filename: str) -> object:
+    """Parse JSON written by ``dumps``; anything else raises ``ModelFileError`` naming the file.
+
+    >>> loads('{"best": {"$float": "-inf"}}', "state.json")
+    {'best': -inf}
+    """
+    try:
+        return json.loads(text, object_hook=_decode, parse_constant=_no_constants)
+    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{filename}: not valid JSON ({_short(exc)})") from None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
