@@ -15,6 +15,8 @@ from .autograd import (Function, GradcheckError, Tensor, abs, as_tensor, clip, c
                        sqrt, stack, sum, tanh, tensor, transpose, var, where)
 
 from . import data, nn, optim, train
+from .autograd import detect_anomaly
+from .io import load, load_metadata, load_state_dict, save
 
 __version__ = "0.1.0"
 
@@ -25,3 +27,4 @@ __all__ = [
     "relu", "reshape", "set_default_dtype", "sigmoid", "sqrt", "stack", "sum", "tanh", "tensor",
     "transpose", "var", "where",
 ]
+__all__ += ["detect_anomaly", "load", "load_metadata", "load_state_dict", "save"]
