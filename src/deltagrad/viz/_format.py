@@ -1,0 +1,80 @@
+"""Writing values down: small arrays in full, large ones as a one-line summary.
+
+Pictures and traces keep a *snapshot* of each value as they see it (later in-place updates,
+such as an optimiser step, must not change what was shown), and they keep only a summary of
+large arrays, so that recording a big graph does not hold on to every intermediate.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Stats(NamedTuple):
+    """What is kept of an array too large to keep whole."""
+
+    shape: tuple
+    dtype: str
+    mean: float
+    std: float
+    min: float
+    max: float
+
+
+Snapshot = np.ndarray | Stats
+
+
+def snapshot(value, keep: int) -> Snapshot:
+    """A copy of ``value`` when it has at most ``keep`` elements, else its ``Stats``."""
+    a = np.asarray(value)
+    if a.size <= keep:
+        return a.copy()
+    f = a.astype(np.float64, copy=False)
+    finite = f[np.isfinite(f)]
+    if finite.size == 0:
+        finite = np.zeros(1)
+    return Stats(a.shape, str(a.dtype), float(finite.mean()), float(finite.std()),
+                 float(finite.min()), float(finite.max()))
+
+
+def number(v, digits: int) -> str:
+    """One number with ``digits`` significant digits (integers and booleans as they are)."""
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    v = float(v)
+    if v == 0:
+        return "0"
+    return f"{v:.{digits}g}"
+
+
+def format_value(value, digits: int = 4, max_elements: int = 16, shape: bool = True) -> str:
+    """``value`` written out: in full when it has at most ``max_elements`` elements,
+    otherwise as its shape (unless ``shape=False``), mean, standard deviation and range.
+
+    >>> format_value(np.array([[0.5, 1/3]]), digits=3)
+    '[[0.5, 0.333]]'
+    >>> format_value(np.arange(100.0), digits=3)
+    'shape (100,): mean 49.5, std 28.9, range [0, 99]'
+    """
+    if value is None:
+        return "—"
+    if not isinstance(value, Stats):
+        a = np.asarray(value)
+        if a.ndim == 0:
+            return number(a.item(), digits)
+        if a.size <= max_elements:
+            return np.array2string(a, separator=", ", max_line_width=10_000, threshold=a.size + 1,
+                                   formatter={"all": lambda v: number(v, digits)})
+        value = snapshot(a, 0)
+    s = value
+    text = (f"mean {number(s.mean, digits)}, std {number(s.std, digits)}, "
+            f"range [{number(s.min, digits)}, {number(s.max, digits)}]")
+    return f"shape {s.shape}: {text}" if shape else text
+
+
+def shape_of(value) -> tuple:
+    return value.shape if isinstance(value, Stats) else tuple(np.shape(value))

@@ -1,0 +1,279 @@
+"""``explain(loss)``: the backward pass written out as a student would do it by hand.
+
+It runs ``loss.backward()`` (so every leaf's ``.grad`` is filled in, exactly as usual) while
+watching the engine, and writes down each node in the order the engine handles it, reverse
+topological order: the op and its value, its local derivative rule (the first line of the op
+class's docstring, so the words stay next to the code that does the maths), the δ arriving
+from above, and the δ it hands to each input. Where a value feeds several ops, its δ is the
+sum of what each branch sends back, and the sum is written out.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import TextIO
+
+import numpy as np
+
+from ..autograd.engine import FREED, sum_to_shape
+from ..autograd.tensor import Tensor
+from ..nn.module import Parameter
+from ._format import Snapshot, format_value, shape_of, snapshot
+from ._names import Namer, rule_of
+from ._observe import observing
+from ._walk import forward_order
+
+_KEEP = 4096  # arrays up to this size are kept whole (for .delta()); larger ones summarised
+
+
+@dataclass
+class Part:
+    """One branch's share of a δ: what the op ``via`` sent back (``via`` is None for the seed)."""
+
+    via: str | None
+    delta: Snapshot
+
+
+@dataclass
+class InputDelta:
+    """The δ an op hands to one of its inputs (already reduced to the input's shape)."""
+
+    name: str
+    delta: Snapshot
+    broadcast_from: tuple | None = None  # the δ's shape before summing over broadcast axes
+    branches: int = 1  # how many ops use this input: its δ is the sum over them
+
+
+@dataclass
+class Step:
+    """One node of the backward pass."""
+
+    index: int
+    name: str
+    op: str
+    rule: str
+    expression: str
+    value: Snapshot
+    parts: list[Part]  # the δ's arriving from the ops that use this value
+    delta: Snapshot  # their sum: δ of this node's output
+    inputs: list[InputDelta] = field(default_factory=list)
+
+
+@dataclass
+class LeafGradient:
+    """What the pass added into a leaf's ``.grad``."""
+
+    name: str
+    parts: list[Part]
+    delta: Snapshot
+    is_parameter: bool
+    had_grad: bool  # .grad held a value before: the pass added to it
+
+
+class Explanation:
+    """The written-out backward pass: ``str()`` gives the text, ``steps`` and ``leaves`` the
+    same in structured form, and ``delta(name)`` the δ of a named value."""
+
+    def __init__(self, root: str, root_value: Snapshot, seed: Snapshot, steps: list[Step],
+                 leaves: list[LeafGradient], digits: int, max_elements: int):
+        self.root, self.root_value, self.seed = root, root_value, seed
+        self.steps, self.leaves = steps, leaves
+        self.digits, self.max_elements = digits, max_elements
+
+    def delta(self, name: str) -> Snapshot:
+        """δ of the value called ``name`` (∂root/∂name): an array, or a summary if it was large.
+
+        >>> import deltagrad as dg
+        >>> x = dg.tensor(3.0, requires_grad=True)
+        >>> y = x * x
+        >>> float(dg.explain(y, names={"x": x, "y": y}, file=None).delta("x"))
+        6.0
+        """
+        for step in self.steps:
+            if step.name == name:
+                return step.delta
+        for leaf in self.leaves:
+            if leaf.name == name:
+                return leaf.delta
+        known = [s.name for s in self.steps] + [leaf.name for leaf in self.leaves]
+        raise KeyError(f"explain: no value named {name!r} in this backward pass; "
+                       f"known: {', '.join(known)}")
+
+    def _fmt(self, value) -> str:
+        return format_value(value, self.digits, self.max_elements)
+
+    def _sum(self, parts: list[Part], total) -> str:
+        if len(parts) <= 1:
+            return self._fmt(total)
+        terms = " + ".join(f"{self._fmt(p.delta)} (via {p.via})" for p in parts)
+        return f"{terms} = {self._fmt(total)}"
+
+    def __str__(self) -> str:
+        r = self.root
+        lines = [f"Backward pass from {r} = {self._fmt(self.root_value)}, "
+                 f"in reverse topological order.",
+                 f"δv stands for ∂{r}/∂v. Each step applies the op's local rule to the δ "
+                 f"arriving from above.", "",
+                 f"δ{r} = {self._fmt(self.seed)}   (the seed: ∂{r}/∂{r})"]
+        width = max([len(f"δ{n}") for s in self.steps for n in [s.name]
+                     + [i.name for i in s.inputs]] + [4])
+        for step in self.steps:
+            lines += ["", f"{step.index}. {step.expression} = {self._fmt(step.value)}",
+                      f"   {'rule':<{width}}    {step.rule}",
+                      f"   {'δ' + step.name:<{width}}  = {self._sum(step.parts, step.delta)}"]
+            for inp in step.inputs:
+                how = "+=" if inp.branches > 1 else "="
+                text = self._fmt(inp.delta)
+                if inp.broadcast_from is not None:
+                    text += (f"   (summed over the broadcast axes: {inp.broadcast_from} -> "
+                             f"{shape_of(inp.delta)})")
+                if inp.branches > 1:
+                    text += f"   (one of {inp.branches} branches)"
+                lines.append(f"   {'δ' + inp.name:<{width}} {how:>2} {text}")
+        if self.leaves:
+            lines += ["", "Accumulated into .grad:"]
+            for leaf in self.leaves:
+                kind = "parameter" if leaf.is_parameter else "leaf"
+                added = "   (added to the .grad it already had)" if leaf.had_grad else ""
+                lines.append(f"   {leaf.name}.grad {'+' if leaf.had_grad else ' '}= "
+                             f"{self._sum(leaf.parts, leaf.delta)}   [{kind}]{added}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (f"<Explanation of the backward pass from {self.root}: {len(self.steps)} steps, "
+                f"{len(self.leaves)} leaves>")
+
+
+_STDOUT = object()
+
+
+def explain(loss: Tensor, grad=None, *, names=None, digits: int = 4, max_elements: int = 16,
+            file: TextIO | None = _STDOUT) -> Explanation:  # type: ignore[assignment]
+    """Run ``loss.backward(grad)`` and write the backward pass out step by step.
+
+    ``names`` maps names to the Tensors (and Modules, for their parameters) the text should
+    call by name; ``names=locals()`` works. Numbers are written with ``digits`` significant
+    digits; tensors with more than ``max_elements`` elements are summarised (shape, mean,
+    std, range). The text goes to ``file`` (standard output by default; ``None`` prints
+    nothing); the returned ``Explanation`` holds it (``str()``) and every δ.
+
+    Like ``backward()``, it accumulates into the leaves' ``.grad`` and frees the graph.
+
+    >>> import deltagrad as dg
+    >>> w = dg.tensor(2.0, requires_grad=True)
+    >>> loss = (w * 3.0) ** 2
+    >>> ex = dg.explain(loss, names={"w": w, "loss": loss}, file=None)
+    >>> float(w.grad), float(ex.delta("w"))
+    (36.0, 36.0)
+    """
+    if not isinstance(loss, Tensor):
+        raise TypeError(f"explain: loss must be a deltagrad Tensor, got {type(loss).__name__}")
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 17:
+        raise ValueError(f"explain: digits must be an int in [1, 17], got {digits!r}")
+    if isinstance(max_elements, bool) or not isinstance(max_elements, int) or max_elements < 1:
+        raise ValueError(f"explain: max_elements must be a positive int, got {max_elements!r}")
+    if file is not None and file is not _STDOUT and not hasattr(file, "write"):
+        raise TypeError(f"explain: file must be a writable text stream or None, got "
+                        f"{type(file).__name__}")
+    if not loss.requires_grad:
+        raise ValueError("explain: the tensor does not require grad, so there is no backward "
+                         "pass to explain (no input had requires_grad=True, or it was computed "
+                         "inside dg.no_grad())")
+    if loss._node is not None and loss._node.inputs is FREED:
+        raise ValueError("explain: the graph behind this tensor was already freed by backward(); "
+                         "recompute the forward pass and call dg.explain(loss) instead of "
+                         "loss.backward() (it runs the backward pass itself)")
+
+    namer = Namer(names, "explain: names")
+    recorder = _Recorder(loss, namer)
+    with observing(backward=recorder.on_backward):
+        loss.backward(grad)
+    seed = np.ones_like(loss.data) if grad is None else np.asarray(
+        grad.data if isinstance(grad, Tensor) else grad, dtype=loss.dtype)
+    explanation = recorder.result(seed, digits, max_elements)
+    if file is not None:
+        print(explanation, file=sys.stdout if file is _STDOUT else file)
+    return explanation
+
+
+class _Recorder:
+    """Collects what the engine does, node by node, while ``backward`` runs."""
+
+    def __init__(self, loss: Tensor, namer: Namer):
+        self.namer, self.loss = namer, loss
+        self.steps: list[Step] = []
+        self.node_parts: dict = {}  # node -> [Part], the δ's sent to its output so far
+        self.leaf_parts: dict[int, list[Part]] = {}
+        self.leaf_sums: dict[int, np.ndarray] = {}  # exact sums (parts may be summaries)
+        self.leaves: dict[int, Tensor] = {}
+        self.had_grad: dict[int, bool] = {}
+        self.uses: dict = {}  # node or id(leaf) -> how many ops use it
+        self.values: dict = {}  # node -> its output value
+        if loss._node is None:
+            self.root = namer.leaf(loss)
+            self.leaves[id(loss)] = loss
+            self.had_grad[id(loss)] = loss.grad is not None
+            return
+        self.values[loss._node] = snapshot(loss.data, _KEEP)
+        for node in forward_order(loss._node):  # names count up as the forward pass ran
+            for t in node.inputs:
+                if t is None:
+                    continue
+                key = t._node if t._node is not None else id(t)
+                self.uses[key] = self.uses.get(key, 0) + 1
+                if t._node is not None:
+                    self.values.setdefault(t._node, snapshot(t.data, _KEEP))
+                    namer.node(t._node)
+                else:
+                    namer.leaf(t)
+                    self.leaves[id(t)] = t
+                    self.had_grad.setdefault(id(t), t.grad is not None)
+        self.root = namer.node(loss._node)
+
+    def on_backward(self, node, g, grads) -> None:
+        if type(grads) is not tuple:
+            grads = (grads,)
+        name = self.namer.node(node)
+        parts = self.node_parts.pop(node, None) or [Part(None, snapshot(g, _KEEP))]
+        args = []
+        step = Step(len(self.steps) + 1, name, node.name, rule_of(node), "", self.values.get(node),
+                    parts, snapshot(g, _KEEP))
+        for t, gi in zip(node.inputs, grads):
+            if t is None:
+                args.append("const")
+                continue
+            child = t._node
+            iname = self.namer.node(child) if child is not None else self.namer.leaf(t)
+            args.append(iname)
+            if gi is None:
+                continue
+            raw_shape = tuple(np.shape(gi))
+            reduced = sum_to_shape(np.asarray(gi), t.data.shape) if raw_shape != t.data.shape \
+                else gi
+            kept = snapshot(reduced, _KEEP)
+            key = child if child is not None else id(t)
+            step.inputs.append(InputDelta(iname, kept, raw_shape if raw_shape != t.data.shape
+                                          else None, self.uses.get(key, 1)))
+            bucket = self.node_parts if child is not None else self.leaf_parts
+            bucket.setdefault(key, []).append(Part(name, kept))
+            if child is None:
+                previous = self.leaf_sums.get(key)
+                self.leaf_sums[key] = reduced if previous is None else previous + reduced
+        step.expression = f"{name} = {node.name}({', '.join(args)})"
+        self.steps.append(step)
+
+    def result(self, seed, digits: int, max_elements: int) -> Explanation:
+        leaves = []
+        order = {key: i for i, key in enumerate(self.leaves)}  # forward order
+        if self.loss._node is None:  # backward from a leaf: its δ is the seed
+            self.leaf_parts[id(self.loss)] = [Part(None, snapshot(seed, _KEEP))]
+            self.leaf_sums[id(self.loss)] = seed
+        for key, parts in sorted(self.leaf_parts.items(), key=lambda kv: order[kv[0]]):
+            t = self.leaves[key]
+            total = snapshot(np.asarray(self.leaf_sums[key], dtype=t.dtype), _KEEP)
+            leaves.append(LeafGradient(self.namer.leaf(t), parts, total,
+                                       isinstance(t, Parameter), self.had_grad[key]))
+        root_value = snapshot(self.loss.data, _KEEP)
+        return Explanation(self.root, root_value, snapshot(seed, _KEEP), self.steps, leaves,
+                           digits, max_elements)
