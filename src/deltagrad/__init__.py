@@ -17,6 +17,10 @@ from .autograd import (Function, GradcheckError, Tensor, abs, as_tensor, clip, c
 from . import data, nn, optim, train
 from .autograd import detect_anomaly
 from .io import load, load_metadata, load_state_dict, save
+# Seeing backprop: dg.explain(loss) and dg.viz.draw(loss). NumPy only at import; the graphviz
+# package is imported only when a picture is drawn.
+from . import viz
+from .viz import explain
 
 __version__ = "0.1.0"
 
@@ -28,3 +32,4 @@ __all__ = [
     "transpose", "var", "where",
 ]
 __all__ += ["detect_anomaly", "load", "load_metadata", "load_state_dict", "save"]
+__all__ += ["explain", "viz"]
