@@ -88,7 +88,7 @@ def test_save_refuses_bad_arguments_before_writing(tmp_path):
         dg.save({"w": np.zeros(2)}, tmp_path / "a")
     with pytest.raises(TypeError, match="metadata must be a dict"):
         dg.save(nn.Linear(2, 1), tmp_path / "a", metadata=[1])
-    with pytest.raises(ValueError, match=r"metadata\['fn'\].*can not be stored as JSON"):
+    with pytest.raises(TypeError, match=r"metadata\['fn'\].*can not be stored as JSON"):
         dg.save(nn.Linear(2, 1), tmp_path / "a", metadata={"fn": print})
     assert not (tmp_path / "a").exists()
     (tmp_path / "file").write_text("x")

@@ -118,7 +118,7 @@ class detect_anomaly(contextlib.ContextDecorator):
     def __init__(self) -> None:
         self._saved: list[tuple] = []
 
-    def __enter__(self) -> detect_anomaly:
+    def __enter__(self):
         previous = (grad_mode.forward_hook, grad_mode.backward_hook)
         self._saved.append(previous)
         sites: dict = {}

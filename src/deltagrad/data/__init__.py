@@ -5,7 +5,7 @@ imported only when one is loaded.
 """
 
 from .batching import iterate_minibatches
-from .csv import MAX_INFERRED_CLASSES, load_csv
+from .csv import MAX_INFERRED_CLASSES, load_csv, load_csv_features
 from .datasets import (DATASETS, Dataset, load_dataset, make_blobs, make_circles, make_moons,
                        make_spirals, make_xor)
 from .errors import DataError
@@ -14,6 +14,6 @@ from .split import Split, train_val_test_split
 
 __all__ = [
     "DATASETS", "MAX_INFERRED_CLASSES", "DataError", "Dataset", "Split", "StandardScaler",
-    "iterate_minibatches", "load_csv", "load_dataset", "make_blobs", "make_circles",
-    "make_moons", "make_spirals", "make_xor", "train_val_test_split",
+    "iterate_minibatches", "load_csv", "load_csv_features", "load_dataset", "make_blobs",
+    "make_circles", "make_moons", "make_spirals", "make_xor", "train_val_test_split",
 ]

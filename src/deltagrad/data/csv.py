@@ -194,3 +194,42 @@ def load_csv(path: str | os.PathLike, target: str | int, *, task: str | None = N
     class_names = [_label_name(c) for c in classes] if values is not None else classes
     return Dataset(X=X, y=y, task=task, feature_names=feature_names, class_names=class_names,
                    name=name)
+
+
+def load_csv_features(path: str | os.PathLike, columns: list[str]) -> np.ndarray:
+    """The named ``columns`` of a CSV file with a header row, as float32 ``(rows, columns)``,
+    for predicting with a model trained on those features. Other columns (an id, the target)
+    are ignored and may hold anything.
+
+    Bad data raises ``DataError`` naming the file, line and column, as ``load_csv`` does: an
+    empty file, no data rows, a missing column, rows of the wrong length, empty, non-numeric
+    or non-finite cells.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "new.csv"
+    >>> _ = p.write_text("id,height,weight\\nrex,60,30\\ntom,25,5\\n")
+    >>> load_csv_features(p, ["weight", "height"]).tolist()
+    [[30.0, 60.0], [5.0, 25.0]]
+    """
+    path = os.fspath(path)
+    rows = _read_rows(path)
+    if not rows:
+        raise DataError(f"{path}: the file is empty (expected a header row, then one row per "
+                        f"sample)")
+    header_line, header = rows[0]
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise DataError(f"{path}, line {header_line}: no column{'s' * (len(missing) > 1)} "
+                        f"{_names(missing)}; the file has {_names(header)}")
+    data = rows[1:]
+    if not data:
+        raise DataError(f"{path}: a header row but no data rows")
+    index = [header.index(c) for c in columns]
+    X = np.empty((len(data), len(columns)), dtype=np.float32)
+    for i, (line, row) in enumerate(data):
+        if len(row) != len(header):
+            raise DataError(f"{path}, line {line}: {len(row)} fields, but the header has "
+                            f"{len(header)} columns")
+        X[i] = [_parse_number(path, line, j, header[j], row[j], "features must be numeric")
+                for j in index]
+    return X

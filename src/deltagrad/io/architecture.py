@@ -89,7 +89,9 @@ def _describe(module: nn.Module) -> dict | None:
 
 def _args(spec, where: str) -> tuple[str, dict]:
     if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
-        raise ValueError(f"{where}: expected an object with a 'type', got {_show(spec)}")
+        # A ValueError, like every other fault of a config file (its values, not the caller's
+        # argument types, are wrong).
+        raise ValueError(f"{where}: expected an object with a 'type', got {_show(spec)}")  # noqa: TRY004
     kind = spec["type"]
     if kind == "Sequential":
         expected = ("children",)

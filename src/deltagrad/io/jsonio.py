@@ -20,7 +20,7 @@ _TAG = "$float"
 
 def _plain(value, where: str):
     """``value`` as plain JSON data, or a ValueError naming where the bad item sits."""
-    if isinstance(value, float) or isinstance(value, np.floating):
+    if isinstance(value, (float, np.floating)):
         value = float(value)
         return value if math.isfinite(value) else {_TAG: repr(value)}
     if value is None or isinstance(value, (bool, int, str)):
@@ -33,17 +33,17 @@ def _plain(value, where: str):
         out = {}
         for key, item in value.items():
             if not isinstance(key, str):
-                raise ValueError(f"{where}: keys must be strings, got {key!r}")
+                raise TypeError(f"{where}: keys must be strings, got {key!r}")
             out[key] = _plain(item, f"{where}[{key!r}]")
         return out
     if isinstance(value, (list, tuple)):
         return [_plain(item, f"{where}[{i}]") for i, item in enumerate(value)]
-    raise ValueError(f"{where}: a {type(value).__name__} can not be stored as JSON (use "
+    raise TypeError(f"{where}: a {type(value).__name__} can not be stored as JSON (use "
                      f"numbers, strings, bools, None, lists and dicts)")
 
 
 def dumps(value, where: str = "value", indent: int | None = 2) -> str:
-    """JSON text for ``value``; a ValueError names the first item JSON can not hold.
+    """JSON text for ``value``; a TypeError names the first item JSON can not hold.
 
     >>> dumps({"best": float("inf"), "n": 3}, indent=None)
     '{"best": {"$float": "inf"}, "n": 3}'

@@ -13,8 +13,8 @@ from .trainer import NonFiniteError, Trainer
 
 __all__ = [
     "CHECKPOINT", "Callback", "EarlyStopping", "History", "LambdaCallback",
-    "LearningRateScheduler", "ModelCheckpoint", "NonFiniteError", "Trainer", "load_checkpoint",
-    "save_checkpoint",
-    "accuracy", "classification_report", "confusion_matrix", "f1", "log_loss", "mae", "mse",
-    "precision", "precision_recall_f1_support", "r2", "recall", "regression_report", "rmse",
+    "LearningRateScheduler", "ModelCheckpoint", "NonFiniteError", "Trainer", "accuracy",
+    "classification_report", "confusion_matrix", "f1", "load_checkpoint", "log_loss", "mae",
+    "mse", "precision", "precision_recall_f1_support", "r2", "recall", "regression_report",
+    "rmse", "save_checkpoint",
 ]

@@ -14,7 +14,7 @@ def better_mode(monitor: str) -> str:
     >>> better_mode("val_accuracy"), better_mode("val_loss")
     ('max', 'min')
     """
-    name = monitor[4:] if monitor.startswith("val_") else monitor
+    name = monitor.removeprefix("val_")
     return "max" if name in _MAXIMISED or name.endswith("accuracy") else "min"
 
 

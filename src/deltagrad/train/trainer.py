@@ -33,8 +33,7 @@ from .. import _config, nn
 from ..autograd import AnomalyError, detect_anomaly, no_grad
 from ..autograd.anomaly import describe_nonfinite
 from ..optim import clip_grad_norm_, clip_grad_value_
-from ._resolve import (CLASSIFICATION_LOSSES, resolve_loss, resolve_metrics,
-                       resolve_optimizer)
+from ._resolve import CLASSIFICATION_LOSSES, resolve_loss, resolve_metrics, resolve_optimizer
 from .callbacks import Callback, overrides
 from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from .history import History
