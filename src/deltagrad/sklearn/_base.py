@@ -52,6 +52,9 @@ def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
                          f"{sw.shape}")
     if sw.shape != (n_samples,):
         raise ValueError(f"sample_weight.shape == {sw.shape}, expected {(n_samples,)}!")
+    if n_samples and not sw.any():
+        raise ValueError("Sample weights must contain at least one non-zero number; all "
+                         f"{n_samples} are 0")
     return sw
 
 
@@ -250,23 +253,25 @@ class BaseMLP(BaseEstimator):
 
     # --- predicting ------------------------------------------------------------------------
 
-    def _logits(self, X, check_input: bool = True) -> np.ndarray:
-        """The output layer's pre-activation for the rows of X, as float64."""
+    def _logits(self, X) -> np.ndarray:
+        """The output layer's pre-activation for the rows of X, in float64.
+
+        Predictions are computed in float64 whatever the training dtype: the fitted weights
+        are exactly representable there, and float32 rounding would make a row's prediction
+        depend (by an ulp) on which other rows share its matrix product.
+        """
         check_is_fitted(self)
-        if check_input:
-            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
-                              dtype=(np.float64, np.float32))
-        net = Network(self.coefs_, self.intercepts_, self.activation)
-        dtype = self.coefs_[0].dtype
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
+                          dtype=(np.float64, np.float32))
+        net = Network([c.astype(np.float64) for c in self.coefs_],
+                      [b.astype(np.float64) for b in self.intercepts_], self.activation)
         with no_grad():
             if scipy.sparse.issparse(X):
                 X = X.tocsr()
-                chunks = [net.forward(X[i:i + SPARSE_CHUNK].toarray().astype(dtype)).data
+                chunks = [net.forward(X[i:i + SPARSE_CHUNK].toarray().astype(np.float64)).data
                           for i in range(0, X.shape[0], SPARSE_CHUNK)]
-                z = np.concatenate(chunks) if chunks else np.empty((0, self.n_outputs_))
-            else:
-                z = net.forward(X.astype(dtype, copy=False)).data
-        return z.astype(np.float64)
+                return np.concatenate(chunks) if chunks else np.empty((0, self.n_outputs_))
+            return net.forward(X.astype(np.float64, copy=False)).data
 
     def _logits_of(self, net: Network, X) -> np.ndarray:
         """Logits of ``net`` (being trained) for a validation set already in its dtype."""
