@@ -39,21 +39,31 @@ def snapshot(value, keep: int) -> Snapshot:
                  float(finite.min()), float(finite.max()))
 
 
-def number(v, digits: int) -> str:
-    """One number with ``digits`` significant digits (integers and booleans as they are)."""
+def number(v, digits: int, decimals: int | None = None) -> str:
+    """One number with ``digits`` significant digits, or rounded to ``decimals`` places
+    (trailing zeros dropped, as worked examples print them); integers and booleans as they are.
+
+    >>> number(0.0821670405642, 4), number(0.0821670405642, 4, decimals=9)
+    ('0.08217', '0.082167041')
+    """
     if isinstance(v, (bool, np.bool_)):
         return str(bool(v))
     if isinstance(v, (int, np.integer)):
         return str(int(v))
     v = float(v)
+    if decimals is not None and np.isfinite(v):
+        text = f"{v:.{decimals}f}".rstrip("0").rstrip(".")
+        return "0" if text in ("-0", "") else text
     if v == 0:
         return "0"
     return f"{v:.{digits}g}"
 
 
-def format_value(value, digits: int = 4, max_elements: int = 16, shape: bool = True) -> str:
+def format_value(value, digits: int = 4, max_elements: int = 16, shape: bool = True,
+                 decimals: int | None = None) -> str:
     """``value`` written out: in full when it has at most ``max_elements`` elements,
     otherwise as its shape (unless ``shape=False``), mean, standard deviation and range.
+    Numbers get ``digits`` significant digits, or ``decimals`` places when that is given.
 
     >>> format_value(np.array([[0.5, 1/3]]), digits=3)
     '[[0.5, 0.333]]'
@@ -65,14 +75,16 @@ def format_value(value, digits: int = 4, max_elements: int = 16, shape: bool = T
     if not isinstance(value, Stats):
         a = np.asarray(value)
         if a.ndim == 0:
-            return number(a.item(), digits)
+            return number(a.item(), digits, decimals)
         if a.size <= max_elements:
             return np.array2string(a, separator=", ", max_line_width=10_000, threshold=a.size + 1,
-                                   formatter={"all": lambda v: number(v, digits)})
+                                   formatter={"all": lambda v: number(v, digits, decimals)})
         value = snapshot(a, 0)
     s = value
-    text = (f"mean {number(s.mean, digits)}, std {number(s.std, digits)}, "
-            f"range [{number(s.min, digits)}, {number(s.max, digits)}]")
+    def n(v):
+        return number(v, digits, decimals)
+
+    text = f"mean {n(s.mean)}, std {n(s.std)}, range [{n(s.min)}, {n(s.max)}]"
     return f"shape {s.shape}: {text}" if shape else text
 
 

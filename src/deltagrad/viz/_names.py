@@ -20,7 +20,8 @@ def rule_of(node) -> str:
     """The op's local derivative rule: the first paragraph of its class docstring."""
     doc = type(node).__doc__ or ""
     first = doc.strip().split("\n\n")[0]  # the first paragraph, on one line
-    return " ".join(first.split()) or f"{node.name}: (no rule written in its docstring)"
+    text = " ".join(line.strip() for line in first.splitlines() if line.strip())
+    return text or f"{node.name}: (no rule written in its docstring)"
 
 
 class Namer:

@@ -76,10 +76,11 @@ class Explanation:
     same in structured form, and ``delta(name)`` the δ of a named value."""
 
     def __init__(self, root: str, root_value: Snapshot, seed: Snapshot, steps: list[Step],
-                 leaves: list[LeafGradient], digits: int, max_elements: int):
+                 leaves: list[LeafGradient], digits: int, max_elements: int,
+                 decimals: int | None = None):
         self.root, self.root_value, self.seed = root, root_value, seed
         self.steps, self.leaves = steps, leaves
-        self.digits, self.max_elements = digits, max_elements
+        self.digits, self.max_elements, self.decimals = digits, max_elements, decimals
 
     def delta(self, name: str) -> Snapshot:
         """δ of the value called ``name`` (∂root/∂name): an array, or a summary if it was large.
@@ -101,7 +102,7 @@ class Explanation:
                        f"known: {', '.join(known)}")
 
     def _fmt(self, value) -> str:
-        return format_value(value, self.digits, self.max_elements)
+        return format_value(value, self.digits, self.max_elements, decimals=self.decimals)
 
     def _sum(self, parts: list[Part], total) -> str:
         if len(parts) <= 1:
@@ -148,13 +149,15 @@ class Explanation:
 _STDOUT = object()
 
 
-def explain(loss: Tensor, grad=None, *, names=None, digits: int = 4, max_elements: int = 16,
+def explain(loss: Tensor, grad=None, *, names=None, digits: int = 4,
+            decimals: int | None = None, max_elements: int = 16,
             file: TextIO | None = _STDOUT) -> Explanation:  # type: ignore[assignment]
     """Run ``loss.backward(grad)`` and write the backward pass out step by step.
 
     ``names`` maps names to the Tensors (and Modules, for their parameters) the text should
     call by name; ``names=locals()`` works. Numbers are written with ``digits`` significant
-    digits; tensors with more than ``max_elements`` elements are summarised (shape, mean,
+    digits, or rounded to ``decimals`` places if given (as worked examples on paper are);
+    tensors with more than ``max_elements`` elements are summarised (shape, mean,
     std, range). The text goes to ``file`` (standard output by default; ``None`` prints
     nothing); the returned ``Explanation`` holds it (``str()``) and every δ.
 
@@ -171,6 +174,10 @@ def explain(loss: Tensor, grad=None, *, names=None, digits: int = 4, max_element
         raise TypeError(f"explain: loss must be a deltagrad Tensor, got {type(loss).__name__}")
     if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 17:
         raise ValueError(f"explain: digits must be an int in [1, 17], got {digits!r}")
+    if decimals is not None and (isinstance(decimals, bool) or not isinstance(decimals, int)
+                                 or not 0 <= decimals <= 17):
+        raise ValueError(f"explain: decimals must be None or an int in [0, 17], got "
+                         f"{decimals!r}")
     if isinstance(max_elements, bool) or not isinstance(max_elements, int) or max_elements < 1:
         raise ValueError(f"explain: max_elements must be a positive int, got {max_elements!r}")
     if file is not None and file is not _STDOUT and not hasattr(file, "write"):
@@ -191,7 +198,7 @@ def explain(loss: Tensor, grad=None, *, names=None, digits: int = 4, max_element
         loss.backward(grad)
     seed = np.ones_like(loss.data) if grad is None else np.asarray(
         grad.data if isinstance(grad, Tensor) else grad, dtype=loss.dtype)
-    explanation = recorder.result(seed, digits, max_elements)
+    explanation = recorder.result(seed, digits, max_elements, decimals)
     if file is not None:
         print(explanation, file=sys.stdout if file is _STDOUT else file)
     return explanation
@@ -263,7 +270,7 @@ class _Recorder:
         step.expression = f"{name} = {node.name}({', '.join(args)})"
         self.steps.append(step)
 
-    def result(self, seed, digits: int, max_elements: int) -> Explanation:
+    def result(self, seed, digits: int, max_elements: int, decimals) -> Explanation:
         leaves = []
         order = {key: i for i, key in enumerate(self.leaves)}  # forward order
         if self.loss._node is None:  # backward from a leaf: its δ is the seed
@@ -276,4 +283,4 @@ class _Recorder:
                                        isinstance(t, Parameter), self.had_grad[key]))
         root_value = snapshot(self.loss.data, _KEEP)
         return Explanation(self.root, root_value, snapshot(seed, _KEEP), self.steps, leaves,
-                           digits, max_elements)
+                           digits, max_elements, decimals)
