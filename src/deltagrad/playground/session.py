@@ -1,0 +1,332 @@
+"""One browser tab's training run, and the table of all of them.
+
+A ``Session`` owns a data set, an MLP and its optimiser, and trains in a background thread
+of its own while it runs (deltagrad's grad mode is per thread, so sessions never see each
+other's graphs). At most every ``publish_every`` seconds it evaluates the network, on the
+train and test points and on a grid over the plane (the decision-boundary heat map), and
+publishes that as a JSON-ready snapshot with a version number that the event stream watches.
+
+``Sessions`` hands out unguessable ids, caps how many exist, pauses sessions nobody watches
+and closes those left idle, so closed tabs do not keep a CPU busy.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import secrets
+import threading
+import time
+
+import numpy as np
+
+from .. import nn, optim
+from ..autograd import no_grad
+from ..data import iterate_minibatches, load_dataset, train_val_test_split
+from ..nn import functional as F
+from .settings import LIVE_FIELDS, Settings
+
+GRID = 64  # heat-map cells per side
+MAX_EPOCHS = 100_000  # a run stops by itself here
+MAX_HISTORY = 1000  # loss-curve points kept; older ones are thinned out, never the ends
+
+
+class Session:
+    """A data set, a network and its training loop, for one browser tab."""
+
+    def __init__(self, settings: Settings, *, publish_every: float = 0.1,
+                 clock=time.monotonic):
+        self.id = secrets.token_urlsafe(16)
+        self.clock = clock
+        self.publish_every = publish_every
+        self.last_seen = clock()
+        self.listeners = 0
+        self.closed = False
+        self.version = 0  # bumped by every snapshot
+        self.data_version = 0  # bumped whenever the points change
+        self.snapshot: dict = {}
+        self.data: dict = {}
+        self._lock = threading.RLock()  # guards the model, optimiser and history
+        self._running = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._build(settings)
+
+    # --- building --------------------------------------------------------------------------------
+
+    def _build(self, settings: Settings) -> None:
+        s = self.settings = settings
+        ds = load_dataset(s.dataset, seed=s.seed, n_samples=s.n_samples, noise=s.noise)
+        split = train_val_test_split(ds.X, ds.y, val_fraction=0.0,
+                                     test_fraction=1.0 - s.train_fraction, seed=s.seed)
+        self.X_train, self.y_train = split.X_train, split.y_train
+        self.X_test, self.y_test = split.X_test, split.y_test
+        self.n_classes = ds.n_classes
+        rng = np.random.default_rng(s.seed)
+        self.rng = rng
+        self.model = nn.MLP(2, list(s.hidden), self.n_classes, activation=s.activation,
+                            dropout=s.dropout, rng=rng)
+        self.weights = [m.weight for m in self.model.modules() if isinstance(m, nn.Linear)]
+        self.optimizer = _optimizer(s.optimizer, self.model.parameters(), s.learning_rate)
+        self.epoch = 0
+        self.message = None
+        self.history = {"epoch": [], "train": [], "test": []}
+        self._stride = 1
+        self.bounds = _square_bounds(ds.X)
+        self.grid = _grid_points(self.bounds)
+        self.data_version += 1
+        self.data = {
+            "data_version": self.data_version, "bounds": self.bounds,
+            "classes": self.n_classes, "settings": s.to_json(),
+            "train": {"x": np.round(self.X_train, 4).tolist(), "y": self.y_train.tolist()},
+            "test": {"x": np.round(self.X_test, 4).tolist(), "y": self.y_test.tolist()},
+        }
+        self._publish()
+
+    # --- training --------------------------------------------------------------------------------
+
+    def _train_epoch(self) -> float:
+        """One pass over the training points in shuffled mini-batches; the mean batch loss."""
+        s, model, opt = self.settings, self.model, self.optimizer
+        model.train()
+        total, count = 0.0, 0
+        for xb, yb in iterate_minibatches(self.X_train, self.y_train, s.batch_size,
+                                          rng=self.rng):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(xb), yb)
+            if s.l2 > 0:
+                loss = loss + optim.l2_penalty(self.weights, s.l2)
+            loss.backward()
+            opt.step()
+            total += float(loss.item()) * len(xb)
+            count += len(xb)
+        self.epoch += 1
+        return total / count
+
+    def _evaluate(self) -> dict:
+        model = self.model
+        model.eval()
+        try:
+            with no_grad():
+                train = model(self.X_train)
+                test = model(self.X_test)
+                grid = F.softmax(model(self.grid), axis=1).numpy()
+                train_loss = float(F.cross_entropy(train, self.y_train).item())
+                test_loss = float(F.cross_entropy(test, self.y_test).item())
+        finally:
+            model.train()
+        acc = {name: float((logits.numpy().argmax(axis=1) == y).mean()) for name, logits, y in
+               (("train", train, self.y_train), ("test", test, self.y_test))}
+        if not np.all(np.isfinite(grid)):
+            grid = np.full_like(grid, 1.0 / self.n_classes)
+        probs = np.clip(np.rint(grid * 255), 0, 255).astype(np.uint8)
+        return {"train_loss": _finite(train_loss), "test_loss": _finite(test_loss),
+                "train_accuracy": acc["train"], "test_accuracy": acc["test"],
+                "grid": {"size": GRID, "classes": self.n_classes,
+                         "probs": base64.b64encode(probs.tobytes()).decode("ascii")}}
+
+    def _record(self, metrics: dict) -> None:
+        if self.epoch % self._stride == 0 and (not self.history["epoch"]
+                                               or self.history["epoch"][-1] != self.epoch):
+            for key, value in (("epoch", self.epoch), ("train", metrics["train_loss"]),
+                               ("test", metrics["test_loss"])):
+                self.history[key].append(value)
+            if len(self.history["epoch"]) > MAX_HISTORY:  # thin out: keep every other point
+                for key in self.history:
+                    self.history[key] = self.history[key][::2]
+                self._stride *= 2
+
+    def _publish(self) -> None:
+        with self._lock:
+            metrics = self._evaluate()
+            self._record(metrics)
+            self.version += 1
+            self.snapshot = {"version": self.version, "data_version": self.data_version,
+                             "epoch": self.epoch, "running": self.running,
+                             "message": self.message, **metrics,
+                             "history": {k: list(v) for k, v in self.history.items()}}
+
+    def _run(self) -> None:
+        last = self.clock()
+        while self._running.is_set():
+            with self._lock:
+                loss = self._train_epoch()
+                if not math.isfinite(loss):
+                    self.message = ("training diverged (the loss is not finite): lower the "
+                                    "learning rate and press Reset")
+                    self._running.clear()
+                elif self.epoch >= MAX_EPOCHS:
+                    self.message = f"stopped after {MAX_EPOCHS} epochs"
+                    self._running.clear()
+            now = self.clock()
+            if now - last >= self.publish_every or not self._running.is_set():
+                self._publish()
+                last = now
+            time.sleep(0)  # let the web server's thread have the interpreter
+
+    # --- controls (called by the web server) -------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._running.is_set()
+
+    def start(self) -> None:
+        """Train continuously in the background until ``pause``."""
+        with self._lock:
+            if self.closed or self.running:
+                return
+            self.message = None
+            self._running.set()
+            self._thread = threading.Thread(target=self._run, daemon=True,
+                                            name=f"playground-{self.id[:6]}")
+            self._thread.start()
+
+    def pause(self) -> None:
+        """Stop training after the current epoch (and wait for it)."""
+        self._running.clear()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=30)
+        self._thread = None
+        self._publish()
+
+    def step(self) -> None:
+        """Pause, then train exactly one epoch."""
+        self.pause()
+        with self._lock:
+            loss = self._train_epoch()
+            if not math.isfinite(loss):
+                self.message = "training diverged (the loss is not finite)"
+        self._publish()
+
+    def reset(self, settings: Settings | None = None) -> None:
+        """Pause and start again from fresh weights (and new data, if the settings say so)."""
+        self.pause()
+        with self._lock:
+            self._build(settings or self.settings)
+
+    def update(self, settings: Settings) -> bool:
+        """Take new settings: live ones (learning rate, L2, batch size) at once, without
+        losing the run; any other change rebuilds the session. Returns True if it rebuilt."""
+        changed = {k for k, v in settings.to_json().items() if v != self.settings.to_json()[k]}
+        if changed <= LIVE_FIELDS:
+            with self._lock:
+                self.settings = settings
+                for group in self.optimizer.param_groups:
+                    group["lr"] = settings.learning_rate
+                self.data["settings"] = settings.to_json()
+            return False
+        self.reset(settings)
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+        self._running.clear()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=30)
+
+    def touch(self) -> None:
+        self.last_seen = self.clock()
+
+
+class TooManySessions(RuntimeError):
+    """The server already holds as many sessions as it allows."""
+
+
+class Sessions:
+    """All live sessions by id, with a cap and idle clean-up."""
+
+    def __init__(self, *, max_sessions: int = 32, idle_pause_s: float = 30.0,
+                 ttl_s: float = 600.0, publish_every: float = 0.1, clock=time.monotonic):
+        self.max_sessions, self.idle_pause_s, self.ttl_s = max_sessions, idle_pause_s, ttl_s
+        self.publish_every, self.clock = publish_every, clock
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    def create(self, settings: Settings) -> Session:
+        self.reap()
+        with self._lock:
+            if len(self._sessions) >= self.max_sessions:
+                raise TooManySessions(f"the playground already runs {self.max_sessions} "
+                                      f"sessions; close a tab or try again later")
+        session = Session(settings, publish_every=self.publish_every, clock=self.clock)
+        with self._lock:
+            self._sessions[session.id] = session
+        return session
+
+    def get(self, session_id: str) -> Session:
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise KeyError(session_id)
+        session.touch()
+        return session
+
+    def close(self, session_id: str) -> bool:
+        with self._lock:
+            session = self._sessions.pop(session_id, None)
+        if session is not None:
+            session.close()
+        return session is not None
+
+    def reap(self) -> list[str]:
+        """Pause sessions nobody has watched for ``idle_pause_s``; close those idle ``ttl_s``."""
+        now, closed = self.clock(), []
+        for session in list(self._sessions.values()):
+            if session.listeners > 0:
+                session.touch()  # an open event stream counts as being watched
+                continue
+            idle = now - session.last_seen
+            if idle > self.ttl_s:
+                self.close(session.id)
+                closed.append(session.id)
+            elif idle > self.idle_pause_s and session.running:
+                session.pause()
+        return closed
+
+    def close_all(self) -> None:
+        for session_id in list(self._sessions):
+            self.close(session_id)
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def __contains__(self, session_id: str) -> bool:
+        return session_id in self._sessions
+
+
+def _optimizer(name: str, params, lr: float):
+    params = list(params)
+    if name == "sgd":
+        return optim.SGD(params, lr=lr)
+    if name == "momentum":
+        return optim.SGD(params, lr=lr, momentum=0.9)
+    if name == "adam":
+        return optim.Adam(params, lr=lr)
+    if name == "rmsprop":
+        return optim.RMSprop(params, lr=lr)
+    if name == "adagrad":
+        return optim.Adagrad(params, lr=lr)
+    raise ValueError(f"optimizer must be one of sgd, momentum, adam, rmsprop, adagrad; "
+                     f"got {name!r}")
+
+
+def _square_bounds(X: np.ndarray) -> list[float]:
+    """A square around all the points with a margin: [x_min, x_max, y_min, y_max]."""
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    centre, half = (lo + hi) / 2, max(float((hi - lo).max()) / 2 * 1.1, 0.5)
+    return [round(float(centre[0] - half), 4), round(float(centre[0] + half), 4),
+            round(float(centre[1] - half), 4), round(float(centre[1] + half), 4)]
+
+
+def _grid_points(bounds: list[float]) -> np.ndarray:
+    """Cell centres row by row, top row (largest y) first, as an image is laid out."""
+    x0, x1, y0, y1 = bounds
+    step_x, step_y = (x1 - x0) / GRID, (y1 - y0) / GRID
+    xs = x0 + step_x * (np.arange(GRID) + 0.5)
+    ys = y1 - step_y * (np.arange(GRID) + 0.5)
+    gx, gy = np.meshgrid(xs, ys)
+    return np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
