@@ -124,8 +124,8 @@ def summarise(dataset: str, runs: dict[str, list[list[dict]]]) -> tuple[tuple, b
            mean_std([r["score"] for r in dg]), f"{(dg_score - sk_score) * 100:+.1f}",
            mean_std([r["fit_s"] for r in sk]), mean_std([r["fit_s"] for r in dg]),
            f"{dg_time / sk_time:.2f}",
-           f"{statistics.mean(r['n_iter'] for r in sk):.0f}/"
-           f"{statistics.mean(r['n_iter'] for r in dg):.0f}",
+           (f"{statistics.mean(r['n_iter'] for r in sk):.0f}/"
+           f"{statistics.mean(r['n_iter'] for r in dg):.0f}"),
            f"{dg_epoch / sk_epoch:.2f}", "yes" if ok else "NO")
     return row, ok
 

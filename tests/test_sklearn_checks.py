@@ -7,9 +7,11 @@ mechanism, for a reason written below; they run again, and must pass, in float64
 
 import numpy as np
 import pytest
-from sklearn.utils.estimator_checks import (check_sample_weight_equivalence_on_dense_data,
-                                            check_sample_weight_equivalence_on_sparse_data,
-                                            parametrize_with_checks)
+from sklearn.utils.estimator_checks import (
+    check_sample_weight_equivalence_on_dense_data,
+    check_sample_weight_equivalence_on_sparse_data,
+    parametrize_with_checks,
+)
 
 from deltagrad.sklearn import MLPClassifier, MLPRegressor
 

@@ -9,8 +9,9 @@ hands the numerical work to deltagrad: :mod:`._stochastic` for "sgd"/"adam",
 
 from __future__ import annotations
 
-from itertools import chain
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from itertools import chain, pairwise
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse
@@ -200,7 +201,7 @@ class BaseMLP(BaseEstimator):
     def _check_resumable(self, layer_units, dtype) -> None:
         """warm_start / partial_fit: the network must have the shape of the stored one."""
         shapes = [c.shape for c in self.coefs_]
-        wanted = list(zip(layer_units[:-1], layer_units[1:]))
+        wanted = list(pairwise(layer_units))
         if shapes != wanted:
             raise ValueError(
                 f"{type(self).__name__}: the fitted network has layer shapes {shapes}, but "

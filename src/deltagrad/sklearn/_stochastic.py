@@ -65,7 +65,8 @@ def rescale_momentum(opt, old_lr: float, new_lr: float) -> None:
 class Stepper:
     """One optimiser step on one batch: forward, loss, backward, L2, clip, update."""
 
-    def __init__(self, net, head, opt, alpha: float, clip: float | None, n_outputs: int):
+    def __init__(self, net, head, opt, alpha: float, clip: float | None, n_outputs: int,
+                 epsilon: float):
         self.net, self.head, self.opt = net, head, opt
         self.alpha, self.clip, self.n_outputs = alpha, clip, n_outputs
         self.adam = opt.param_groups[0] if isinstance(opt, optim.Adam) else None
@@ -73,9 +74,9 @@ class Stepper:
             # scikit-learn adds epsilon to sqrt(v), deltagrad (as PyTorch) to the
             # bias-corrected sqrt(v) / sqrt(1 - beta2^t): the same update when deltagrad's
             # eps is epsilon / sqrt(1 - beta2^t), set before each step.
-            self.epsilon = self.adam["eps"]
-            states = [opt.state[p]["step"] for p in net.params if p in opt.state]
-            self.t = states[0] if states else 0
+            self.epsilon = epsilon
+            steps = [opt.state[p]["step"] for p in net.params if p in opt.state]
+            self.t = steps[0] if steps else 0
 
     def __call__(self, xb, tb, wb) -> float:
         """Update on batch (xb, tb, weights wb or None); return scikit-learn's batch loss."""
@@ -168,15 +169,14 @@ def _update_no_improvement(est, score_validation) -> None:
             est._no_improvement_count += 1
         else:
             est._no_improvement_count = 0
-        if est.loss_curve_[-1] < est.best_loss_:
-            est.best_loss_ = est.loss_curve_[-1]
+        est.best_loss_ = min(est.best_loss_, est.loss_curve_[-1])
 
 
 def fit_stochastic(est, net, head, data, incremental: bool) -> None:
     """Train ``net`` (viewing ``est.coefs_``/``est.intercepts_``) for up to ``max_iter``
     epochs, or one epoch when ``incremental``; ``data`` is a ``TrainingData``."""
     opt, schedule = make_optimizer(est, net.params, resume=incremental)
-    step = Stepper(net, head, opt, est.alpha, est.clip_grad_norm, est.n_outputs_)
+    step = Stepper(net, head, opt, est.alpha, est.clip_grad_norm, est.n_outputs_, est.epsilon)
     rs = est._random_state
     X, T, weight = data.X, data.T, data.weight
     n = X.shape[0]
