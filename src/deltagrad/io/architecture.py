@@ -91,7 +91,8 @@ def _args(spec, where: str) -> tuple[str, dict]:
     if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
         # A ValueError, like every other fault of a config file (its values, not the caller's
         # argument types, are wrong).
-        raise ValueError(f"{where}: expected an object with a 'type', got {_show(spec)}")  # noqa: TRY004
+        raise ValueError(  # noqa: TRY004
+            f"{where}: expected an object with a 'type', got {_show(spec)}")
     kind = spec["type"]
     if kind == "Sequential":
         expected = ("children",)

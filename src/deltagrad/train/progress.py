@@ -121,7 +121,8 @@ class BarProgress(PlainProgress):
     def epoch_end(self, epoch: int, logs: dict) -> None:
         self._last = "  ".join(f"{k} {format_value(v)}" for k, v in logs.items()
                                if k.startswith("val_"))
-        self._bar.update(self._task, completed=(epoch - self._start) * self.batches)
+        self._bar.update(self._task, completed=(epoch - self._start) * self.batches,
+                         epoch=f"{min(epoch + 1, self.epochs)}/{self.epochs}", info=self._last)
         self.message(epoch_line(epoch, self.epochs, logs))
 
     def message(self, text: str) -> None:
