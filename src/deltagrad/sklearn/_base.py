@@ -244,8 +244,6 @@ class BaseMLP(BaseEstimator):
         if X_val.shape[0] < 2:
             raise ValueError("The validation set is too small. Increase 'validation_fraction' "
                              "or the size of your dataset.")
-        if sparse:
-            X_val = X_val.toarray()
 
         def score_validation() -> float:
             return self._validation_score(net, X_val, T_val, w_val)
@@ -266,18 +264,17 @@ class BaseMLP(BaseEstimator):
                           dtype=(np.float64, np.float32))
         net = Network([c.astype(np.float64) for c in self.coefs_],
                       [b.astype(np.float64) for b in self.intercepts_], self.activation)
-        with no_grad():
-            if scipy.sparse.issparse(X):
-                X = X.tocsr()
-                chunks = [net.forward(X[i:i + SPARSE_CHUNK].toarray().astype(np.float64)).data
-                          for i in range(0, X.shape[0], SPARSE_CHUNK)]
-                return np.concatenate(chunks) if chunks else np.empty((0, self.n_outputs_))
-            return net.forward(X.astype(np.float64, copy=False)).data
+        return self._logits_of(net, X.astype(np.float64, copy=False))
 
     def _logits_of(self, net: Network, X) -> np.ndarray:
-        """Logits of ``net`` (being trained) for a validation set already in its dtype."""
+        """Logits of ``net`` for X already in its dtype (a sparse X a chunk at a time)."""
         with no_grad():
-            return net.forward(X).data
+            if not scipy.sparse.issparse(X):
+                return net.forward(X).data
+            X = X.tocsr()
+            chunks = [net.forward(X[i:i + SPARSE_CHUNK].toarray()).data
+                      for i in range(0, X.shape[0], SPARSE_CHUNK)]
+            return np.concatenate(chunks) if chunks else np.empty((0, self.n_outputs_))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -28,7 +28,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     >>> import numpy as np
     >>> from deltagrad.sklearn import MLPRegressor
     >>> X = np.linspace(-1, 1, 200)[:, None]
-    >>> reg = MLPRegressor((32,), solver="lbfgs", random_state=0).fit(X, X[:, 0] ** 2)
+    >>> reg = MLPRegressor(hidden_layer_sizes=(32,), solver="lbfgs", random_state=0)
+    >>> reg = reg.fit(X, X[:, 0] ** 2)
     >>> reg.score(X, X[:, 0] ** 2) > 0.99
     True
     """
