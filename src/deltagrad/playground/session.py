@@ -176,6 +176,7 @@ class Session:
                 return
             self.message = None
             self._running.set()
+            self._publish()  # the page learns at once that it runs
             self._thread = threading.Thread(target=self._run, daemon=True,
                                             name=f"playground-{self.id[:6]}")
             self._thread.start()
