@@ -126,7 +126,7 @@ class BarProgress(PlainProgress):
         self.message(epoch_line(epoch, self.epochs, logs))
 
     def message(self, text: str) -> None:
-        self._console.print(text, highlight=False, markup=False)
+        self._console.print(text, highlight=False, markup=False, soft_wrap=True)
 
     def train_end(self) -> None:
         if self._bar is not None:
