@@ -114,18 +114,19 @@ def batch_loss(head: Head, z, target, weight, n_outputs: int):
     Returns ``(loss, seed, reported, denominator)``: call ``loss.backward(seed)`` for the
     gradient of the training objective; ``reported`` is scikit-learn's loss value without
     the L2 term, and ``denominator`` the batch size or the sum of its sample weights (the
-    L2 term is ``alpha / 2 * ||W||² / denominator``). Sample weights enter as the seed of the
-    unreduced loss, so the weighted loss costs no extra graph node.
+    L2 term is ``alpha / 2 * ||W||² / denominator``). The loss stays unreduced: the mean (or
+    the sample weights) enter as the seed of ``backward``, which saves the graph a reduction
+    node, forward and backward, on every batch.
     """
+    loss = head.elementwise(z, target, "none")
     if weight is None:
         n = z.shape[0]
-        loss = head.elementwise(z, target, "sum")
-        seed = np.asarray(head.scale / n, dtype=z.dtype)
-        reported = float(loss.data) * head.report_scale(n_outputs) / n
-        offset = head.report_offset(target, None) if head.out_activation == "exp" else 0.0
-        return loss, seed, reported + offset, n
+        seed = np.full(loss.shape, head.scale / n, dtype=z.dtype)
+        reported = float(loss.data.sum()) * head.report_scale(n_outputs) / n
+        if head.out_activation == "exp":
+            reported += head.report_offset(target, None)
+        return loss, seed, reported, n
     denominator = float(weight.sum())
-    loss = head.elementwise(z, target, "none")
     w = (weight / denominator).astype(z.dtype)
     w = w.reshape((-1,) + (1,) * (loss.ndim - 1))
     seed = np.ascontiguousarray(np.broadcast_to(head.scale * w, loss.shape))

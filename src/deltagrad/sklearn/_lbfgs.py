@@ -45,8 +45,7 @@ class _Objective:
         logits = net.forward(self.X)
         loss, seed, reported, denominator = batch_loss(self.head, logits, self.T, self.weight,
                                                        self.n_outputs)
-        objective = float(loss.data) * self.head.scale / denominator if self.weight is None \
-            else float((loss.data * seed).sum())
+        objective = float((loss.data * seed).sum())
         squares = sum(float(np.vdot(w.data, w.data)) for w in net.weights)
         l2 = 0.5 * self.alpha * squares / denominator
         if report:
