@@ -109,10 +109,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return X, y
 
     def _targets(self, y, dtype):
-        Y = self._label_binarizer.transform(y)
-        if self._label_binarizer.y_type_ == "multiclass":
-            return Y.argmax(axis=1)  # class indices: cross-entropy picks, no one-hot product
-        return Y.astype(dtype)
+        # What LabelBinarizer.transform gives, without its milliseconds of re-validation
+        # (y's labels were checked against classes_ already): class indices for softmax
+        # (cross-entropy picks them, no one-hot product), a 0/1 column for binary.
+        kind = self._label_binarizer.y_type_
+        if kind == "multiclass":
+            return np.searchsorted(self.classes_, y)
+        if kind == "binary":
+            positive = y == self.classes_[1] if len(self.classes_) > 1 else np.zeros(len(y))
+            return positive.astype(dtype).reshape(-1, 1)
+        return self._label_binarizer.transform(y).astype(dtype)
 
     def _output_activation(self):
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
