@@ -9,6 +9,7 @@ text dg.explain writes, reproduce them to the digits the post prints.
 """
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -82,6 +83,8 @@ def test_mazur_worked_example_scalar_network_digit_for_digit():
     assert len(step.parts) == 2 and agrees(float(sum(pt.delta for pt in step.parts)),
                                            PUBLISHED_BACKWARD["out_h1"])
     assert "0.055399425 (via mul" in text
+    assert step.binding == "z = out_h1, a = net_h1"  # the rule's letters, named
+    assert "here        z = out_h1, a = net_h1" in text
     # One SGD step on the weights only (the post leaves the biases alone).
     optim.SGD(list(p.values()), lr=LR).step()
     for name, published in PUBLISHED_UPDATED.items():
@@ -248,3 +251,12 @@ def test_backward_from_a_leaf():
     x = dg.tensor([1.0, 2.0], requires_grad=True)
     ex = dg.explain(x, grad=np.ones(2, np.float32), names={"x": x}, file=None)
     assert ex.steps == [] and np.array_equal(ex.delta("x"), [1.0, 1.0])
+
+
+def test_the_trace_in_the_docs_is_what_explain_writes_today():
+    trace = Path(__file__).resolve().parents[1] / "docs" / "images" / "mazur_trace.txt"
+    if not trace.exists():
+        pytest.skip("docs/images/mazur_trace.txt is not in this checkout")
+    _, E_total, names = scalar_network()
+    assert str(dg.explain(E_total, names=names, decimals=9, file=None)) + "\n" == \
+        trace.read_text(encoding="utf-8")

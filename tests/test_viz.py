@@ -99,6 +99,16 @@ def test_trace_records_module_calls_constants_and_deltas():
     assert grad_mode.forward_hook is None and module_calls.observer is None
 
 
+def test_names_can_be_given_after_recording():
+    with trace() as tape:
+        w = dg.tensor([1.0, 2.0], requires_grad=True)
+        hidden = (w * 3.0).tanh()
+        loss = hidden.sum()
+    g = tape.graph(loss, names=locals())
+    assert {"w", "hidden", "loss"} <= {n.name for n in g.nodes.values()}
+    assert "<I>hidden</I>" in draw(tape, names={"hidden": hidden}).source
+
+
 def test_values_are_snapshots():
     w = dg.tensor([1.0, 2.0], requires_grad=True)
     with trace(names={"w": w}) as tape:

@@ -10,6 +10,7 @@ sum of what each branch sends back, and the sum is written out.
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -58,6 +59,7 @@ class Step:
     parts: list[Part]  # the δ's arriving from the ops that use this value
     delta: Snapshot  # their sum: δ of this node's output
     inputs: list[InputDelta] = field(default_factory=list)
+    binding: str = ""  # which value each letter of the rule stands for, e.g. "z = f, a = x"
 
 
 @dataclass
@@ -121,7 +123,10 @@ class Explanation:
                      + [i.name for i in s.inputs]] + [4])
         for step in self.steps:
             lines += ["", f"{step.index}. {step.expression} = {self._fmt(step.value)}",
-                      f"   {'rule':<{width}}    {step.rule}",
+                      f"   {'rule':<{width}}    {step.rule}"]
+            if step.binding:
+                lines.append(f"   {'here':<{width}}    {step.binding}")
+            lines += [
                       f"   {'δ' + step.name:<{width}}  = {self._sum(step.parts, step.delta)}"]
             for inp in step.inputs:
                 how = "+=" if inp.branches > 1 else "="
@@ -268,6 +273,7 @@ class _Recorder:
                 previous = self.leaf_sums.get(key)
                 self.leaf_sums[key] = reduced if previous is None else previous + reduced
         step.expression = f"{name} = {node.name}({', '.join(args)})"
+        step.binding = _binding(step.rule, name, args)
         self.steps.append(step)
 
     def result(self, seed, digits: int, max_elements: int, decimals) -> Explanation:
@@ -284,3 +290,21 @@ class _Recorder:
         root_value = snapshot(self.loss.data, _KEEP)
         return Explanation(self.root, root_value, snapshot(seed, _KEEP), self.steps, leaves,
                            digits, max_elements, decimals)
+
+
+def _binding(rule: str, output: str, inputs: list[str]) -> str:
+    """"z = out_h1, a = net_h1": the rule's letters matched to this node's values.
+
+    A rule reads "z = a * b  ->  δa = δz * b,  δb = δz * a": the letter before the first "="
+    names the output, and the δ's after "->" name the inputs in argument order. When they
+    cannot be matched one to one with the inputs, nothing is said rather than something wrong.
+    """
+    if "->" not in rule:
+        return ""
+    out = rule.split("=", 1)[0].strip()
+    found = re.findall(r"δ([A-Za-zℓ])(?![A-Za-z])", rule.split("->", 1)[1])
+    letters = [letter for letter in dict.fromkeys(found) if letter != out]
+    if len(out) != 1 or len(letters) != len(inputs):
+        return ""
+    return ", ".join(f"{letter} = {name}" for letter, name in
+                     zip([out] + letters, [output] + inputs))

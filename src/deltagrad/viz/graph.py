@@ -17,7 +17,7 @@ optimiser step does not change the picture and a big graph is not kept alive.
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -185,10 +185,20 @@ class _Builder:
             previous = self.leaf_sums.get(id(t))
             self.leaf_sums[id(t)] = gi if previous is None else previous + gi
 
-    def graph(self, root_key: int) -> Graph:
+    def graph(self, root_key: int, names=None) -> Graph:
         for ident, total in self.leaf_sums.items():
             self.others[ident].delta = snapshot(total, KEEP)
         by_key = {n.key: n for n in list(self.others.values()) + list(self.ops.values())}
+        if names is not None:  # names given after recording: rename copies of the nodes
+            given = Namer(names, "names")
+            renamed = {self.ops[fn].key: name for fn, name in given.by_node.items()
+                       if fn in self.ops}
+            renamed.update({node.key: given.by_leaf[ident] for ident, node in self.others.items()
+                            if ident in given.by_leaf})
+            renamed.update({node.key: given.by_array[ident] for ident, node in self.others.items()
+                            if ident in given.by_array and node.kind == "const"})
+            by_key = {k: replace(n, name=renamed[k]) if k in renamed else n
+                      for k, n in by_key.items()}
         wanted, stack = set(), [root_key]
         while stack:  # only what the root depends on
             key = stack.pop()
@@ -316,22 +326,24 @@ class Tape:
 
     # --- results -----------------------------------------------------------------------------
 
-    def graph(self, t: Tensor | None = None) -> Graph:
-        """The recorded graph behind ``t`` (default: the last op recorded)."""
+    def graph(self, t: Tensor | None = None, *, names=None) -> Graph:
+        """The recorded graph behind ``t`` (default: the last op recorded). ``names`` (a
+        mapping such as ``locals()``) names values made inside the block."""
         if t is None:
             if self._last is None:
                 raise ValueError("trace: nothing was recorded (no op on a tensor that requires "
                                  "grad ran inside the block)")
-            return self._builder.graph(self._builder.ops[self._last].key)
+            return self._builder.graph(self._builder.ops[self._last].key, names)
         _check_tensor(t, "Tape.graph")
         if t._node is not None and t._node in self._builder.ops:
-            return self._builder.graph(self._builder.ops[t._node].key)
+            return self._builder.graph(self._builder.ops[t._node].key, names)
         raise ValueError("Tape.graph: this tensor was not made inside the trace() block")
 
-    def draw(self, path=None, *, root: Tensor | None = None, **options):
-        """Picture ``self.graph(root)``; the options are those of ``deltagrad.viz.draw``."""
+    def draw(self, path=None, *, root: Tensor | None = None, names=None, **options):
+        """Picture ``self.graph(root, names=names)``; the options are those of
+        ``deltagrad.viz.draw``."""
         from .picture import draw
-        return draw(self.graph(root), path, **options)
+        return draw(self.graph(root, names=names), path, **options)
 
     def __repr__(self) -> str:
         return f"<Tape: {len(self._builder.ops)} ops, {len(self._builder.calls)} module calls>"

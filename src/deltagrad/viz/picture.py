@@ -68,7 +68,8 @@ def draw(target: Tensor | Graph | Tape, path: str | Path | None = None, *,
     ``target`` is a Tensor (its graph is walked now, so call this before ``backward()``, or
     pass ``backward=True`` to have it run ``target.backward(grad)`` and show every δ), a
     ``Graph`` from ``capture``, or a ``Tape`` from ``trace`` (which also knows constants and
-    ``Module`` calls, and any δ's of a backward pass run inside the block).
+    ``Module`` calls, and any δ's of a backward pass run inside the block). ``names`` maps
+    names to Tensors or Modules (``names=locals()`` works) for a Tensor or a Tape.
 
     ``collapse_modules``: False draws every op (Module calls as dashed frames); True draws
     each innermost Module call as one box; an int ``d`` draws each call ``d`` levels below
@@ -87,7 +88,7 @@ def draw(target: Tensor | Graph | Tape, path: str | Path | None = None, *,
     graphviz = _graphviz()
     _check_options(formats, collapse_modules, digits, max_elements, rankdir, dpi)
     if isinstance(target, Tape):
-        graph = target.graph()
+        graph = target.graph(names=names)
     elif isinstance(target, Graph):
         graph = target
     elif isinstance(target, Tensor):
@@ -209,7 +210,8 @@ class _Picture:
     def _rows(self, node: GraphNode) -> list[str]:
         rows = []
         if node.shape is not None and not (node.kind == "const" and node.shape == ()):
-            rows.append(f"<FONT POINT-SIZE='9'>{node.shape} {html.escape(node.dtype)}</FONT>")
+            shape = f"{node.shape} " if node.shape else ""  # a scalar: just its dtype
+            rows.append(f"<FONT POINT-SIZE='9'>{shape}{html.escape(node.dtype)}</FONT>")
         if node.value is not None:
             rows.append(self._fmt(node.value))
         if node.delta is not None:
