@@ -23,17 +23,18 @@ from deltagrad.autograd.ops import elementwise
 
 I1, I2 = 0.05, 0.10
 T1, T2 = 0.01, 0.99
-WEIGHTS = dict(w1=0.15, w2=0.20, w3=0.25, w4=0.30, w5=0.40, w6=0.45, w7=0.50, w8=0.55)
+WEIGHTS = {"w1": 0.15, "w2": 0.20, "w3": 0.25, "w4": 0.30, "w5": 0.40, "w6": 0.45,
+           "w7": 0.50, "w8": 0.55}
 B1, B2 = 0.35, 0.60
 LR = 0.5
 PUBLISHED_E_TOTAL = "0.298371109"
-PUBLISHED_UPDATED = dict(w5="0.35891648", w6="0.408666186", w7="0.511301270",
-                         w8="0.561370121", w1="0.149780716", w2="0.19956143",
-                         w3="0.24975114", w4="0.29950229")
+PUBLISHED_UPDATED = {"w5": "0.35891648", "w6": "0.408666186", "w7": "0.511301270",
+                     "w8": "0.561370121", "w1": "0.149780716", "w2": "0.19956143",
+                     "w3": "0.24975114", "w4": "0.29950229"}
 # Intermediate values the post derives on its way (forward pass and backward pass).
-PUBLISHED_FORWARD = dict(net_h1="0.3775", out_h1="0.593269992", out_h2="0.596884378",
-                         out_o1="0.75136507", out_o2="0.772928465")
-PUBLISHED_BACKWARD = dict(w5="0.082167041", w1="0.000438568", out_h1="0.036350306")
+PUBLISHED_FORWARD = {"net_h1": "0.3775", "out_h1": "0.593269992", "out_h2": "0.596884378",
+                     "out_o1": "0.75136507", "out_o2": "0.772928465"}
+PUBLISHED_BACKWARD = {"w5": "0.082167041", "w1": "0.000438568", "out_h1": "0.036350306"}
 
 
 def places(text: str) -> int:
@@ -111,8 +112,8 @@ def test_mazur_worked_example_matrix_network_digit_for_digit():
     assert linear and all("δx = δy W" in s.rule for s in linear)
     optim.SGD([hidden.weight, output.weight], lr=LR).step()
     W1, W2 = hidden.weight.data, output.weight.data
-    got = dict(w1=W1[0, 0], w2=W1[0, 1], w3=W1[1, 0], w4=W1[1, 1],
-               w5=W2[0, 0], w6=W2[0, 1], w7=W2[1, 0], w8=W2[1, 1])
+    got = {"w1": W1[0, 0], "w2": W1[0, 1], "w3": W1[1, 0], "w4": W1[1, 1],
+           "w5": W2[0, 0], "w6": W2[0, 1], "w7": W2[1, 0], "w8": W2[1, 1]}
     for name, published in PUBLISHED_UPDATED.items():
         assert agrees(float(got[name]), published), name
 

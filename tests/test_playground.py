@@ -22,12 +22,12 @@ httpx = pytest.importorskip("httpx", reason="the server tests need httpx")
 
 with warnings.catch_warnings():  # newer Starlette prefers httpx2; httpx works the same here
     warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient  # noqa: E402
+    from starlette.testclient import TestClient
 
-from deltagrad.playground import Settings, SettingsError, create_app, parse_settings  # noqa: E402
-from deltagrad.playground.server import running_server  # noqa: E402
-from deltagrad.playground.session import GRID, Sessions  # noqa: E402
-from deltagrad.playground.settings import MAX_LAYERS, MAX_NEURONS, schema  # noqa: E402
+from deltagrad.playground import Settings, SettingsError, create_app, parse_settings
+from deltagrad.playground.server import running_server
+from deltagrad.playground.session import GRID, Sessions
+from deltagrad.playground.settings import MAX_LAYERS, MAX_NEURONS, schema
 
 STATIC = Path(__file__).resolve().parents[1] / "src" / "deltagrad" / "playground" / "static"
 SMALL = {"n_samples": 60, "hidden": [4]}
@@ -274,8 +274,8 @@ def test_event_stream_sends_points_and_training_state():
 def test_cli_passes_its_options_to_the_server(monkeypatch):
     from typer.testing import CliRunner
 
-    import deltagrad.playground.server as server
     from deltagrad.cli.playground import app
+    from deltagrad.playground import server
 
     calls = []
     monkeypatch.setattr(server, "serve", lambda host, port, **kw: calls.append((host, port, kw)))

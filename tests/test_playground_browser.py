@@ -19,7 +19,7 @@ sync_api = pytest.importorskip("playwright.sync_api",
                                reason="the browser test needs the playwright package")
 httpx = pytest.importorskip("httpx", reason="the browser test needs httpx")
 
-from deltagrad.playground.server import running_server  # noqa: E402
+from deltagrad.playground.server import running_server
 
 CHROMIUM = next((path for path in ("/usr/bin/chromium", shutil.which("chromium"),
                                    shutil.which("chromium-browser"))

@@ -176,7 +176,7 @@ def test_draw_single_format_by_suffix(tmp_path):
 
 
 def test_missing_dot_says_how_to_install(tmp_path, monkeypatch):
-    import deltagrad.viz.picture as picture
+    from deltagrad.viz import picture
 
     monkeypatch.setattr(picture.shutil, "which", lambda name: None)
     x = dg.tensor(1.0, requires_grad=True)
@@ -224,12 +224,9 @@ def test_bad_input_gets_a_clear_error():
 
 def test_trace_restores_observers_after_an_error_and_refuses_nesting():
     model = nn.Linear(2, 1)
-    with pytest.raises(ValueError):
-        with trace():
-            model(np.ones((1, 3), np.float32))  # wrong width: the op refuses
+    with pytest.raises(ValueError), trace():
+        model(np.ones((1, 3), np.float32))  # wrong width: the op refuses
     assert module_calls.observer is None and grad_mode.forward_hook is None
-    with trace():
-        with pytest.raises(RuntimeError, match="nested"):
-            with trace():
-                pass
+    with trace(), pytest.raises(RuntimeError, match="nested"), trace():
+        pass
     assert module_calls.observer is None

@@ -48,11 +48,11 @@ def create_app(*, allowed_hosts=LOCAL_HOSTS, max_sessions: int = 32,
     ['/', '/api/config']
     """
     from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
     from starlette.middleware import Middleware
     from starlette.middleware.trustedhost import TrustedHostMiddleware
     from starlette.responses import JSONResponse, Response, StreamingResponse
     from starlette.routing import Route
-    from starlette.concurrency import run_in_threadpool
 
     sessions = Sessions(max_sessions=max_sessions, idle_pause_s=idle_pause_s,
                         ttl_s=session_ttl_s, publish_every=publish_every)

@@ -1,9 +1,10 @@
 """Names for what a picture or a trace shows: the user's names first, then made-up ones.
 
 A student writes ``δout_h1``, not ``δ<tensor at 0x7f...>``. The user may pass ``names``: a
-mapping from names to Tensors or Modules (``names=locals()`` works: other values and names starting with ``_`` are skipped),
-or one Module. A named intermediate tensor names the op that made it; a Module names its
-parameters with their dotted names (``fc.weight``), prefixed by its key in the mapping.
+mapping from names to Tensors or Modules (``names=locals()`` works: other values, and names
+starting with ``_``, are skipped), or one Module. A named intermediate tensor names the op
+that made it; a Module names its parameters with their dotted names (``fc.weight``),
+prefixed by its key in the mapping.
 Everything else is named after its op and its place in the forward order (``sigmoid2``), or
 ``param1``, ``leaf1`` for unnamed leaves.
 """

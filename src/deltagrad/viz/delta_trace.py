@@ -114,10 +114,10 @@ class Explanation:
 
     def __str__(self) -> str:
         r = self.root
-        lines = [f"Backward pass from {r} = {self._fmt(self.root_value)}, "
-                 f"in reverse topological order.",
-                 f"δv stands for ∂{r}/∂v. Each step applies the op's local rule to the δ "
-                 f"arriving from above.", "",
+        lines = [(f"Backward pass from {r} = {self._fmt(self.root_value)}, "
+                  f"in reverse topological order."),
+                 (f"δv stands for ∂{r}/∂v. Each step applies the op's local rule to the δ "
+                  f"arriving from above."), "",
                  f"δ{r} = {self._fmt(self.seed)}   (the seed: ∂{r}/∂{r})"]
         width = max([len(f"δ{n}") for s in self.steps for n in [s.name]
                      + [i.name for i in s.inputs]] + [4])

@@ -285,9 +285,8 @@ class Tape:
             if x is not None:
                 keys.append(b.tensor_input(x))
             elif array is not None:
-                keys.append(b.const_input(array if isinstance(array, np.ndarray) or
-                                          isinstance(array, numbers.Number) else
-                                          np.asarray(array)))
+                plain = isinstance(array, (np.ndarray, numbers.Number))
+                keys.append(b.const_input(array if plain else np.asarray(array)))
         b.op(fn, keys, output, tuple(self._stack))
         self._last = fn
 

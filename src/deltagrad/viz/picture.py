@@ -26,13 +26,18 @@ _INSTALL = ("install Graphviz: `apt-get install graphviz` (Debian/Ubuntu), `brew
             "https://graphviz.org/download/")
 
 _STYLE = {  # kind -> node attributes
-    "op": dict(shape="box", style="rounded,filled", fillcolor="#e8f0fe", color="#4a6fa5"),
-    "param": dict(shape="ellipse", style="filled", fillcolor="#fff3c4", color="#b8860b"),
-    "leaf": dict(shape="ellipse", style="filled", fillcolor="#dff5e1", color="#2e7d32"),
-    "input": dict(shape="box", style="dashed,filled", fillcolor="#f4f4f4", color="#777777"),
-    "const": dict(shape="box", style="dashed,filled", fillcolor="#f4f4f4", color="#999999",
-                  fontcolor="#555555"),
-    "call": dict(shape="box", style="filled,bold", fillcolor="#ece4f7", color="#6a4c93"),
+    "op": {"shape": "box", "style": "rounded,filled", "fillcolor": "#e8f0fe",
+           "color": "#4a6fa5"},
+    "param": {"shape": "ellipse", "style": "filled", "fillcolor": "#fff3c4",
+              "color": "#b8860b"},
+    "leaf": {"shape": "ellipse", "style": "filled", "fillcolor": "#dff5e1",
+             "color": "#2e7d32"},
+    "input": {"shape": "box", "style": "dashed,filled", "fillcolor": "#f4f4f4",
+              "color": "#777777"},
+    "const": {"shape": "box", "style": "dashed,filled", "fillcolor": "#f4f4f4",
+              "color": "#999999", "fontcolor": "#555555"},
+    "call": {"shape": "box", "style": "filled,bold", "fillcolor": "#ece4f7",
+             "color": "#6a4c93"},
 }
 _FORK = "#e67e22"
 _DELTA = "#c0392b"
@@ -238,8 +243,8 @@ class _Picture:
     def _call_label(self, call_id: int, members: list[GraphNode]) -> str:
         ops = [m for m in members if m.kind == "op"]
         rows = [f"<B>{html.escape(self.g.calls[call_id].label)}</B>",
-                f"<FONT POINT-SIZE='9'>{len(ops)} op{'s' if len(ops) > 1 else ''}: "
-                f"{html.escape(', '.join(dict.fromkeys(m.op for m in ops)))}</FONT>"]
+                (f"<FONT POINT-SIZE='9'>{len(ops)} op{'s' if len(ops) > 1 else ''}: "
+                 f"{html.escape(', '.join(dict.fromkeys(m.op for m in ops)))}</FONT>")]
         params = [p for p in self.folded.get(call_id, []) if p.kind == "param"]
         if params:
             count = sum(_size(p.shape) for p in params)
@@ -262,11 +267,12 @@ class _Picture:
     def build(self):
         self._assign()
         font = "Helvetica,Arial,sans-serif"
-        dot = self.graphviz.Digraph("deltagrad", graph_attr=dict(
-            rankdir=self.rankdir, fontname=font, fontsize="11", nodesep="0.3", ranksep="0.35",
-            bgcolor="white"), node_attr=dict(fontname=font, fontsize="10",
-                                             margin="0.12,0.06"),
-            edge_attr=dict(color="#555555", arrowsize="0.7"))
+        graph_attr = {"rankdir": self.rankdir, "fontname": font, "fontsize": "11",
+                      "nodesep": "0.3", "ranksep": "0.35", "bgcolor": "white"}
+        node_attr = {"fontname": font, "fontsize": "10", "margin": "0.12,0.06"}
+        edge_attr = {"color": "#555555", "arrowsize": "0.7"}
+        dot = self.graphviz.Digraph("deltagrad", graph_attr=graph_attr, node_attr=node_attr,
+                                    edge_attr=edge_attr)
         if self.title:
             dot.attr(label=self.title, labelloc="t", fontsize="13")
         members: dict[str, list[GraphNode]] = {}
