@@ -191,8 +191,16 @@ def run_train(given: dict, out: Path | None, resume: bool, overwrite: bool, plot
 
     s = _settings(given, out, resume, overwrite)
     hidden = parse_hidden(s["hidden"])
+    # Cheap checks first: a typo should not cost a data set load.
     _fraction("val_fraction", s["val_fraction"])
     _fraction("test_fraction", s["test_fraction"])
+    if s["val_fraction"] + s["test_fraction"] >= 1:
+        raise CLIError(f"--val-fraction plus --test-fraction must be below 1 to leave data to "
+                       f"train on, got {s['val_fraction']} + {s['test_fraction']}")
+    for name in ("lr", "clip_norm"):
+        if s[name] is not None and not s[name] > 0:
+            raise CLIError(f"--{name.replace('_', '-')}: must be a positive number, got "
+                           f"{s[name]}")
     if plot:
         from ..plots import require_matplotlib
 

@@ -1,0 +1,61 @@
+"""Kill `deltagrad train` with SIGKILL in the middle of training, resume it, and get exactly
+the weights (and history) of a run that was never interrupted."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from test_cli import command, ok, write_csv
+
+import deltagrad as dg
+from deltagrad.data import make_moons
+from deltagrad.train import CHECKPOINT, load_checkpoint
+
+EPOCHS = 25
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is a POSIX signal")
+def test_sigkill_mid_training_then_resume_gives_bit_identical_weights(tmp_path):
+    ds = make_moons(3000, noise=0.2, seed=0)
+    data = write_csv(tmp_path / "moons.csv", ["x0", "x1", "label"],
+                     [(*np.round(x, 5), int(c)) for x, c in zip(ds.X, ds.y)])
+    # Dropout, a plateau schedule and early stopping: every piece of state must come back.
+    args = ["train", "--data", data, "--target", "label", "--epochs", str(EPOCHS),
+            "--hidden", "32,32", "--dropout", "0.1", "--lr-schedule", "plateau",
+            "--patience", "6", "--seed", "3"]
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    ok(*args, "--out", straight, "-q")
+
+    proc = subprocess.Popen([*command(), *map(str, args), "--out", str(killed), "-q"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    checkpoint = killed / CHECKPOINT
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        # Read while the trainer writes: atomic replacement means always a whole checkpoint.
+        if checkpoint.exists() and load_checkpoint(checkpoint)["epoch"] >= 3:
+            break
+        time.sleep(0.003)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read()
+    state = load_checkpoint(checkpoint)
+    assert 3 <= state["epoch"] < EPOCHS and not state["finished"]
+    assert not (killed / "model.safetensors").exists()  # it never got to the end
+
+    resumed = ok(*args, "--out", killed, "--resume")
+    assert f"resuming from the checkpoint of epoch {state['epoch']}" in resumed.stderr
+    assert f"epoch {state['epoch'] + 1:>2}/{EPOCHS}" in resumed.stderr
+    assert f"epoch {state['epoch']:>2}/{EPOCHS}" not in resumed.stderr  # not trained again
+
+    a, b = dg.load_state_dict(straight), dg.load_state_dict(killed)
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name].tobytes() == b[name].tobytes(), name
+    ha, hb = dg.load_metadata(straight), dg.load_metadata(killed)
+    assert ha["history"]["history"]["val_loss"] == hb["history"]["history"]["val_loss"]
+    assert ha["history"]["history"]["lr"] == hb["history"]["history"]["lr"]
+    assert ha["test_metrics"] == hb["test_metrics"]
