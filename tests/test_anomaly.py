@@ -80,9 +80,8 @@ def test_nothing_is_checked_outside_and_hooks_are_restored():
     assert grad_mode.forward_hook is None and grad_mode.backward_hook is None
     y = x.log()  # -inf, and no error outside the context
     assert np.isneginf(y.data[0])
-    with pytest.raises(AnomalyError):
-        with dg.detect_anomaly():
-            x.log()
+    with pytest.raises(AnomalyError), dg.detect_anomaly():
+        x.log()
     assert grad_mode.forward_hook is None and grad_mode.backward_hook is None
 
 
@@ -92,9 +91,8 @@ def test_other_tools_hooks_still_run_inside_and_come_back_after():
     grad_mode.backward_hook = lambda node, g, grads: seen.append(("b", node.name))
     try:
         x = dg.tensor([1.0, 2.0], requires_grad=True)
-        with dg.detect_anomaly():
-            with dg.detect_anomaly():  # nested: restores the outer one's hooks
-                (x * 2.0).sum().backward()
+        with dg.detect_anomaly(), dg.detect_anomaly():  # nested: the inner restores the outer
+            (x * 2.0).sum().backward()
         assert seen == [("f", "mul"), ("f", "sum"), ("b", "sum"), ("b", "mul")]
         assert grad_mode.forward_hook is not None and grad_mode.forward_hook.__name__ == "<lambda>"
     finally:

@@ -5,13 +5,20 @@ test_cli_errors.py and test_cli_resume.py."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import pytest
+
+import deltagrad as dg
+from deltagrad.data import StandardScaler, load_dataset, train_val_test_split
 
 
 def command() -> list[str]:
@@ -28,7 +35,7 @@ def run(*args, cwd=None, env=None, timeout=120) -> subprocess.CompletedProcess:
     full_env = {**os.environ, **(env or {})}
     full_env.pop("COLUMNS", None)
     return subprocess.run([*command(), *map(str, args)], cwd=cwd, env=full_env, text=True,
-                          capture_output=True, timeout=timeout)
+                          capture_output=True, timeout=timeout, check=False)
 
 
 def ok(*args, **kwargs) -> subprocess.CompletedProcess:
@@ -70,15 +77,6 @@ def blob_table(n: int, seed: int = 0):
 
 
 # --- the tests -------------------------------------------------------------------------------------
-
-import json  # noqa: E402
-import re  # noqa: E402
-import time  # noqa: E402
-
-import pytest  # noqa: E402
-
-import deltagrad as dg  # noqa: E402
-from deltagrad.data import StandardScaler, load_dataset, train_val_test_split  # noqa: E402
 
 
 def printed_metrics(text: str) -> dict:

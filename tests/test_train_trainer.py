@@ -63,7 +63,7 @@ def test_validation_split_is_stratified_seeded_and_disjoint():
     X = np.arange(200, dtype=np.float32).reshape(100, 2)
     t = Trainer(mlp(), "cross_entropy", seed=1, progress="none")
     split = t._validation(*t._prepare(X, y, "fit"), None, 0.2)
-    X_train, y_train, (X_val, y_val) = split
+    X_train, _, (X_val, y_val) = split
     assert len(X_val) == 20 and np.bincount(y_val).tolist() == [16, 4]
     assert not set(X_train[:, 0]) & set(X_val[:, 0])
     again = Trainer(mlp(), "cross_entropy", seed=1, progress="none")
@@ -146,10 +146,10 @@ def test_early_stopping_names_a_monitor_that_is_not_logged():
 
 
 def test_lr_schedules_per_epoch_per_batch_and_on_plateau():
-    def lrs(callback, n=len(MOONS.X), batch_size=50, epochs=5, metrics=None):
+    def lrs(callback, epochs=5, metrics=None):
         t = Trainer(mlp(), "cross_entropy", optimizer="sgd", lr=0.1, metrics=metrics,
                     progress="none", callbacks=[callback], seed=0)
-        return t.fit(MOONS.X[:n], MOONS.y[:n], epochs=epochs, batch_size=batch_size)["lr"]
+        return t.fit(MOONS.X, MOONS.y, epochs=epochs, batch_size=50)["lr"]
 
     per_epoch = lrs(LearningRateScheduler(lambda o: lr_scheduler.StepLR(o, 2, gamma=0.5)))
     assert per_epoch == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025])
@@ -325,7 +325,7 @@ def _resumable(extra=()):
 
 
 def test_an_interrupted_run_resumes_exactly(tmp_path):
-    fit = dict(epochs=7, batch_size=16, validation_split=0.2)
+    fit = {"epochs": 7, "batch_size": 16, "validation_split": 0.2}
     straight = _resumable()
     h1 = straight.fit(MOONS.X, MOONS.y, out_dir=tmp_path / "a", **fit)
 
@@ -363,7 +363,7 @@ def test_checkpoints_are_safetensors_files_without_pickles(tmp_path):
 
 
 def test_out_dir_rules_protect_an_existing_run(tmp_path):
-    fit = dict(epochs=2, batch_size=32, validation_split=0.2)
+    fit = {"epochs": 2, "batch_size": 32, "validation_split": 0.2}
     _resumable().fit(MOONS.X, MOONS.y, out_dir=tmp_path / "run", **fit)
     with pytest.raises(ValueError, match="already holds a training run"):
         _resumable().fit(MOONS.X, MOONS.y, out_dir=tmp_path / "run", **fit)
