@@ -384,3 +384,10 @@ def test_importing_deltagrad_does_not_import_scikit_learn():
                          check=True).stdout.strip()
     assert out == "False"
     assert deltagrad.__name__ == "deltagrad"
+
+
+def test_a_fresh_lbfgs_fit_drops_the_per_epoch_records_of_an_earlier_fit():
+    model = clf(max_iter=3).fit(X, Y_IRIS)
+    assert len(model.loss_curve_) == 3
+    model.set_params(solver="lbfgs", max_iter=5).fit(X, Y_IRIS)
+    assert not hasattr(model, "loss_curve_") and model.n_iter_ <= 5

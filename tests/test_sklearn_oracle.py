@@ -116,6 +116,9 @@ def test_sample_weights_take_scikit_learns_steps_exactly():
     ours, theirs = fit_both(MLPRegressor, SkMLPRegressor, X_REG, Y_REG,
                             sample_weight=WEIGHTS[:len(X_REG)], max_iter=20)
     assert_same_fit(ours, theirs)
+    ours, theirs = fit_both(MLPClassifier, SkMLPClassifier, X_IRIS, Y_BINARY,
+                            sample_weight=WEIGHTS, early_stopping=True, max_iter=20)
+    assert_same_fit(ours, theirs)  # weighted validation accuracy, weighted split
 
 
 @pytest.mark.parametrize("y", [Y_IRIS, Y_BINARY, Y_MULTILABEL],

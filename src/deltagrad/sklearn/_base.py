@@ -185,7 +185,9 @@ class BaseMLP(BaseEstimator):
                                                     self._random_state, dtype)
         self._best_coefs = copy_layers(self.coefs_)
         self._best_intercepts = copy_layers(self.intercepts_)
-        self.__dict__.pop("_optimizer_state", None)
+        for stale in ("_optimizer_state", "loss_curve_", "best_loss_", "validation_scores_",
+                      "best_validation_score_", "_no_improvement_count"):
+            self.__dict__.pop(stale, None)  # an earlier fit's (scikit-learn keeps them)
         if self.solver in STOCHASTIC_SOLVERS:
             self.loss_curve_ = []
             self._no_improvement_count = 0
