@@ -9,9 +9,9 @@ squared    ``"identity"``       ½ Σ_k (y - ŷ)²                  regression
 poisson    ``"exp"``            Σ_k (e^z - y z)                 regression, ``loss="poisson"``
 =========  ==================  ==============================  ==========================
 
-Each loss is one fused deltagrad op on the logits, summed over the batch (weighted when
-there are sample weights) and divided by the batch size (or the weights' sum), so its
-gradient is scikit-learn's ``(output - y) / n``. :func:`batch_loss` also returns the
+Each loss is one fused deltagrad op on the logits (three primitives for Poisson), left
+unreduced: ``backward`` is seeded with 1/n per sample (or the sample weights over their
+sum), so the gradient is scikit-learn's ``(output - y) / n``. :func:`batch_loss` also returns the
 value scikit-learn *reports* as ``loss_``, which differs in two places: for several
 squared-error outputs scikit-learn averages over the outputs (its gradient does not), and
 its Poisson deviance includes the constant Σ y log y - y.
@@ -31,7 +31,8 @@ class Head:
     out_activation = ""
     scale = 1.0  # training objective = scale * (loss summed over outputs, mean over samples)
 
-    def elementwise(self, z, target, reduction: str):
+    def elementwise(self, z, target):
+        """The unreduced loss: shape (n,) for softmax, (n, n_outputs) otherwise."""
         raise NotImplementedError
 
     def report_scale(self, n_outputs: int) -> float:
@@ -50,8 +51,8 @@ class Head:
 class Softmax(Head):
     out_activation = "softmax"
 
-    def elementwise(self, z, target, reduction):
-        return F.cross_entropy(z, target, reduction=reduction)
+    def elementwise(self, z, target):
+        return F.cross_entropy(z, target, reduction="none")
 
     def output(self, z):
         return np.exp(self.log_output(z))
@@ -66,8 +67,8 @@ class Softmax(Head):
 class Logistic(Head):
     out_activation = "logistic"
 
-    def elementwise(self, z, target, reduction):
-        return F.binary_cross_entropy_with_logits(z, target, reduction=reduction)
+    def elementwise(self, z, target):
+        return F.binary_cross_entropy_with_logits(z, target, reduction="none")
 
     def output(self, z):
         return np.exp(-np.logaddexp(0.0, -z))  # σ(z) without overflow for any z
@@ -82,8 +83,8 @@ class Squared(Head):
     out_activation = "identity"
     scale = 0.5
 
-    def elementwise(self, z, target, reduction):
-        return F.mse_loss(z, target, reduction=reduction)
+    def elementwise(self, z, target):
+        return F.mse_loss(z, target, reduction="none")
 
     def report_scale(self, n_outputs):
         return 0.5 / n_outputs  # scikit-learn's squared_loss is also a mean over outputs
@@ -92,9 +93,8 @@ class Squared(Head):
 class Poisson(Head):
     out_activation = "exp"
 
-    def elementwise(self, z, target, reduction):
-        loss = z.exp() - z * target  # the half deviance up to a constant of the target
-        return loss.sum() if reduction == "sum" else loss
+    def elementwise(self, z, target):
+        return z.exp() - z * target  # the half deviance up to a constant of the target
 
     def report_offset(self, target, weight):
         t = target.astype(np.float64)
@@ -118,7 +118,7 @@ def batch_loss(head: Head, z, target, weight, n_outputs: int):
     the sample weights) enter as the seed of ``backward``, which saves the graph a reduction
     node, forward and backward, on every batch.
     """
-    loss = head.elementwise(z, target, "none")
+    loss = head.elementwise(z, target)
     if weight is None:
         n = z.shape[0]
         seed = np.full(loss.shape, head.scale / n, dtype=z.dtype)
