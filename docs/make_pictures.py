@@ -118,13 +118,13 @@ def playground() -> None:
             "--disable-component-update", "--disable-sync", "--no-first-run"]
     with running_server() as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
-        page = browser.new_page(viewport={"width": 1400, "height": 860}, bypass_csp=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 860})
         page.goto(url)
         page.click("[data-dataset=spirals]")
         page.wait_for_selector("[data-dataset=spirals].selected")
         page.click("#start")
-        page.wait_for_function("() => parseInt(document.getElementById('epoch').textContent"
-                               ".replace(/,/g, ''), 10) > 600", timeout=60_000)
+        while int(page.inner_text("#epoch").replace(",", "")) < 600:
+            page.wait_for_timeout(100)
         page.click("#start")
         page.check("#show_test")
         page.wait_for_timeout(300)

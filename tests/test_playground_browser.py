@@ -47,31 +47,36 @@ CANVAS_STATS = """() => {
 }"""
 
 
+def wait_until(condition, seconds: float, message: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.05)
+
+
 def test_spirals_train_in_the_browser(tmp_path):
     with running_server() as url, sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            # bypass_csp: Playwright evaluates its wait conditions as script text, which the
-            # page's Content-Security-Policy (rightly) forbids for anything else.
-            context = browser.new_context(viewport={"width": 1400, "height": 900},
-                                          bypass_csp=True)
+            # The page runs under its own Content-Security-Policy (no eval), so the waits
+            # below poll from Python instead of asking the page to evaluate script text.
+            context = browser.new_context(viewport={"width": 1400, "height": 900})
             page = context.new_page()
             errors = []
             page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.goto(url)
             page.click("[data-dataset=spirals]")
             page.wait_for_selector("[data-dataset=spirals].selected")
-            page.wait_for_function("() => document.getElementById('test-loss').textContent "
-                                   "!== '–'")
+            wait_until(lambda: page.inner_text("#test-loss") != "–", 10, "no first loss")
             start_loss = float(page.inner_text("#test-loss"))
             assert start_loss > 0.5  # untrained: about ln 2
 
             page.click("#start")
             page.wait_for_selector("#start[data-running=true]")
             began = time.monotonic()
-            page.wait_for_function(
-                f"() => parseFloat(document.getElementById('test-loss').textContent) "
-                f"< {THRESHOLD}", timeout=45_000)
+            wait_until(lambda: float(page.inner_text("#test-loss")) < THRESHOLD, 45,
+                       f"the test loss shown did not fall below {THRESHOLD}")
             took = time.monotonic() - began
             epochs = int(page.inner_text("#epoch").replace(",", ""))
             assert epochs > 0
@@ -87,15 +92,14 @@ def test_spirals_train_in_the_browser(tmp_path):
 
             page.click("#start")  # pause
             page.wait_for_selector("#start[data-running=false]")
-            session = page.evaluate("() => document.body.dataset.session")
+            session = page.get_attribute("body", "data-session")
 
             # A second tab gets a session of its own, untouched by the first one's training.
             other = context.new_page()
             other.goto(url)
-            other.wait_for_function("() => document.body.dataset.session")
-            assert other.evaluate("() => document.body.dataset.session") != session
-            other.wait_for_function("() => document.getElementById('epoch').textContent "
-                                    "=== '0000000'")
+            other.wait_for_selector("body[data-session]")
+            assert other.get_attribute("body", "data-session") != session
+            wait_until(lambda: other.inner_text("#epoch") == "0000000", 10, "no epoch counter")
             assert int(page.inner_text("#epoch").replace(",", "")) >= epochs
 
             # Closing a tab closes its session on the server.
