@@ -391,3 +391,13 @@ def test_a_fresh_lbfgs_fit_drops_the_per_epoch_records_of_an_earlier_fit():
     assert len(model.loss_curve_) == 3
     model.set_params(solver="lbfgs", max_iter=5).fit(X, Y_IRIS)
     assert not hasattr(model, "loss_curve_") and model.n_iter_ <= 5
+
+
+def test_fitting_leaves_deltagrads_global_generator_alone():
+    from deltagrad import _config
+
+    deltagrad.manual_seed(0)
+    expected = _config.default_rng().random(3)
+    deltagrad.manual_seed(0)
+    clf(max_iter=3, dropout=0.5).fit(X, Y_IRIS).predict(X)
+    np.testing.assert_array_equal(_config.default_rng().random(3), expected)

@@ -8,10 +8,10 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import column_or_1d
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from ._base import BaseMLP
-from ._heads import Logistic, Softmax
+from ._heads import HEADS, Logistic, Softmax
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
@@ -152,7 +152,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         z = self._logits(X)
         if self.out_activation_ == "softmax":
             return self.classes_[z.argmax(axis=1)]
-        p = Logistic().output(z)
+        p = HEADS["logistic"].output(z)
         return self._label_binarizer.inverse_transform(p.ravel() if self.n_outputs_ == 1 else p)
 
     def predict_proba(self, X):
@@ -162,7 +162,6 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     def predict_log_proba(self, X):
         """The log of ``predict_proba``, computed in log space (finite where it underflows)."""
-        check_is_fitted(self)
         z = self._logits(X)
         if self.out_activation_ == "softmax":
             return Softmax.log_output(z)
