@@ -45,14 +45,28 @@ class Parameter(Tensor):
 class _CallObserver(threading.local):
     """Per thread: an object told where each ``Module`` call starts and ends, or None.
 
-    None is the usual case and costs one attribute read per call. ``deltagrad.viz`` sets it
-    while it records a graph, so that a picture can draw each Module call as one box.
+    ``deltagrad.viz`` installs one (with ``observe_calls``) while it records a graph, so that
+    a picture can draw each Module call as one box. While no thread records, ``__call__``
+    reads one global and goes straight to ``forward``.
     """
 
     observer = None  # has .enter(module) and .exit(module) while set
 
 
 module_calls = _CallObserver()
+_observing = 0  # how many threads have an observer installed (guarded by _observing_lock)
+_observing_lock = threading.Lock()
+
+
+def observe_calls(observer) -> object:
+    """Install ``observer`` for this thread's Module calls (None removes it); returns the one
+    it replaces, to be put back later."""
+    global _observing
+    previous = module_calls.observer
+    with _observing_lock:
+        _observing += (observer is not None) - (previous is not None)
+    module_calls.observer = observer
+    return previous
 
 
 class LoadResult(NamedTuple):
@@ -90,9 +104,9 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
-        observer = module_calls.observer
-        if observer is None:  # nobody is recording: no cost beyond this check
+        if not _observing or module_calls.observer is None:  # the usual case: one global read
             return self.forward(*args, **kwargs)
+        observer = module_calls.observer
         # deltagrad.viz is recording a graph: tell it which Module call the ops belong to.
         observer.enter(self)
         try:
