@@ -230,3 +230,19 @@ def test_trace_restores_observers_after_an_error_and_refuses_nesting():
     with trace(), pytest.raises(RuntimeError, match="nested"), trace():
         pass
     assert module_calls.observer is None
+
+
+def test_trace_sees_only_its_own_thread():
+    import threading
+
+    from deltagrad.nn import module
+
+    model = nn.Linear(2, 1)
+    x = np.ones((1, 2), np.float32)
+    with trace() as tape:
+        worker = threading.Thread(target=lambda: model(x).sum().backward())
+        worker.start()
+        worker.join()
+        assert module._observing == 1
+    assert "ops" in repr(tape) and repr(tape).startswith("<Tape: 0 ops, 0 module calls")
+    assert module._observing == 0 and module_calls.observer is None

@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 
 from ..autograd.function import grad_mode
-from ..nn.module import module_calls
+from ..nn.module import module_calls, observe_calls
 
 
 def _chain(new: Callable | None, old: Callable | None) -> Callable | None:
@@ -31,15 +31,17 @@ def _chain(new: Callable | None, old: Callable | None) -> Callable | None:
 def observing(forward: Callable | None = None, backward: Callable | None = None,
               calls=None) -> Iterator[None]:
     """Install the given observers in this thread until the ``with`` block ends."""
-    saved = grad_mode.forward_hook, grad_mode.backward_hook, module_calls.observer
+    if calls is not None and module_calls.observer is not None:
+        raise RuntimeError("deltagrad.viz: Module calls are already being recorded in this "
+                           "thread; nested dg.viz.trace() blocks are not supported")
+    saved = grad_mode.forward_hook, grad_mode.backward_hook
     grad_mode.forward_hook = _chain(forward, saved[0])
     grad_mode.backward_hook = _chain(backward, saved[1])
     if calls is not None:
-        if saved[2] is not None:
-            raise RuntimeError("deltagrad.viz: Module calls are already being recorded in this "
-                               "thread; nested dg.viz.trace() blocks are not supported")
-        module_calls.observer = calls
+        observe_calls(calls)
     try:
         yield
     finally:
-        grad_mode.forward_hook, grad_mode.backward_hook, module_calls.observer = saved
+        grad_mode.forward_hook, grad_mode.backward_hook = saved
+        if calls is not None:
+            observe_calls(None)
