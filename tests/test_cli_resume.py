@@ -59,3 +59,26 @@ def test_sigkill_mid_training_then_resume_gives_bit_identical_weights(tmp_path):
     assert ha["history"]["history"]["val_loss"] == hb["history"]["history"]["val_loss"]
     assert ha["history"]["history"]["lr"] == hb["history"]["history"]["lr"]
     assert ha["test_metrics"] == hb["test_metrics"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_says_where_the_checkpoint_is_and_how_to_resume(tmp_path):
+    data = write_csv(tmp_path / "xor.csv", ["a", "b", "y"],
+                     [(a, b, a ^ b) for a, b in np.random.default_rng(0).integers(0, 2, (3000, 2))])
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [*command(), "train", "--data", str(data), "--target", "y", "--epochs", "500",
+         "--out", str(out), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # A shell may start background jobs with SIGINT ignored; a terminal user's Ctrl+C is not.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if (out / CHECKPOINT).exists() and load_checkpoint(out / CHECKPOINT)["epoch"] >= 2:
+            break
+        time.sleep(0.003)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and stdout == ""
+    assert len(stderr.splitlines()) == 1, stderr
+    assert stderr.startswith("error: interrupted: the checkpoint of epoch ")
+    assert f"continue with: deltagrad train --out {out} --resume" in stderr

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import sys
 
-
-def _say(message: str) -> None:
-    text = " ".join(str(message).split())  # one line, whatever the message held
-    print(f"error: {text}", file=sys.stderr, flush=True)
+from .errors import say_error as _say
 
 
 def _exceptions():
@@ -56,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     except ex.ClickException as exc:
         _say(exc.format_message())
         return exc.exit_code or 1
-    except (typer.Abort, KeyboardInterrupt):
-        _say("interrupted")
+    except (typer.Abort, KeyboardInterrupt) as exc:
+        _say("interrupted" + (f": {exc}" if str(exc) else ""))
         return 130
     except (ValueError, TypeError, OSError, ImportError, FloatingPointError) as exc:
         # User errors: bad data or files, invalid settings, a missing optional package,

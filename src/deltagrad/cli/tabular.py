@@ -15,7 +15,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from .errors import CLIError
+from .errors import CLIError, say_error
 
 # --- choices ----------------------------------------------------------------------------------
 
@@ -239,12 +239,21 @@ def run_train(given: dict, out: Path | None, resume: bool, overwrite: bool, plot
             "class_names": ds.class_names, "scaler": p.scaler.to_dict(),
             "target_scaler": p.target_scaler.to_dict() if p.target_scaler else None,
             "data": source, "settings": s}
-    with np.errstate(all="ignore"):  # the NaN guard reports what these warnings would
-        history = trainer.fit(p.X_train, p.y_train, epochs=s["epochs"],
-                              batch_size=s["batch_size"],
-                              validation_data=(p.X_val, p.y_val) if has_val else None,
-                              out_dir=out, resume=resume, metadata=meta,
-                              run_info={"settings": s})
+    try:
+        with np.errstate(all="ignore"):  # the NaN guard reports what these warnings would
+            history = trainer.fit(p.X_train, p.y_train, epochs=s["epochs"],
+                                  batch_size=s["batch_size"],
+                                  validation_data=(p.X_val, p.y_val) if has_val else None,
+                                  out_dir=out, resume=resume, metadata=meta,
+                                  run_info={"settings": s})
+    except KeyboardInterrupt:
+        from ..train import CHECKPOINT, load_checkpoint
+
+        if out is not None and (out / CHECKPOINT).exists():
+            epoch = load_checkpoint(out / CHECKPOINT)["epoch"]
+            raise KeyboardInterrupt(f"the checkpoint of epoch {epoch} is in {out}; continue "
+                                    f"with: deltagrad train --out {out} --resume") from None
+        raise
     last = history.epoch[-1] if history.epoch else 0
     if history.stop_reason == "early_stopping":
         best_epoch, best = history.best(monitor)
@@ -450,7 +459,11 @@ def register(app: typer.Typer) -> None:
                    "val_fraction": val_fraction, "test_fraction": test_fraction}
         given = {k: (v.value if isinstance(v, Enum) else v) for k, v in options.items()
                  if v is not None}
-        run_train(given, out, resume, overwrite, plot, quiet, as_json)
+        try:
+            run_train(given, out, resume, overwrite, plot, quiet, as_json)
+        except KeyboardInterrupt as exc:  # Typer would turn it into a silent exit 130
+            say_error("interrupted" + (f": {exc}" if str(exc) else ""))
+            raise typer.Exit(130) from None
 
     @app.command()
     def evaluate(
