@@ -70,7 +70,7 @@ def test_ctrl_c_says_where_the_checkpoint_is_and_how_to_resume(tmp_path):
         [*command(), "train", "--data", str(data), "--target", "y", "--epochs", "500",
          "--out", str(out), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         # A shell may start background jobs with SIGINT ignored; a terminal user's Ctrl+C is not.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509
     deadline = time.monotonic() + 120
     while proc.poll() is None and time.monotonic() < deadline:
         if (out / CHECKPOINT).exists() and load_checkpoint(out / CHECKPOINT)["epoch"] >= 2:

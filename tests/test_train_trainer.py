@@ -216,7 +216,7 @@ def test_gradient_clipping_matches_a_hand_computed_sgd_step(clip):
     np.testing.assert_allclose(model.weight.data, w0 - 0.1 * g, rtol=1e-5)
 
 
-# --- the NaN guard ----------------------------------------------------------------------------------
+# --- the NaN guard ----------------------------------------------------------------------------
 
 @pytest.fixture
 def quiet_numpy():
