@@ -1,0 +1,160 @@
+"""``deltagrad lm``: train, evaluate and sample a feed-forward (Bengio-style) language model.
+
+Results go to standard output; progress goes to standard error. A user's mistake ends as one
+``error:`` line on standard error and exit status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .ner import Optimizer, user_errors
+
+app = typer.Typer(name="lm", no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False,
+                  help="Language models: a feed-forward network over the previous tokens.")
+
+
+class Level(str, Enum):
+    char = "char"
+    word = "word"
+
+
+class Part(str, Enum):
+    valid = "valid"
+    all = "all"
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _line(name: str, scores: dict, unit: str) -> str:
+    return (f"{name}: cross-entropy {scores['cross_entropy']:.4f} nats/{unit} "
+            f"({scores['bits']:.4f} bits), perplexity {scores['perplexity']:.3f} "
+            f"over {scores['tokens']} {unit}s")
+
+
+def _report(model, train_text: str, valid_text: str, ngram: bool, as_json: bool,
+            title: str) -> dict:
+    scores = {"model": model.evaluate(valid_text)}
+    if ngram:
+        scores["kneser_ney"] = model.ngram_baseline(train_text, valid_text)
+    if as_json:
+        print(json.dumps({"data": title, "context": model.context, "level": model.level,
+                          **scores}))
+    else:
+        print(_line(f"{title}, neural LM (context {model.context})", scores["model"],
+                    model.level))
+        if ngram:
+            print(_line(f"{title}, Kneser-Ney {model.context + 1}-gram", scores["kneser_ney"],
+                        model.level))
+    return scores
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option(help="Text file; its last part is held out.")],
+    out: Annotated[Path, typer.Option(help="Folder to save the model in.")],
+    level: Annotated[Level, typer.Option(help="Model characters or words.")] = Level.char,
+    context: Annotated[int, typer.Option(help="Tokens of context (n-gram order - 1).")] = 8,
+    valid_fraction: Annotated[float, typer.Option(help="Share of the text held out.")] = 0.1,
+    epochs: Annotated[int, typer.Option(help="Passes over the training text.")] = 10,
+    max_minutes: Annotated[float | None, typer.Option(
+        help="Stop training after this many minutes.")] = None,
+    hidden: Annotated[str, typer.Option(help="tanh hidden layer widths, e.g. 512.")] = "512",
+    embed_dim: Annotated[int | None, typer.Option(
+        help="Size of a token vector (default 16 for chars, 64 for words).")] = None,
+    dropout: Annotated[float, typer.Option(help="Dropout after each hidden layer.")] = 0.0,
+    direct: Annotated[bool, typer.Option(help="Add direct input-to-output connections.")] = False,
+    min_freq: Annotated[int | None, typer.Option(
+        help="Rarer tokens become <unk> (default 2 for words, 1 for chars).")] = None,
+    lr: Annotated[float, typer.Option(help="Learning rate at the start.")] = 2e-3,
+    batch_size: Annotated[int, typer.Option(help="Tokens per step.")] = 256,
+    optimizer: Annotated[Optimizer, typer.Option(help="Optimiser.")] = Optimizer.adam,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    ngram: Annotated[bool, typer.Option(
+        help="Also score a Kneser-Ney n-gram model with the same context.")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Scores as one JSON line.")] = False,
+):
+    """Train a language model on a text file and save it as a model folder."""
+    from ..text.lm import split_text, train_lm
+
+    with user_errors():
+        if max_minutes is not None and max_minutes <= 0:
+            raise ValueError(f"--max-minutes must be > 0, got {max_minutes}")
+        if not 0 < valid_fraction < 1:
+            raise ValueError(f"--valid-fraction must lie in (0, 1), got {valid_fraction}")
+        text = _read(data)
+        train_text, valid_text = split_text(text, valid_fraction)
+        model = train_lm(train_text, valid_text=valid_text, level=level.value,
+                         context=context, embed_dim=embed_dim, hidden=hidden,
+                         dropout=dropout, direct=direct, min_freq=min_freq, epochs=epochs,
+                         batch_size=batch_size, lr=lr, optimizer=optimizer.value,
+                         max_time=None if max_minutes is None else max_minutes * 60,
+                         seed=seed, log=None if quiet else
+                         (lambda line: print(line, file=sys.stderr, flush=True)))
+        model.info["training"]["valid_fraction"] = valid_fraction
+        if valid_text:
+            scores = _report(model, train_text, valid_text, ngram, as_json, "valid")
+            model.info["valid"] = scores
+        folder = model.save(out)
+        if not quiet:
+            print(f"saved the model to {folder}", file=sys.stderr)
+
+
+@app.command()
+def evaluate(
+    model: Annotated[Path, typer.Argument(help="Model folder written by 'lm train'.")],
+    data: Annotated[Path, typer.Option(help="Text file to score.")],
+    part: Annotated[Part, typer.Option(
+        help="valid: the held-out end of the file, as in training; all: the whole file.")
+    ] = Part.valid,
+    ngram: Annotated[bool, typer.Option(
+        help="Also score a Kneser-Ney n-gram model counted on the rest of the file.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Scores as one JSON line.")] = False,
+):
+    """Cross-entropy and perplexity of a language model on a text file."""
+    from ..text.lm import LanguageModel, split_text
+
+    with user_errors():
+        lm = LanguageModel.load(model)
+        text = _read(data)
+        if part is Part.all:
+            if ngram:
+                raise ValueError("--ngram needs --part valid: the n-gram model is counted on "
+                                 "the part of the file the network was trained on")
+            _report(lm, "", text, False, as_json, str(data))
+            return
+        fraction = lm.info.get("training", {}).get("valid_fraction") or 0.1
+        train_text, valid_text = split_text(text, fraction)
+        _report(lm, train_text, valid_text, ngram, as_json, f"{data} (last {fraction:g})")
+
+
+@app.command()
+def sample(
+    model: Annotated[Path, typer.Argument(help="Model folder written by 'lm train'.")],
+    length: Annotated[int, typer.Option(help="Tokens to generate.")] = 300,
+    temperature: Annotated[float, typer.Option(
+        help="Below 1: safer text; above 1: wilder; 0: always the likeliest.")] = 1.0,
+    top_k: Annotated[int | None, typer.Option(help="Draw only from the k likeliest.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same text).")] = None,
+    prompt: Annotated[str, typer.Option(help="Text to continue.")] = "",
+):
+    """Print text generated by a language model."""
+    from ..text.lm import LanguageModel
+
+    with user_errors():
+        lm = LanguageModel.load(model)
+        print(lm.sample(length, prompt=prompt, temperature=temperature, top_k=top_k,
+                        seed=seed))

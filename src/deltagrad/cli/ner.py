@@ -1,0 +1,152 @@
+"""``deltagrad ner``: train, evaluate and use the window named-entity tagger on CoNLL files.
+
+Results go to standard output; progress goes to standard error. A user's mistake ends as one
+``error:`` line on standard error and exit status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(name="ner", no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False,
+                  help="Named-entity tagging: a window tagger trained on CoNLL files.")
+
+
+class Optimizer(str, Enum):
+    adam = "adam"
+    adamw = "adamw"
+    adagrad = "adagrad"
+    rmsprop = "rmsprop"
+    sgd = "sgd"
+
+
+class Decode(str, Enum):
+    viterbi = "viterbi"
+    greedy = "greedy"
+
+
+@contextmanager
+def user_errors():
+    """Turn a user's mistake (bad file, bad setting) into one ``error:`` line and exit 1."""
+    try:
+        yield
+    except (ValueError, TypeError, OSError) as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"error: {message}", file=sys.stderr, flush=True)
+        raise typer.Exit(1) from None
+
+
+def _progress(quiet: bool):
+    return None if quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+
+
+def _print_scores(title: str, scores: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"split": title, **scores}))
+        return
+    print(f"{title}: token accuracy {scores['accuracy']:.4f}, entity precision "
+          f"{scores['precision']:.4f}, recall {scores['recall']:.4f}, F1 {scores['f1']:.4f} "
+          f"({scores['true_entities']} entities, {scores['tokens']} tokens)")
+    for kind, s in scores["per_type"].items():
+        print(f"  {kind:<6} precision {s['precision']:.4f}  recall {s['recall']:.4f}  "
+              f"F1 {s['f1']:.4f}  ({s['support']})")
+
+
+@app.command()
+def train(
+    train_path: Annotated[Path, typer.Option("--train", help="CoNLL training file.")],
+    out: Annotated[Path, typer.Option(help="Folder to save the tagger in.")],
+    valid: Annotated[Path | None, typer.Option(
+        help="CoNLL validation file: the best epoch on it is kept.")] = None,
+    test: Annotated[Path | None, typer.Option(help="CoNLL test file, scored at the end.")] = None,
+    epochs: Annotated[int, typer.Option(help="Passes over the training data.")] = 12,
+    max_minutes: Annotated[float | None, typer.Option(
+        help="Stop training after this many minutes.")] = None,
+    hidden: Annotated[str, typer.Option(help="Hidden layer widths, e.g. 300 or 300,100.")] = "300",
+    word_dim: Annotated[int, typer.Option(help="Size of a word vector.")] = 50,
+    casing_dim: Annotated[int, typer.Option(help="Size of a casing vector.")] = 8,
+    radius: Annotated[int, typer.Option(help="Words either side in the window.")] = 2,
+    dropout: Annotated[float, typer.Option(help="Dropout after each hidden layer.")] = 0.0,
+    lr: Annotated[float, typer.Option(help="Learning rate at the start.")] = 1e-3,
+    batch_size: Annotated[int, typer.Option(help="Words per step.")] = 64,
+    optimizer: Annotated[Optimizer, typer.Option(help="Optimiser.")] = Optimizer.adam,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Scores as JSON lines.")] = False,
+):
+    """Train a tagger on CoNLL files and save it as a model folder."""
+    from ..text import read_conll, train_tagger
+
+    with user_errors():
+        if max_minutes is not None and max_minutes <= 0:
+            raise ValueError(f"--max-minutes must be > 0, got {max_minutes}")
+        train_s = read_conll(train_path)
+        valid_s = read_conll(valid) if valid is not None else None
+        test_s = read_conll(test) if test is not None else None
+        tagger = train_tagger(train_s, valid_s, radius=radius, word_dim=word_dim,
+                              casing_dim=casing_dim, hidden=hidden, dropout=dropout,
+                              epochs=epochs, batch_size=batch_size, lr=lr,
+                              optimizer=optimizer.value, seed=seed,
+                              max_time=None if max_minutes is None else max_minutes * 60,
+                              log=_progress(quiet))
+        for name, sents in (("valid", valid_s), ("test", test_s)):
+            if sents is not None:
+                scores = tagger.evaluate(sents)
+                tagger.info[name] = {k: scores[k] for k in ("precision", "recall", "f1",
+                                                            "accuracy")}
+                _print_scores(name, scores, as_json)
+        folder = tagger.save(out)
+        if not quiet:
+            print(f"saved the tagger to {folder}", file=sys.stderr)
+
+
+@app.command()
+def evaluate(
+    model: Annotated[Path, typer.Argument(help="Model folder written by 'ner train'.")],
+    data: Annotated[Path, typer.Option(help="CoNLL file with the true tags.")],
+    decode: Annotated[Decode | None, typer.Option(
+        help="viterbi: best valid BIO sequence; greedy: best tag per word.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Scores as one JSON line.")] = False,
+):
+    """Score a tagger on a CoNLL file: token accuracy and entity precision/recall/F1."""
+    from ..text import NERTagger, read_conll
+
+    with user_errors():
+        tagger = NERTagger.load(model)
+        scores = tagger.evaluate(read_conll(data), decode=None if decode is None
+                                 else decode.value)
+        _print_scores(str(data), scores, as_json)
+
+
+@app.command()
+def tag(
+    model: Annotated[Path, typer.Argument(help="Model folder written by 'ner train'.")],
+    text: Annotated[list[str], typer.Argument(
+        help="Sentences to tag ('-' reads one sentence per line from standard input).")],
+    inline: Annotated[bool, typer.Option(help="word/TAG pairs on one line.")] = False,
+):
+    """Print the tag of every word: 'word TAG' lines, a blank line between sentences."""
+    from ..text import NERTagger
+
+    with user_errors():
+        tagger = NERTagger.load(model)
+        sentences = [line for t in text for line in
+                     (sys.stdin.read().splitlines() if t == "-" else [t]) if line.strip()]
+        for i, sentence in enumerate(sentences):
+            pairs = tagger.tag(sentence)
+            if inline:
+                print(" ".join(f"{w}/{t}" for w, t in pairs))
+                continue
+            if i:
+                print()
+            width = max((len(w) for w, _ in pairs), default=0)
+            for word, label in pairs:
+                print(f"{word:<{width}} {label}")

@@ -1,0 +1,340 @@
+"""A feed-forward neural language model after Bengio, Ducharme, Vincent & Jauvin (2003), "A
+Neural Probabilistic Language Model": the embeddings of the previous ``context`` tokens are
+concatenated -> tanh hidden layer(s) -> softmax over the vocabulary, at character or word
+level; plus the interpolated Kneser-Ney n-gram with the same context as its baseline.
+
+>>> lm = train_lm("abcabcabcabc" * 20, level="char", context=2, epochs=10, hidden=16,
+...               embed_dim=4, lr=0.02, seed=0)
+>>> lm.sample(6, prompt="ab", temperature=0)
+'abcabcab'
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .. import io, nn
+from ..autograd import no_grad
+from ..nn import functional as F
+from ._training import Budget, cosine_lr, hidden_sizes, make_optimizer, positive_float, positive_int
+from .metrics import perplexity
+from .ngram import KneserNeyLM
+from .sampling import check_sampling, generate
+from .tokenize import char_tokenize, detokenize, tokenize
+from .vocab import Vocabulary
+from .windows import ngram_dataset
+
+KIND = "deltagrad.text.lm.LanguageModel"
+LEVELS = ("char", "word")
+
+
+class FeedForwardLM(nn.Module):
+    """Ids of the previous ``context`` tokens (B, context) -> next-token logits (B, vocab).
+
+    ``embedding`` maps each id to ``embed_dim`` numbers; the ``context`` vectors are
+    concatenated and fed to ``mlp``, tanh hidden layers of the given widths then a linear
+    output layer. With ``direct`` a second linear map from the concatenated vectors straight
+    to the logits is added (the paper's optional "direct connections").
+
+    >>> import numpy as np
+    >>> net = FeedForwardLM(65, context=8, rng=np.random.default_rng(0))
+    >>> net(np.zeros((2, 8), np.int64)).shape
+    (2, 65)
+    """
+
+    def __init__(self, vocab_size: int, context: int, *, embed_dim: int = 16,
+                 hidden=(512,), dropout: float = 0.0, direct: bool = False,
+                 rng: np.random.Generator | None = None):
+        super().__init__()
+        where = "FeedForwardLM"
+        self.context = positive_int(context, "context", where)
+        self.hidden = hidden_sizes(hidden, where)
+        self.embedding = nn.Embedding(vocab_size, embed_dim, rng=rng)
+        width = self.context * self.embedding.embedding_dim
+        self.mlp = nn.MLP(width, list(self.hidden), vocab_size, activation="tanh",
+                          dropout=dropout, rng=rng)
+        self.direct = nn.Linear(width, vocab_size, bias=False, rng=rng) if direct else None
+        self.reset_embeddings(rng)
+
+    def reset_embeddings(self, rng: np.random.Generator | None = None) -> None:
+        # Small vectors, so the tanh units start in their linear range; the direct map
+        # starts at zero and so adds nothing until training finds a use for it.
+        nn.init.normal_(self.embedding.weight, std=0.1, rng=rng)
+        if self.direct is not None:
+            nn.init.zeros_(self.direct.weight)
+
+    def forward(self, contexts):
+        if contexts.ndim != 2 or contexts.shape[1] != self.context:
+            raise ValueError(f"FeedForwardLM: expected ids of shape (batch, {self.context}), "
+                             f"got {tuple(contexts.shape)}")
+        x = self.embedding(contexts).reshape(contexts.shape[0], -1)
+        logits = self.mlp(x)
+        return logits if self.direct is None else logits + self.direct(x)
+
+    def config(self) -> dict:
+        """The constructor arguments that rebuild this network (minus ``rng``)."""
+        return {"vocab_size": self.embedding.num_embeddings, "context": self.context,
+                "embed_dim": self.embedding.embedding_dim, "hidden": list(self.hidden),
+                "dropout": self.mlp.dropout, "direct": self.direct is not None}
+
+
+# --- text <-> ids -----------------------------------------------------------------------
+
+
+def split_text(text: str, valid_fraction: float = 0.1) -> tuple[str, str]:
+    """The first ``1 - valid_fraction`` of ``text`` (by characters) and the rest, cut at
+    the next line break after that point when there is one (so no word is split).
+
+    >>> split_text("one\\ntwo\\nthree\\nfour\\n", 0.5)
+    ('one\\ntwo\\nthree\\n', 'four\\n')
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"split_text: text must be a str, got {type(text).__name__}")
+    positive_float(valid_fraction, "valid_fraction", "split_text", upper=1)
+    cut = int(len(text) * (1 - valid_fraction))
+    newline = text.find("\n", cut)
+    if 0 <= newline < len(text) - 1:
+        cut = newline + 1
+    return text[:cut], text[cut:]
+
+
+def _tokens(text: str, level: str, lowercase: bool) -> list[str]:
+    if level == "char":
+        return char_tokenize(text, lowercase=lowercase)
+    return tokenize(text, lowercase=lowercase, newlines=True)
+
+
+def _scores(nll: np.ndarray) -> dict:
+    ce = float(np.mean(nll))
+    return {"cross_entropy": ce, "perplexity": perplexity(nll), "bits": ce / math.log(2),
+            "tokens": int(nll.size)}
+
+
+# --- the language model -----------------------------------------------------------------
+
+
+class LanguageModel:
+    """A trained :class:`FeedForwardLM` with its vocabulary and how it reads text.
+
+    Make one with :func:`train_lm` or :meth:`load`; then :meth:`evaluate` it on text,
+    :meth:`sample` from it, :meth:`save` it as a model folder (``model.safetensors`` +
+    ``config.json``).
+    """
+
+    def __init__(self, module: FeedForwardLM, vocab: Vocabulary, *, level: str = "char",
+                 lowercase: bool = False, info: dict | None = None):
+        if level not in LEVELS:
+            raise ValueError(f"LanguageModel: level must be one of {LEVELS}, got {level!r}")
+        if module.embedding.num_embeddings != len(vocab):
+            raise ValueError(f"LanguageModel: the network has {module.embedding.num_embeddings}"
+                             f" ids but the vocabulary {len(vocab)}")
+        self.module = module.eval()
+        self.vocab = vocab
+        self.level = level
+        self.lowercase = bool(lowercase)
+        self.info = dict(info or {})
+
+    @property
+    def context(self) -> int:
+        return self.module.context
+
+    def __repr__(self) -> str:
+        return (f"LanguageModel(level={self.level!r}, context={self.context}, "
+                f"{len(self.vocab)} tokens, hidden={list(self.module.hidden)})")
+
+    def encode(self, text: str) -> np.ndarray:
+        """The ids of ``text``'s tokens (unknown ones -> ``<unk>``)."""
+        if not isinstance(text, str):
+            raise TypeError(f"LanguageModel.encode: text must be a str, got "
+                            f"{type(text).__name__}")
+        return self.vocab.encode(_tokens(text, self.level, self.lowercase))
+
+    def dataset(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(contexts, targets) of ``text``: every token with the ``context`` before it."""
+        return ngram_dataset(self.encode(text), self.context, self.vocab.pad_id)
+
+    def nll(self, contexts, targets, batch_size: int = 8192) -> np.ndarray:
+        """The negative log-likelihood (nats) of each target given its context."""
+        out = np.empty(len(targets), np.float64)
+        self.module.eval()
+        with no_grad():
+            for start in range(0, len(targets), batch_size):
+                sl = slice(start, start + batch_size)
+                out[sl] = F.cross_entropy(self.module(contexts[sl]), targets[sl],
+                                          reduction="none").numpy()
+        return out
+
+    def evaluate(self, text: str) -> dict:
+        """Cross-entropy (nats per token), perplexity (its exp), bits per token and the
+        number of tokens, over every token of ``text``."""
+        X, y = self.dataset(text)
+        if len(y) == 0:
+            raise ValueError("LanguageModel.evaluate: the text has no tokens")
+        return _scores(self.nll(X, y))
+
+    def ngram_baseline(self, train_text: str, text: str) -> dict:
+        """The scores on ``text`` (as :meth:`evaluate`) of an interpolated Kneser-Ney
+        n-gram model with this model's context and vocabulary, counted on ``train_text``."""
+        kn = KneserNeyLM(self.context, len(self.vocab)).fit(*self.dataset(train_text))
+        X, y = self.dataset(text)
+        if len(y) == 0:
+            raise ValueError("LanguageModel.ngram_baseline: the text has no tokens")
+        return _scores(-kn.log_prob(X, y))
+
+    def sample(self, length: int = 300, *, prompt: str = "", temperature: float = 1.0,
+               top_k: int | None = None, seed: int | None = None) -> str:
+        """``prompt`` followed by ``length`` generated tokens, as text. ``temperature``
+        below 1 sharpens the distribution (0: always the most likely token), ``top_k``
+        keeps only the k most likely; the same ``seed`` gives the same text. Padding and
+        ``<unk>`` are never drawn."""
+        check_sampling(temperature, top_k, "LanguageModel.sample")
+        prompt_ids = self.encode(prompt).tolist() if prompt else []
+        banned = [i for i in (self.vocab.pad_id, self.vocab.unk_id) if i is not None]
+        self.module.eval()
+
+        def next_logits(ctx):
+            with no_grad():
+                return self.module(ctx).numpy()[0]
+
+        ids = generate(next_logits, prompt_ids, length, context=self.context,
+                       pad_id=self.vocab.pad_id, temperature=temperature, top_k=top_k,
+                       seed=seed, banned=banned)
+        new = detokenize(self.vocab.decode(ids), level=self.level)
+        if not prompt:
+            return new
+        glue = "" if self.level == "char" or prompt[-1:].isspace() or not new else " "
+        return prompt + glue + new
+
+    # --- model folders --------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save as a model folder: weights in ``model.safetensors``; the network's settings,
+        the vocabulary, the level and ``info`` in ``config.json``."""
+        metadata = {"kind": KIND, "network": self.module.config(),
+                    "vocab": self.vocab.to_dict(), "level": self.level,
+                    "lowercase": self.lowercase, "info": self.info}
+        return io.save(self.module, path, metadata=metadata)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> LanguageModel:
+        """The language model saved in folder ``path`` by :meth:`save`."""
+        meta = io.load_metadata(path)
+        if meta.get("kind") != KIND:
+            raise io.ModelFileError(f"{os.fspath(path)}: not a language model folder (its "
+                                    f"config.json has kind {meta.get('kind')!r})")
+        try:
+            module = FeedForwardLM(**meta["network"])
+            vocab = Vocabulary.from_dict(meta["vocab"])
+            module.load_state_dict(io.load_state_dict(path))
+            return cls(module, vocab, level=meta["level"], lowercase=meta["lowercase"],
+                       info=meta.get("info"))
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, io.ModelFileError):
+                raise
+            raise io.ModelFileError(f"{os.fspath(path)}: damaged language model config "
+                                    f"({type(exc).__name__}: {exc})") from None
+
+
+# --- training ---------------------------------------------------------------------------
+
+
+def train_lm(text: str, *, level: str = "char", context: int = 8,
+             valid_text: str | None = None, valid_fraction: float = 0.1,
+             lowercase: bool | None = None, min_freq: int | None = None,
+             embed_dim: int | None = None, hidden=(512,), dropout: float = 0.0,
+             direct: bool = False, epochs: int = 10, batch_size: int = 256,
+             lr: float = 2e-3, optimizer: str = "adam", max_time: float | None = None,
+             seed: int = 0, log: Callable[[str], None] | None = None) -> LanguageModel:
+    """Train a :class:`FeedForwardLM` on ``text``; return the :class:`LanguageModel`.
+
+    Without ``valid_text`` the last ``valid_fraction`` of ``text`` is held out for
+    validation (:func:`split_text`; 0 holds nothing out). ``level`` "char" models
+    characters (``lowercase`` off, every character kept, ``embed_dim`` 16 by default);
+    "word" models words and punctuation from :func:`tokenize`, line breaks included
+    (``lowercase`` on, words seen fewer than ``min_freq`` = 2 times -> ``<unk>``,
+    ``embed_dim`` 64). The learning rate falls along a half cosine over the run, ``epochs``
+    long or ``max_time`` seconds, whichever ends first; with validation text the
+    validation loss is measured after each epoch and the best weights kept. ``log``
+    receives one line per epoch.
+    """
+    where = "train_lm"
+    if level not in LEVELS:
+        raise ValueError(f"{where}: level must be one of {LEVELS}, got {level!r}")
+    if not isinstance(text, str):
+        raise TypeError(f"{where}: text must be a str, got {type(text).__name__}")
+    word = level == "word"
+    lowercase = word if lowercase is None else bool(lowercase)
+    if min_freq is None:
+        min_freq = 2 if word else 1
+    min_freq = positive_int(min_freq, "min_freq", where)
+    embed_dim = positive_int(embed_dim or (64 if word else 16), "embed_dim", where)
+    epochs = positive_int(epochs, "epochs", where)
+    batch_size = positive_int(batch_size, "batch_size", where)
+    lr = positive_float(lr, "lr", where)
+    budget = Budget(max_time, where)
+    if valid_text is None and valid_fraction:
+        text, valid_text = split_text(text, valid_fraction)
+    rng = np.random.default_rng(seed)
+
+    vocab = Vocabulary.build(_tokens(text, level, lowercase), min_freq=min_freq)
+    module = FeedForwardLM(len(vocab), context, embed_dim=embed_dim, hidden=hidden,
+                           dropout=dropout, direct=direct, rng=rng)
+    model = LanguageModel(module, vocab, level=level, lowercase=lowercase)
+    X, y = model.dataset(text)
+    if len(y) == 0:
+        raise ValueError(f"{where}: the training text has no tokens")
+    valid = model.dataset(valid_text) if valid_text else None
+    opt = make_optimizer(optimizer, module.parameters(), lr, where)
+    total_steps = epochs * -(-len(y) // batch_size)
+
+    history, best, step = [], None, 0
+    for epoch in range(1, epochs + 1):
+        module.train()
+        order = rng.permutation(len(y))
+        loss_sum, seen = 0.0, 0
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            progress = step / total_steps
+            if max_time is not None:
+                progress = max(progress, budget.elapsed() / max_time)
+            opt.param_groups[0]["lr"] = cosine_lr(lr, progress)
+            loss = F.cross_entropy(module(X[rows]), y[rows])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            loss_sum += loss.item() * len(rows)
+            seen += len(rows)
+            step += 1
+            if budget.over():
+                break
+        record = {"epoch": epoch, "train_loss": loss_sum / seen,
+                  "seconds": round(budget.elapsed(), 2)}
+        if valid is not None and len(valid[1]):
+            valid_loss = float(model.nll(*valid).mean())
+            record["valid_loss"] = valid_loss
+            if best is None or valid_loss < best[0]:
+                best = (valid_loss, module.state_dict(), epoch)
+        history.append(record)
+        if log is not None:
+            log(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                         for k, v in record.items()))
+        if budget.over():
+            break
+    if best is not None:
+        module.load_state_dict(best[1])
+    module.eval()
+    model.info = {"training": {"level": level, "context": module.context,
+                               "embed_dim": embed_dim, "hidden": list(module.hidden),
+                               "dropout": dropout, "direct": direct, "min_freq": min_freq,
+                               "lowercase": lowercase, "epochs": epochs,
+                               "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
+                               "max_time": max_time, "seed": seed,
+                               "valid_fraction": valid_fraction},
+                  "history": history, "best_epoch": best[2] if best else len(history),
+                  "seconds": round(budget.elapsed(), 2)}
+    return model

@@ -1,0 +1,335 @@
+"""A window-based named-entity tagger (Collobert & Weston style): each word is tagged from
+the ±``radius`` words around it, each word a learned vector (of its lower-cased form) joined
+to a small vector of its casing, all concatenated -> hidden layer(s) -> softmax over tags.
+
+>>> sents = [(["Peter", "lives", "in", "Paris"], ["B-PER", "O", "O", "B-LOC"])] * 20
+>>> tagger = train_tagger(sents, epochs=30, hidden=16, word_dim=8, lr=0.01, seed=0)
+>>> [tag for _, tag in tagger.tag("Peter lives in Paris")]
+['B-PER', 'O', 'O', 'B-LOC']
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .. import io, nn
+from ..autograd import concatenate, no_grad
+from ..nn import functional as F
+from ._training import Budget, cosine_lr, hidden_sizes, make_optimizer, positive_float, positive_int
+from .bio import constrained_decode
+from .casing import CASINGS, casing_ids, normalize_word
+from .metrics import entity_scores
+from .tokenize import tokenize
+from .vocab import Vocabulary
+from .windows import window_positions
+
+KIND = "deltagrad.text.ner.NERTagger"
+DECODERS = ("viterbi", "greedy")
+
+
+class WindowTagger(nn.Module):
+    """Word and casing ids of a window (B, 2r+1) each -> tag logits (B, num_tags).
+
+    ``words`` and ``casings`` are :class:`~deltagrad.nn.Embedding` tables; the window's
+    vectors are concatenated into one (B, (2r+1)(word_dim + casing_dim)) input to ``mlp``,
+    an :class:`~deltagrad.nn.MLP` with the given hidden widths and activation.
+
+    >>> import numpy as np
+    >>> net = WindowTagger(100, 9, rng=np.random.default_rng(0))
+    >>> net(np.zeros((4, 5), np.int64), np.zeros((4, 5), np.int64)).shape
+    (4, 9)
+    """
+
+    def __init__(self, num_words: int, num_tags: int, *, radius: int = 2, word_dim: int = 50,
+                 casing_dim: int = 8, num_casings: int = len(CASINGS), hidden=(300,),
+                 activation: str = "tanh", dropout: float = 0.0,
+                 rng: np.random.Generator | None = None):
+        super().__init__()
+        where = "WindowTagger"
+        self.radius = positive_int(radius, "radius", where, minimum=0)
+        self.width = 2 * self.radius + 1
+        self.hidden = hidden_sizes(hidden, where)
+        self.words = nn.Embedding(num_words, word_dim, rng=rng)
+        self.casings = nn.Embedding(num_casings, casing_dim, rng=rng)
+        self.mlp = nn.MLP(self.width * (word_dim + casing_dim), list(self.hidden), num_tags,
+                          activation=activation, dropout=dropout, rng=rng)
+        self.reset_embeddings(rng)
+
+    def reset_embeddings(self, rng: np.random.Generator | None = None) -> None:
+        # Small vectors: at N(0, 1) each of the ~300 inputs would saturate tanh units early
+        # and Adam's ~lr-sized steps would barely move them.
+        nn.init.normal_(self.words.weight, std=0.1, rng=rng)
+        nn.init.normal_(self.casings.weight, std=0.1, rng=rng)
+
+    def forward(self, word_windows, casing_windows):
+        n = word_windows.shape[0]
+        words = self.words(word_windows).reshape(n, -1)
+        casings = self.casings(casing_windows).reshape(n, -1)
+        return self.mlp(concatenate([words, casings], axis=1))
+
+    def config(self) -> dict:
+        """The constructor arguments that rebuild this network (minus ``rng``)."""
+        return {"num_words": self.words.num_embeddings,
+                "num_tags": self.mlp.out_features, "radius": self.radius,
+                "word_dim": self.words.embedding_dim,
+                "casing_dim": self.casings.embedding_dim,
+                "num_casings": self.casings.num_embeddings, "hidden": list(self.hidden),
+                "activation": self.mlp.activation, "dropout": self.mlp.dropout}
+
+
+# --- features ---------------------------------------------------------------------------
+
+
+def _word_list(sentence, where: str) -> list[str]:
+    if isinstance(sentence, str):
+        raise TypeError(f"{where}: give each sentence as a list of words, not one str (use "
+                        f"tagger.tag(text) to tag raw text)")
+    words = list(sentence)
+    if not all(isinstance(w, str) for w in words):
+        raise TypeError(f"{where}: words must be str")
+    return words
+
+
+class _Features:
+    """Flat word ids and casing ids of a list of sentences, with one padding id appended at
+    the end, and the window positions into them (-1 = padding, so it picks that last id)."""
+
+    def __init__(self, sentences: Sequence[Sequence[str]], words: Vocabulary, radius: int):
+        flat = [w for s in sentences for w in s]
+        self.lengths = np.array([len(s) for s in sentences], dtype=np.int64)
+        self.word_ids = np.append(words.encode([normalize_word(w) for w in flat]),
+                                  words.pad_id)
+        self.casing_ids = np.append(casing_ids(flat), 0)
+        self.positions = window_positions(self.lengths, radius)
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+
+# --- the tagger -------------------------------------------------------------------------
+
+
+class NERTagger:
+    """A trained window tagger: the network, its word vocabulary and its tag list.
+
+    Make one with :func:`train_tagger` or :meth:`load`; then :meth:`tag` raw text,
+    :meth:`predict` tokenised sentences, :meth:`evaluate` tagged ones, :meth:`save` it as a
+    model folder (``model.safetensors`` + ``config.json``, see :func:`deltagrad.save`).
+    ``decode="viterbi"`` (the default) returns the most likely *valid* BIO sequence (no
+    ``I-X`` without a ``B-X`` or ``I-X`` before it); ``"greedy"`` the most likely tag of
+    each word on its own.
+    """
+
+    def __init__(self, module: WindowTagger, words: Vocabulary, tags: Sequence[str], *,
+                 decode: str = "viterbi", info: dict | None = None):
+        if decode not in DECODERS:
+            raise ValueError(f"NERTagger: decode must be one of {DECODERS}, got {decode!r}")
+        if module.words.num_embeddings != len(words) or module.mlp.out_features != len(tags):
+            raise ValueError(f"NERTagger: the network has {module.words.num_embeddings} words "
+                             f"and {module.mlp.out_features} tags, but the vocabulary has "
+                             f"{len(words)} and the tag list {len(tags)}")
+        self.module = module.eval()
+        self.words = words
+        self.tags = list(tags)
+        self.decode = decode
+        self.info = dict(info or {})  # training settings, history, scores: saved with it
+
+    def __repr__(self) -> str:
+        return (f"NERTagger({len(self.words)} words, tags={self.tags}, "
+                f"radius={self.module.radius}, hidden={list(self.module.hidden)})")
+
+    def log_probs(self, sentences: Sequence[Sequence[str]],
+                  batch_size: int = 8192) -> list[np.ndarray]:
+        """Per sentence, the (words, tags) log-probabilities of each tag for each word."""
+        sentences = [_word_list(s, "NERTagger.log_probs") for s in sentences]
+        feats = _Features(sentences, self.words, self.module.radius)
+        out = np.empty((len(feats), len(self.tags)), np.float64)
+        self.module.eval()
+        with no_grad():
+            for start in range(0, len(feats), batch_size):
+                pos = feats.positions[start:start + batch_size]
+                logits = self.module(feats.word_ids[pos], feats.casing_ids[pos])
+                out[start:start + len(pos)] = F.log_softmax(logits, axis=-1).numpy()
+        return np.split(out, np.cumsum(feats.lengths)[:-1]) if len(sentences) else []
+
+    def predict(self, sentences: Sequence[Sequence[str]],
+                decode: str | None = None) -> list[list[str]]:
+        """The tags of each sentence (a list of words), as lists of tag strings."""
+        decode = self.decode if decode is None else decode
+        if decode not in DECODERS:
+            raise ValueError(f"NERTagger.predict: decode must be one of {DECODERS}, got "
+                             f"{decode!r}")
+        result = []
+        for lp in self.log_probs(sentences):
+            ids = constrained_decode(lp, self.tags) if decode == "viterbi" else lp.argmax(1)
+            result.append([self.tags[i] for i in ids])
+        return result
+
+    def tag(self, text) -> list[tuple[str, str]]:
+        """``(word, tag)`` pairs for ``text``: a str (split with :func:`tokenize`) or a list
+        of words."""
+        words = tokenize(text) if isinstance(text, str) else _word_list(text, "NERTagger.tag")
+        return list(zip(words, self.predict([words])[0])) if words else []
+
+    def evaluate(self, sentences, decode: str | None = None) -> dict:
+        """CoNLL scores on tagged sentences (``(words, tags)`` pairs, e.g. from
+        :func:`~deltagrad.text.conll.read_conll`): entity precision/recall/F1, token
+        accuracy, per type; see :func:`~deltagrad.text.metrics.entity_scores`."""
+        sentences = list(sentences)
+        pred = self.predict([s[0] for s in sentences], decode)
+        return entity_scores([list(s[1]) for s in sentences], pred)
+
+    # --- model folders --------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save as a model folder: the weights in ``model.safetensors``; the network's
+        settings, the vocabulary, the tags and ``info`` in ``config.json``."""
+        metadata = {"kind": KIND, "network": self.module.config(),
+                    "words": self.words.to_dict(), "tags": self.tags, "decode": self.decode,
+                    "info": self.info}
+        return io.save(self.module, path, metadata=metadata)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> NERTagger:
+        """The tagger saved in folder ``path`` by :meth:`save`."""
+        meta = io.load_metadata(path)
+        if meta.get("kind") != KIND:
+            raise io.ModelFileError(f"{os.fspath(path)}: not a NER tagger folder (its "
+                                    f"config.json has kind {meta.get('kind')!r})")
+        try:
+            module = WindowTagger(**meta["network"])
+            words = Vocabulary.from_dict(meta["words"])
+            module.load_state_dict(io.load_state_dict(path))
+            return cls(module, words, meta["tags"], decode=meta.get("decode", "viterbi"),
+                       info=meta.get("info"))
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, io.ModelFileError):
+                raise
+            raise io.ModelFileError(f"{os.fspath(path)}: damaged NER tagger config "
+                                    f"({type(exc).__name__}: {exc})") from None
+
+
+# --- training ---------------------------------------------------------------------------
+
+
+def _checked_sentences(sentences, where: str, what: str) -> list[tuple[list[str], list[str]]]:
+    out = []
+    for i, item in enumerate(sentences):
+        try:
+            words, tags = item
+        except (TypeError, ValueError):
+            raise TypeError(f"{where}: each {what} sentence must be a (words, tags) pair; "
+                            f"item {i} is {type(item).__name__}") from None
+        words, tags = _word_list(words, where), list(tags)
+        if len(words) != len(tags):
+            raise ValueError(f"{where}: {what} sentence {i} has {len(words)} words but "
+                             f"{len(tags)} tags")
+        out.append((words, tags))
+    if not out:
+        raise ValueError(f"{where}: no {what} sentences")
+    return out
+
+
+def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
+                 casing_dim: int = 8, hidden=(300,), activation: str = "tanh",
+                 dropout: float = 0.0, min_freq: int = 1, unk_replace: float = 0.5,
+                 epochs: int = 10, batch_size: int = 64, lr: float = 1e-3,
+                 optimizer: str = "adam", max_time: float | None = None, seed: int = 0,
+                 decode: str = "viterbi",
+                 log: Callable[[str], None] | None = None) -> NERTagger:
+    """Train a :class:`WindowTagger` on ``train`` (``(words, tags)`` sentences, e.g. from
+    :func:`~deltagrad.text.conll.read_conll`); return the :class:`NERTagger`.
+
+    Words are looked up lower-cased with digits as 0 (:func:`normalize_word`) in a
+    vocabulary of the training words seen ``min_freq`` times or more; each epoch, every
+    training word seen only once is replaced by ``<unk>`` with probability ``unk_replace``,
+    so the ``<unk>`` vector is learned for the unseen words of new text. The learning rate
+    falls along a half cosine over the run (to 5 % of ``lr``), ``epochs`` long or
+    ``max_time`` seconds, whichever ends first. With ``valid`` sentences, the entity F1
+    on them is measured after each epoch and the best epoch's weights are kept. ``log``
+    (e.g. ``print``) receives one line per epoch.
+    """
+    where = "train_tagger"
+    train = _checked_sentences(train, where, "training")
+    valid = None if valid is None else _checked_sentences(valid, where, "validation")
+    epochs = positive_int(epochs, "epochs", where)
+    batch_size = positive_int(batch_size, "batch_size", where)
+    min_freq = positive_int(min_freq, "min_freq", where)
+    lr = positive_float(lr, "lr", where)
+    unk_replace = positive_float(unk_replace, "unk_replace", where, allow_zero=True, upper=1)
+    if decode not in DECODERS:
+        raise ValueError(f"{where}: decode must be one of {DECODERS}, got {decode!r}")
+    budget = Budget(max_time, where)
+    rng = np.random.default_rng(seed)
+
+    tags = sorted({t for _, ts in train for t in ts}, key=lambda t: (t != "O", t[2:], t))
+    tag_index = {t: i for i, t in enumerate(tags)}
+    words = Vocabulary.build((normalize_word(w) for ws, _ in train for w in ws),
+                             min_freq=min_freq)
+    module = WindowTagger(len(words), len(tags), radius=radius, word_dim=word_dim,
+                          casing_dim=casing_dim, hidden=hidden, activation=activation,
+                          dropout=dropout, rng=rng)
+    tagger = NERTagger(module, words, tags, decode=decode)
+    opt = make_optimizer(optimizer, module.parameters(), lr, where)
+
+    feats = _Features([ws for ws, _ in train], words, module.radius)
+    targets = np.array([tag_index[t] for _, ts in train for t in ts], dtype=np.int64)
+    counts = np.array([words.counts.get(t, 0) for t in words.tokens], dtype=np.int64)
+    singleton = counts[feats.word_ids] == 1  # the padding id at the end has count 0
+    steps_per_epoch = -(-len(targets) // batch_size)
+    total_steps = epochs * steps_per_epoch
+
+    history, best = [], None
+    step = 0
+    for epoch in range(1, epochs + 1):
+        word_ids = np.where(singleton & (rng.random(singleton.size) < unk_replace),
+                            words.unk_id, feats.word_ids)
+        order = rng.permutation(len(targets))
+        module.train()
+        loss_sum, seen = 0.0, 0
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            pos = feats.positions[rows]
+            progress = step / total_steps
+            if max_time is not None:
+                progress = max(progress, budget.elapsed() / max_time)
+            opt.param_groups[0]["lr"] = cosine_lr(lr, progress)
+            loss = F.cross_entropy(module(word_ids[pos], feats.casing_ids[pos]),
+                                   targets[rows])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            loss_sum += loss.item() * len(rows)
+            seen += len(rows)
+            step += 1
+            if budget.over():
+                break
+        record = {"epoch": epoch, "train_loss": loss_sum / seen,
+                  "seconds": round(budget.elapsed(), 2)}
+        if valid is not None:
+            scores = tagger.evaluate(valid)
+            record.update(valid_f1=scores["f1"], valid_accuracy=scores["accuracy"])
+            if best is None or scores["f1"] > best[0]:
+                best = (scores["f1"], module.state_dict(), epoch)
+        history.append(record)
+        if log is not None:
+            log(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                         for k, v in record.items()))
+        if budget.over():
+            break
+    if best is not None:
+        module.load_state_dict(best[1])
+    tagger.info = {"training": {"radius": module.radius, "word_dim": word_dim,
+                                "casing_dim": casing_dim, "hidden": list(module.hidden),
+                                "activation": activation, "dropout": dropout,
+                                "min_freq": min_freq, "unk_replace": unk_replace,
+                                "epochs": epochs, "batch_size": batch_size, "lr": lr,
+                                "optimizer": optimizer, "max_time": max_time, "seed": seed},
+                   "history": history, "best_epoch": best[2] if best else len(history),
+                   "seconds": round(budget.elapsed(), 2)}
+    module.eval()
+    return tagger
