@@ -382,3 +382,25 @@ def test_out_dir_rules_protect_an_existing_run(tmp_path):
     assert h.epoch == [1, 2]
     fresh = _resumable().fit(MOONS.X, MOONS.y, out_dir=tmp_path / "new", resume="auto", **fit)
     assert fresh.epoch == [1, 2]
+
+
+def test_per_position_labels_for_outputs_with_a_class_axis():
+    class Tagger(nn.Module):  # (n, T) token ids -> (n, C, T) scores, PyTorch's layout
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(20, 8, rng=np.random.default_rng(0))
+            self.out = nn.Linear(8, 3, rng=np.random.default_rng(1))
+
+        def forward(self, idx):
+            return self.out(self.emb(idx)).transpose(0, 2, 1)
+
+    X = np.random.default_rng(0).integers(0, 20, (200, 5))
+    y = X % 3  # each token's class is a function of the token
+    trainer = Trainer(Tagger(), "cross_entropy", lr=0.05, metrics=["accuracy", "log_loss"],
+                      seed=0, progress="none")
+    h = trainer.fit(X, y, epochs=10, batch_size=20)
+    assert h["accuracy"][-1] == 1.0
+    assert h["log_loss"][-1] == pytest.approx(h["loss"][-1], rel=1e-3)
+    with pytest.raises(ValueError, match=r"labels of shape \(n, 5\) for outputs of shape "
+                                         r"\(n, 3, 5\)"):
+        trainer.fit(X, y[:, :3], epochs=1)

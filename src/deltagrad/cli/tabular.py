@@ -478,8 +478,7 @@ def register(app: typer.Typer) -> None:
             help="The CSV target column. (default: the one the model was trained on)")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
-        """Print a saved model's metrics: accuracy etc. (classification), RMSE, R² etc.
-        (regression)."""
+        """Print a saved model's metrics: accuracy, F1... or RMSE, R²..."""
         run_evaluate(model_dir, data, target, as_json)
 
     @app.command()

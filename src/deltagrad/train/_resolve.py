@@ -67,21 +67,23 @@ def resolve_optimizer(optimizer, model, lr, weight_decay) -> optim.Optimizer:
 
 
 def predicted_labels(outputs: np.ndarray) -> np.ndarray:
-    """Class indices from model outputs: the argmax of several scores, or ``logit > 0`` for
-    one (binary with ``bce_with_logits``)."""
-    if outputs.ndim == 2 and outputs.shape[1] > 1:
-        return outputs.argmax(axis=1)
-    return (outputs.reshape(len(outputs)) > 0).astype(np.int64)
+    """Class indices from model outputs, flattened: the argmax over the class axis (1) of
+    several scores, or ``logit > 0`` for one (binary with ``bce_with_logits``)."""
+    if outputs.ndim >= 2 and outputs.shape[1] > 1:
+        return outputs.argmax(axis=1).reshape(-1)
+    return (outputs.reshape(-1) > 0).astype(np.int64)
 
 
 def _true_labels(y: np.ndarray) -> np.ndarray:
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
+    y = y.reshape(-1)
     return y.astype(np.int64) if y.dtype.kind == "f" else y
 
 
 def _log_loss(y, out):
-    scores = out if out.ndim == 2 and out.shape[1] > 1 else out.reshape(len(out))
+    if out.ndim >= 2 and out.shape[1] > 1:  # class axis last, one row per label
+        scores = np.moveaxis(out, 1, -1).reshape(-1, out.shape[1])
+    else:
+        scores = out.reshape(-1)
     return M.log_loss(_true_labels(y), scores, from_logits=True)
 
 

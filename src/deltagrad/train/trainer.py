@@ -149,10 +149,13 @@ class Trainer:
             self.model.train(was_training)
         out_shape = tuple(out.shape)
         if self.loss_name == "cross_entropy" and y.dtype.kind != "f":
-            if y.dtype.kind not in "biu" or y.ndim != 1:
-                raise ValueError(f"{what}: cross_entropy needs integer class labels in a 1-D y, "
-                                 f"got shape {y.shape} and dtype {y.dtype}")
-            n_classes = out_shape[-1] if len(out_shape) > 1 else 0
+            # Outputs (n, C) with labels (n,), or (n, C, d...) with labels (n, d...).
+            if y.dtype.kind not in "biu" or len(out_shape) < 2 or y.shape[1:] != out_shape[2:]:
+                raise ValueError(f"{what}: cross_entropy needs integer class labels of shape "
+                                 f"(n, {', '.join(map(str, out_shape[2:]))}) for outputs of "
+                                 f"shape (n, {', '.join(map(str, out_shape[1:]))}), got y of "
+                                 f"shape {y.shape} and dtype {y.dtype}".replace(", )", ",)"))
+            n_classes = out_shape[1]
             if y.min() < 0 or y.max() >= n_classes:
                 raise ValueError(f"{what}: y holds classes {int(y.min())}..{int(y.max())} but "
                                  f"the model outputs {n_classes} scores per sample")
