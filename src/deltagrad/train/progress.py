@@ -145,8 +145,14 @@ def make_progress(kind, stream=None) -> Progress:
         raise ValueError(f"progress must be one of {KINDS} (or True/False), got {kind!r}")
     stream = stream if stream is not None else sys.stderr
     if kind == "auto":
-        kind = "bar" if _is_terminal(stream) else "plain"
+        kind = "bar" if _is_terminal(stream) and _has_rich() else "plain"
     return {"bar": BarProgress, "plain": PlainProgress, "none": Progress}[kind](stream)
+
+
+def _has_rich() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("rich") is not None
 
 
 def _is_terminal(stream) -> bool:
