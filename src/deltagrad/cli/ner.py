@@ -67,14 +67,14 @@ def train(
     valid: Annotated[Path | None, typer.Option(
         help="CoNLL validation file: the best epoch on it is kept.")] = None,
     test: Annotated[Path | None, typer.Option(help="CoNLL test file, scored at the end.")] = None,
-    epochs: Annotated[int, typer.Option(help="Passes over the training data.")] = 12,
+    epochs: Annotated[int, typer.Option(help="Passes over the training data.")] = 10,
     max_minutes: Annotated[float | None, typer.Option(
         help="Stop training after this many minutes.")] = None,
     hidden: Annotated[str, typer.Option(help="Hidden layer widths, e.g. 300 or 300,100.")] = "300",
     word_dim: Annotated[int, typer.Option(help="Size of a word vector.")] = 50,
     casing_dim: Annotated[int, typer.Option(help="Size of a casing vector.")] = 8,
     radius: Annotated[int, typer.Option(help="Words either side in the window.")] = 2,
-    dropout: Annotated[float, typer.Option(help="Dropout after each hidden layer.")] = 0.0,
+    dropout: Annotated[float, typer.Option(help="Dropout after each hidden layer.")] = 0.5,
     lr: Annotated[float, typer.Option(help="Learning rate at the start.")] = 1e-3,
     batch_size: Annotated[int, typer.Option(help="Words per step.")] = 64,
     optimizer: Annotated[Optimizer, typer.Option(help="Optimiser.")] = Optimizer.adam,

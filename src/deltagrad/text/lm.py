@@ -247,7 +247,7 @@ def train_lm(text: str, *, level: str = "char", context: int = 8,
              valid_text: str | None = None, valid_fraction: float = 0.1,
              lowercase: bool | None = None, min_freq: int | None = None,
              embed_dim: int | None = None, hidden=(512,), dropout: float = 0.0,
-             direct: bool = False, epochs: int = 10, batch_size: int = 256,
+             direct: bool = False, context_dropout: float = 0.0, epochs: int = 10, batch_size: int = 256,
              lr: float = 2e-3, optimizer: str = "adam", max_time: float | None = None,
              seed: int = 0, log: Callable[[str], None] | None = None) -> LanguageModel:
     """Train a :class:`FeedForwardLM` on ``text``; return the :class:`LanguageModel`.
@@ -261,6 +261,12 @@ def train_lm(text: str, *, level: str = "char", context: int = 8,
     long or ``max_time`` seconds, whichever ends first; with validation text the
     validation loss is measured after each epoch and the best weights kept. ``log``
     receives one line per epoch.
+
+    ``dropout`` zeroes hidden units; ``context_dropout`` hides each context token (shows
+    ``<unk>`` in its place) with that probability while training, which teaches the network
+    to predict from the rest of the context, much as an n-gram model backs off to a
+    shorter one (Xie et al., 2017, "Data noising as smoothing in neural network language
+    models").
     """
     where = "train_lm"
     if level not in LEVELS:
@@ -272,10 +278,14 @@ def train_lm(text: str, *, level: str = "char", context: int = 8,
     if min_freq is None:
         min_freq = 2 if word else 1
     min_freq = positive_int(min_freq, "min_freq", where)
-    embed_dim = positive_int(embed_dim or (64 if word else 16), "embed_dim", where)
+    if embed_dim is None:
+        embed_dim = 64 if word else 16
+    embed_dim = positive_int(embed_dim, "embed_dim", where)
     epochs = positive_int(epochs, "epochs", where)
     batch_size = positive_int(batch_size, "batch_size", where)
     lr = positive_float(lr, "lr", where)
+    context_dropout = positive_float(context_dropout, "context_dropout", where,
+                                     allow_zero=True, upper=1)
     budget = Budget(max_time, where)
     if valid_text is None and valid_fraction:
         text, valid_text = split_text(text, valid_fraction)
@@ -303,7 +313,10 @@ def train_lm(text: str, *, level: str = "char", context: int = 8,
             if max_time is not None:
                 progress = max(progress, budget.elapsed() / max_time)
             opt.param_groups[0]["lr"] = cosine_lr(lr, progress)
-            loss = F.cross_entropy(module(X[rows]), y[rows])
+            xb = X[rows]
+            if context_dropout:
+                xb = np.where(rng.random(xb.shape) < context_dropout, vocab.unk_id, xb)
+            loss = F.cross_entropy(module(xb), y[rows])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -330,7 +343,8 @@ def train_lm(text: str, *, level: str = "char", context: int = 8,
     module.eval()
     model.info = {"training": {"level": level, "context": module.context,
                                "embed_dim": embed_dim, "hidden": list(module.hidden),
-                               "dropout": dropout, "direct": direct, "min_freq": min_freq,
+                               "dropout": dropout, "direct": direct,
+                               "context_dropout": context_dropout, "min_freq": min_freq,
                                "lowercase": lowercase, "epochs": epochs,
                                "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
                                "max_time": max_time, "seed": seed,

@@ -236,7 +236,7 @@ def _checked_sentences(sentences, where: str, what: str) -> list[tuple[list[str]
 
 def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
                  casing_dim: int = 8, hidden=(300,), activation: str = "tanh",
-                 dropout: float = 0.0, min_freq: int = 1, unk_replace: float = 0.5,
+                 dropout: float = 0.5, min_freq: int = 1, unk_replace: float = 0.5,
                  epochs: int = 10, batch_size: int = 64, lr: float = 1e-3,
                  optimizer: str = "adam", max_time: float | None = None, seed: int = 0,
                  decode: str = "viterbi",
@@ -247,7 +247,9 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
     Words are looked up lower-cased with digits as 0 (:func:`normalize_word`) in a
     vocabulary of the training words seen ``min_freq`` times or more; each epoch, every
     training word seen only once is replaced by ``<unk>`` with probability ``unk_replace``,
-    so the ``<unk>`` vector is learned for the unseen words of new text. The learning rate
+    so the ``<unk>`` vector is learned for the unseen words of new text. ``dropout`` after
+    each hidden layer (0.5 by default) matters: without it the tagger learns the training
+    set by heart within two epochs and does worse on new text. The learning rate
     falls along a half cosine over the run (to 5 % of ``lr``), ``epochs`` long or
     ``max_time`` seconds, whichever ends first. With ``valid`` sentences, the entity F1
     on them is measured after each epoch and the best epoch's weights are kept. ``log``
