@@ -401,3 +401,27 @@ def test_fitting_leaves_deltagrads_global_generator_alone():
     deltagrad.manual_seed(0)
     clf(max_iter=3, dropout=0.5).fit(X, Y_IRIS).predict(X)
     np.testing.assert_array_equal(_config.default_rng().random(3), expected)
+
+
+def test_small_networks_train_with_single_threaded_blas_and_restore_it(monkeypatch):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from deltagrad.sklearn import _stochastic
+
+    seen = []
+    real_run_epoch = _stochastic.run_epoch
+
+    def spy(*args, **kwargs):
+        seen.append(max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"))
+        return real_run_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(_stochastic, "run_epoch", spy)
+    with threadpool_limits(limits=2, user_api="blas"):
+        clf(max_iter=2).fit(X, Y_IRIS)  # 150 x 4 x 100: tiny products, one thread
+        assert seen == [1, 1]
+        after = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+        assert after and all(n == 2 for n in after)  # restored when fit returns
+        seen.clear()
+        wide = np.random.RandomState(0).standard_normal((300, 400))
+        clf(max_iter=1, hidden_layer_sizes=(400,)).fit(wide, np.arange(300) % 3)
+        assert seen == [2]  # 200 x 400 x 400 per batch: every thread is kept

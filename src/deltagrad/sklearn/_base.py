@@ -21,6 +21,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..autograd import no_grad
+from ._blas import blas_threads_for
 from ._heads import HEADS
 from ._lbfgs import fit_lbfgs
 from ._network import Network, as_layout, copy_layers, init_layers
@@ -155,17 +156,21 @@ class BaseMLP(BaseEstimator):
         sparse = scipy.sparse.issparse(X)
         X = X.tocsr().astype(dtype, copy=False) if sparse else X.astype(dtype, copy=False)
         head = HEADS[self.out_activation_]
-        if self.solver in STOCHASTIC_SOLVERS:
-            if self.early_stopping and incremental:
-                raise ValueError("partial_fit does not support early_stopping=True")
-            self._prepare_stochastic_state()
-            net = Network(self.coefs_, self.intercepts_, self.activation, self.dropout)
-            data = self._training_data(net, X, T, weight, sparse)
-            if self.dropout > 0:  # drawn after the split, so the split stays scikit-learn's
-                net.rng = np.random.default_rng(self._random_state.randint(2**31))
-            fit_stochastic(self, net, head, data, incremental)
-        else:
-            fit_lbfgs(self, head, TrainingData(X, T, weight, sparse, None), dtype)
+        stochastic = self.solver in STOCHASTIC_SOLVERS
+        if stochastic and self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        rows = X.shape[0] if not stochastic else \
+            min(200, X.shape[0]) if self.batch_size == "auto" else min(self.batch_size, X.shape[0])
+        with blas_threads_for(rows, layer_units):
+            if stochastic:
+                self._prepare_stochastic_state()
+                net = Network(self.coefs_, self.intercepts_, self.activation, self.dropout)
+                data = self._training_data(net, X, T, weight, sparse)
+                if self.dropout > 0:  # drawn after the split: the split stays scikit-learn's
+                    net.rng = np.random.default_rng(self._random_state.randint(2**31))
+                fit_stochastic(self, net, head, data, incremental)
+            else:
+                fit_lbfgs(self, head, TrainingData(X, T, weight, sparse, None), dtype)
         if not all(np.isfinite(w).all() for w in chain(self.coefs_, self.intercepts_)):
             raise ValueError("Solver produced non-finite parameter weights. The input data may "
                              "contain large values and need to be preprocessed.")
