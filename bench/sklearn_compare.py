@@ -13,7 +13,10 @@ random_state=seed`` and every other hyperparameter at its default, in both frame
 Each framework runs in its own process (their BLAS thread pools would fight in one), one
 process per data set and framework, the two alternating; ``--rounds`` repeats everything
 and each fit's time is its median over the rounds. ``--threads N`` limits the BLAS
-threads (threadpoolctl) in both. Scores do not depend on the round: each fit is seeded.
+threads (threadpoolctl) in both. deltagrad itself trains small networks with one BLAS
+thread (see ``deltagrad/sklearn/_blas.py``), so ``--threads 1`` is the equal-footing
+comparison; with the default thread count, scikit-learn's multithreaded small products can
+stall for milliseconds each on a busy machine. Scores do not depend on the round: each fit is seeded.
 The targets: accuracy no worse than scikit-learn's minus one point, fit time at most
 0.67x scikit-learn's.
 """

@@ -71,6 +71,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         deltagrad extra: the dtype of the weights and of training ("lbfgs" computes in
         float64 and stores in this dtype); None follows the input, as scikit-learn.
 
+    Notes
+    -----
+    While a small network trains (largest per-batch matrix product under 4 million
+    multiply-adds), BLAS runs on one thread: faster at that size, and immune to the stalls
+    multithreaded tiny products suffer on a busy machine. The thread count is restored when
+    ``fit`` returns.
+
     Attributes
     ----------
     classes_, loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_,
