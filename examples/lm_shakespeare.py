@@ -16,20 +16,9 @@ import time
 from pathlib import Path
 
 from deltagrad.text import KneserNeyLM
-from deltagrad.text.lm import split_text, train_lm
+from deltagrad.text.lm import LEVEL_DEFAULTS, split_text, train_lm
 
 ROOT = Path(__file__).resolve().parents[1]
-
-# The settings of the reported runs: a character needs a wide context but a small softmax
-# (65 symbols), so two tanh layers over 12 characters; a word needs a large softmax, so a
-# short context and one hidden layer, with dropout because 200k words overfit quickly.
-SETTINGS = {
-    "char": {"context": 12, "hidden": (512, 512), "embed_dim": 16, "direct": True,
-             "lr": 2e-3, "batch_size": 256},
-    "word": {"context": 3, "hidden": (256,), "embed_dim": 64, "dropout": 0.3, "lr": 1e-3,
-             "batch_size": 256},
-}
-
 
 def line(name: str, s: dict, unit: str) -> str:
     return (f"  {name:<28} cross-entropy {s['cross_entropy']:.4f} nats/{unit}  "
@@ -37,10 +26,11 @@ def line(name: str, s: dict, unit: str) -> str:
 
 
 def run(level: str, train: str, valid: str, minutes: float, out: Path | None) -> None:
-    print(f"== {level} level, {minutes:g} minutes of training")
+    print(f"== {level} level, {minutes:g} minutes of training, {LEVEL_DEFAULTS[level]}")
     start = time.perf_counter()
+    # The level's default settings (LEVEL_DEFAULTS); the time limit ends the run.
     model = train_lm(train, valid_text=valid, level=level, epochs=1000, max_time=minutes * 60,
-                     log=lambda s: print("  " + s, flush=True), **SETTINGS[level])
+                     log=lambda s: print("  " + s, flush=True))
     seconds = time.perf_counter() - start
     print(f"  trained for {seconds:.0f} s; {len(model.vocab)} tokens in the vocabulary; best "
           f"epoch {model.info['best_epoch']}")

@@ -66,19 +66,28 @@ def train(
     data: Annotated[Path, typer.Option(help="Text file; its last part is held out.")],
     out: Annotated[Path, typer.Option(help="Folder to save the model in.")],
     level: Annotated[Level, typer.Option(help="Model characters or words.")] = Level.char,
-    context: Annotated[int, typer.Option(help="Tokens of context (n-gram order - 1).")] = 8,
+    context: Annotated[int | None, typer.Option(
+        help="Tokens of context, the n-gram order - 1 (default 8 for chars, 3 for words).")
+    ] = None,
     valid_fraction: Annotated[float, typer.Option(help="Share of the text held out.")] = 0.1,
     epochs: Annotated[int, typer.Option(help="Passes over the training text.")] = 10,
     max_minutes: Annotated[float | None, typer.Option(
         help="Stop training after this many minutes.")] = None,
-    hidden: Annotated[str, typer.Option(help="tanh hidden layer widths, e.g. 512.")] = "512",
+    hidden: Annotated[str | None, typer.Option(
+        help="tanh hidden layer widths (default 512,512 for chars, 256 for words).")] = None,
     embed_dim: Annotated[int | None, typer.Option(
         help="Size of a token vector (default 16 for chars, 64 for words).")] = None,
-    dropout: Annotated[float, typer.Option(help="Dropout after each hidden layer.")] = 0.0,
-    direct: Annotated[bool, typer.Option(help="Add direct input-to-output connections.")] = False,
+    dropout: Annotated[float | None, typer.Option(
+        help="Dropout after each hidden layer (default 0.1 for chars, 0.3 for words).")] = None,
+    context_dropout: Annotated[float, typer.Option(
+        help="Chance of hiding each context token while training.")] = 0.0,
+    direct: Annotated[bool | None, typer.Option(
+        "--direct/--no-direct",
+        help="Direct input-to-output connections (default on for chars).")] = None,
     min_freq: Annotated[int | None, typer.Option(
         help="Rarer tokens become <unk> (default 2 for words, 1 for chars).")] = None,
-    lr: Annotated[float, typer.Option(help="Learning rate at the start.")] = 2e-3,
+    lr: Annotated[float | None, typer.Option(
+        help="Learning rate at the start (default 2e-3 for chars, 1e-3 for words).")] = None,
     batch_size: Annotated[int, typer.Option(help="Tokens per step.")] = 256,
     optimizer: Annotated[Optimizer, typer.Option(help="Optimiser.")] = Optimizer.adam,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -99,7 +108,8 @@ def train(
         train_text, valid_text = split_text(text, valid_fraction)
         model = train_lm(train_text, valid_text=valid_text, level=level.value,
                          context=context, embed_dim=embed_dim, hidden=hidden,
-                         dropout=dropout, direct=direct, min_freq=min_freq, epochs=epochs,
+                         dropout=dropout, direct=direct, context_dropout=context_dropout,
+                         min_freq=min_freq, epochs=epochs,
                          batch_size=batch_size, lr=lr, optimizer=optimizer.value,
                          max_time=None if max_minutes is None else max_minutes * 60,
                          seed=seed, log=None if quiet else

@@ -243,24 +243,36 @@ class LanguageModel:
 # --- training ---------------------------------------------------------------------------
 
 
-def train_lm(text: str, *, level: str = "char", context: int = 8,
+#: What each setting left as None becomes, by level: the settings of the reported runs (a
+#: character: a small softmax, so a wide context and two tanh layers are affordable; a word:
+#: a large softmax, so a short context and one layer, and more dropout, since 260k words
+#: are learned by heart quickly).
+LEVEL_DEFAULTS = {
+    "char": {"context": 8, "hidden": (512, 512), "embed_dim": 16, "dropout": 0.1,
+             "direct": True, "lr": 2e-3, "lowercase": False, "min_freq": 1},
+    "word": {"context": 3, "hidden": (256,), "embed_dim": 64, "dropout": 0.3,
+             "direct": False, "lr": 1e-3, "lowercase": True, "min_freq": 2},
+}
+
+
+def train_lm(text: str, *, level: str = "char", context: int | None = None,
              valid_text: str | None = None, valid_fraction: float = 0.1,
              lowercase: bool | None = None, min_freq: int | None = None,
-             embed_dim: int | None = None, hidden=(512,), dropout: float = 0.0,
-             direct: bool = False, context_dropout: float = 0.0, epochs: int = 10, batch_size: int = 256,
-             lr: float = 2e-3, optimizer: str = "adam", max_time: float | None = None,
-             seed: int = 0, log: Callable[[str], None] | None = None) -> LanguageModel:
+             embed_dim: int | None = None, hidden=None, dropout: float | None = None,
+             direct: bool | None = None, context_dropout: float = 0.0, epochs: int = 10,
+             batch_size: int = 256, lr: float | None = None, optimizer: str = "adam",
+             max_time: float | None = None, seed: int = 0,
+             log: Callable[[str], None] | None = None) -> LanguageModel:
     """Train a :class:`FeedForwardLM` on ``text``; return the :class:`LanguageModel`.
 
     Without ``valid_text`` the last ``valid_fraction`` of ``text`` is held out for
-    validation (:func:`split_text`; 0 holds nothing out). ``level`` "char" models
-    characters (``lowercase`` off, every character kept, ``embed_dim`` 16 by default);
-    "word" models words and punctuation from :func:`tokenize`, line breaks included
-    (``lowercase`` on, words seen fewer than ``min_freq`` = 2 times -> ``<unk>``,
-    ``embed_dim`` 64). The learning rate falls along a half cosine over the run, ``epochs``
-    long or ``max_time`` seconds, whichever ends first; with validation text the
-    validation loss is measured after each epoch and the best weights kept. ``log``
-    receives one line per epoch.
+    validation (:func:`split_text`; 0 holds nothing out). ``level`` "char" models every
+    character; "word" models words and punctuation from :func:`tokenize`, line breaks
+    included, words seen fewer than ``min_freq`` times becoming ``<unk>``. Settings left
+    as None take the level's value in :data:`LEVEL_DEFAULTS`. The learning rate falls
+    along a half cosine over the run, ``epochs`` long or ``max_time`` seconds, whichever
+    ends first; with validation text the validation loss is measured after each epoch and
+    the best weights kept. ``log`` receives one line per epoch.
 
     ``dropout`` zeroes hidden units; ``context_dropout`` hides each context token (shows
     ``<unk>`` in its place) with that probability while training, which teaches the network
@@ -273,26 +285,24 @@ def train_lm(text: str, *, level: str = "char", context: int = 8,
         raise ValueError(f"{where}: level must be one of {LEVELS}, got {level!r}")
     if not isinstance(text, str):
         raise TypeError(f"{where}: text must be a str, got {type(text).__name__}")
-    word = level == "word"
-    lowercase = word if lowercase is None else bool(lowercase)
-    if min_freq is None:
-        min_freq = 2 if word else 1
-    min_freq = positive_int(min_freq, "min_freq", where)
-    if embed_dim is None:
-        embed_dim = 64 if word else 16
-    embed_dim = positive_int(embed_dim, "embed_dim", where)
+    given = {"context": context, "hidden": hidden, "embed_dim": embed_dim, "dropout": dropout,
+             "direct": direct, "lr": lr, "lowercase": lowercase, "min_freq": min_freq}
+    s = {k: LEVEL_DEFAULTS[level][k] if v is None else v for k, v in given.items()}
+    min_freq = positive_int(s["min_freq"], "min_freq", where)
+    embed_dim = positive_int(s["embed_dim"], "embed_dim", where)
     epochs = positive_int(epochs, "epochs", where)
     batch_size = positive_int(batch_size, "batch_size", where)
-    lr = positive_float(lr, "lr", where)
+    lr = positive_float(s["lr"], "lr", where)
     context_dropout = positive_float(context_dropout, "context_dropout", where,
                                      allow_zero=True, upper=1)
+    lowercase, dropout, direct = bool(s["lowercase"]), s["dropout"], bool(s["direct"])
     budget = Budget(max_time, where)
     if valid_text is None and valid_fraction:
         text, valid_text = split_text(text, valid_fraction)
     rng = np.random.default_rng(seed)
 
     vocab = Vocabulary.build(_tokens(text, level, lowercase), min_freq=min_freq)
-    module = FeedForwardLM(len(vocab), context, embed_dim=embed_dim, hidden=hidden,
+    module = FeedForwardLM(len(vocab), s["context"], embed_dim=embed_dim, hidden=s["hidden"],
                            dropout=dropout, direct=direct, rng=rng)
     model = LanguageModel(module, vocab, level=level, lowercase=lowercase)
     X, y = model.dataset(text)
