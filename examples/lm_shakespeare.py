@@ -7,6 +7,9 @@ context, counted on the same 90 % and scored by the same code on the last 10 %.
 
 TEXT is a plain-text file (by default ../shared/data/tinyshakespeare/input.txt next to this
 repository). Nothing is downloaded.
+
+The matrices here are small: on a machine busy with other work, one BLAS thread
+(OPENBLAS_NUM_THREADS=1) ran these several times faster than two competing for the cores.
 """
 
 from __future__ import annotations

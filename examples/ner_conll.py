@@ -4,6 +4,9 @@
 
 DATA_DIR holds train.txt, valid.txt and test.txt in CoNLL format (by default
 ../shared/data/conll2003 next to this repository). Nothing is downloaded.
+
+The matrices here are small: on a machine busy with other work, one BLAS thread
+(OPENBLAS_NUM_THREADS=1) ran these several times faster than two competing for the cores.
 """
 
 from __future__ import annotations

@@ -87,6 +87,10 @@ def test_ner_errors_are_one_line(ner_model, tmp_path):
                                            "--out", str(tmp_path / "m"), "--hidden", "x"]),
                    "hidden")
     assert not (tmp_path / "m").exists()
+    (tmp_path / "file").write_text("x")
+    one_error_line(runner.invoke(ner_app, ["train", "--train", str(ner_model / "train.txt"),
+                                           "--out", str(tmp_path / "file")]),
+                   "is not a folder")
 
 
 TEXT = "to be or not to be, that is the question.\n" * 30

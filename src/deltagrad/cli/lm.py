@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from .ner import Optimizer, user_errors
+from .ner import Optimizer, check_out_folder, user_errors
 
 app = typer.Typer(name="lm", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
@@ -104,6 +104,7 @@ def train(
             raise ValueError(f"--max-minutes must be > 0, got {max_minutes}")
         if not 0 < valid_fraction < 1:
             raise ValueError(f"--valid-fraction must lie in (0, 1), got {valid_fraction}")
+        check_out_folder(out)
         text = _read(data)
         train_text, valid_text = split_text(text, valid_fraction)
         model = train_lm(train_text, valid_text=valid_text, level=level.value,

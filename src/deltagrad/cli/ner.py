@@ -44,6 +44,12 @@ def user_errors():
         raise typer.Exit(1) from None
 
 
+def check_out_folder(out: Path) -> None:
+    """Refuse an unusable output folder before training, not after (nothing is lost)."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: exists and is not a folder")
+
+
 def _progress(quiet: bool):
     return None if quiet else (lambda line: print(line, file=sys.stderr, flush=True))
 
@@ -88,6 +94,7 @@ def train(
     with user_errors():
         if max_minutes is not None and max_minutes <= 0:
             raise ValueError(f"--max-minutes must be > 0, got {max_minutes}")
+        check_out_folder(out)
         train_s = read_conll(train_path)
         valid_s = read_conll(valid) if valid is not None else None
         test_s = read_conll(test) if test is not None else None

@@ -12,6 +12,7 @@ array([[0, 2, 4],
 from .bio import allowed_transitions, constrained_decode
 from .casing import CASINGS, casing, casing_ids, normalize_word
 from .conll import ConllError, Sentence, read_conll
+from .lm import LEVEL_DEFAULTS, FeedForwardLM, LanguageModel, split_text, train_lm
 from .metrics import entity_scores, entity_spans, perplexity
 from .ner import NERTagger, WindowTagger, train_tagger
 from .ngram import KneserNeyLM
@@ -21,32 +22,11 @@ from .vocab import PAD, UNK, Vocabulary
 from .windows import ngram_dataset, sentence_windows, sliding_windows, window_positions
 
 __all__ = [
-    "CASINGS",
-    "PAD",
-    "UNK",
-    "ConllError",
-    "KneserNeyLM",
-    "NERTagger",
-    "Sentence",
-    "Vocabulary",
-    "WindowTagger",
-    "allowed_transitions",
-    "casing",
-    "casing_ids",
-    "char_tokenize",
-    "constrained_decode",
-    "detokenize",
-    "entity_scores",
-    "entity_spans",
-    "generate",
-    "ngram_dataset",
-    "normalize_word",
-    "perplexity",
-    "read_conll",
-    "sample_next",
-    "sentence_windows",
-    "sliding_windows",
-    "tokenize",
-    "train_tagger",
+    "CASINGS", "LEVEL_DEFAULTS", "PAD", "UNK", "ConllError", "FeedForwardLM", "KneserNeyLM",
+    "LanguageModel", "NERTagger", "Sentence", "Vocabulary", "WindowTagger",
+    "allowed_transitions", "casing", "casing_ids", "char_tokenize", "constrained_decode",
+    "detokenize", "entity_scores", "entity_spans", "generate", "ngram_dataset",
+    "normalize_word", "perplexity", "read_conll", "sample_next", "sentence_windows",
+    "sliding_windows", "split_text", "tokenize", "train_lm", "train_tagger",
     "window_positions",
 ]
