@@ -139,6 +139,11 @@ def test_word_level_model():
     words = tokenize(lm.sample(12, seed=0), lowercase=True)
     assert words and all(w in lm.vocab for w in words)
     assert lm.sample(5, prompt="long live the", temperature=0).startswith("long live the king")
+    # a new line or punctuation joins the prompt without a space
+    assert lm.sample(3, prompt="long live the king", temperature=0).startswith(
+        "long live the king.\nthe")
+    assert lm.sample(2, prompt="the king is dead .", temperature=0).startswith(
+        "the king is dead . long")
 
 
 def test_train_lm_checks_its_inputs():

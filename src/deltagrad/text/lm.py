@@ -204,11 +204,13 @@ class LanguageModel:
         ids = generate(next_logits, prompt_ids, length, context=self.context,
                        pad_id=self.vocab.pad_id, temperature=temperature, top_k=top_k,
                        seed=seed, banned=banned)
-        new = detokenize(self.vocab.decode(ids), level=self.level)
-        if not prompt:
-            return new
-        glue = "" if self.level == "char" or prompt[-1:].isspace() or not new else " "
-        return prompt + glue + new
+        tokens = self.vocab.decode(ids)
+        if self.level == "char" or not prompt_ids or prompt[-1:].isspace():
+            return prompt + detokenize(tokens, level=self.level)
+        # Join the new words to the prompt as detokenize would join them to its last token
+        # (no space before punctuation or a line break).
+        last = _tokens(prompt, self.level, self.lowercase)[-1]
+        return prompt + detokenize([last, *tokens])[len(last):]
 
     # --- model folders --------------------------------------------------------------
 
