@@ -166,6 +166,22 @@ def test_an_interrupted_save_leaves_the_old_files_intact(tmp_path, monkeypatch):
         dg.load(folder)
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_saved_files_get_the_usual_permissions_not_private_temp_ones(tmp_path):
+    old = os.umask(0o027)  # a mask the private temp-file mode (0600) could not match
+    try:
+        import importlib
+
+        from deltagrad.io import atomic
+        importlib.reload(atomic)  # the mask is read once, at import
+        folder = dg.save(nn.Linear(3, 2, rng=np.random.default_rng(0)), tmp_path / "m")
+    finally:
+        os.umask(old)
+        importlib.reload(atomic)
+    for name in ("model.safetensors", "config.json"):
+        assert (folder / name).stat().st_mode & 0o777 == 0o640, name
+
+
 # --- damaged and lying files -------------------------------------------------------------------
 
 @pytest.fixture

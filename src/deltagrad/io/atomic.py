@@ -12,6 +12,13 @@ import os
 import tempfile
 from pathlib import Path
 
+# mkstemp creates its file private (0600); a saved model should get the permissions any new
+# file gets (0644 under the usual umask). The umask can only be read by setting it, so read
+# it once, at import, rather than racing other threads on every write.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK
+
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically and durably; return the path.
@@ -25,6 +32,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
+            if hasattr(os, "fchmod"):
+                os.fchmod(f.fileno(), _FILE_MODE)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
