@@ -21,6 +21,7 @@ import numpy as np
 from .. import io, nn
 from ..autograd import no_grad
 from ..nn import functional as F
+from ._model_folder import config_errors, read_metadata
 from ._training import Budget, cosine_lr, hidden_sizes, make_optimizer, positive_float, positive_int
 from .metrics import perplexity
 from .ngram import KneserNeyLM
@@ -225,21 +226,13 @@ class LanguageModel:
     @classmethod
     def load(cls, path: str | os.PathLike) -> LanguageModel:
         """The language model saved in folder ``path`` by :meth:`save`."""
-        meta = io.load_metadata(path)
-        if meta.get("kind") != KIND:
-            raise io.ModelFileError(f"{os.fspath(path)}: not a language model folder (its "
-                                    f"config.json has kind {meta.get('kind')!r})")
-        try:
+        meta = read_metadata(path, KIND, "language model")
+        with config_errors(path, "language model"):
             module = FeedForwardLM(**meta["network"])
             vocab = Vocabulary.from_dict(meta["vocab"])
             module.load_state_dict(io.load_state_dict(path))
             return cls(module, vocab, level=meta["level"], lowercase=meta["lowercase"],
                        info=meta.get("info"))
-        except (KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, io.ModelFileError):
-                raise
-            raise io.ModelFileError(f"{os.fspath(path)}: damaged language model config "
-                                    f"({type(exc).__name__}: {exc})") from None
 
 
 # --- training ---------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import numpy as np
 from .. import io, nn
 from ..autograd import concatenate, no_grad
 from ..nn import functional as F
+from ._model_folder import config_errors, read_metadata
 from ._training import Budget, cosine_lr, hidden_sizes, make_optimizer, positive_float, positive_int
 from .bio import constrained_decode
 from .casing import CASINGS, casing_ids, normalize_word
@@ -196,21 +197,13 @@ class NERTagger:
     @classmethod
     def load(cls, path: str | os.PathLike) -> NERTagger:
         """The tagger saved in folder ``path`` by :meth:`save`."""
-        meta = io.load_metadata(path)
-        if meta.get("kind") != KIND:
-            raise io.ModelFileError(f"{os.fspath(path)}: not a NER tagger folder (its "
-                                    f"config.json has kind {meta.get('kind')!r})")
-        try:
+        meta = read_metadata(path, KIND, "NER tagger")
+        with config_errors(path, "NER tagger"):
             module = WindowTagger(**meta["network"])
             words = Vocabulary.from_dict(meta["words"])
             module.load_state_dict(io.load_state_dict(path))
             return cls(module, words, meta["tags"], decode=meta.get("decode", "viterbi"),
                        info=meta.get("info"))
-        except (KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, io.ModelFileError):
-                raise
-            raise io.ModelFileError(f"{os.fspath(path)}: damaged NER tagger config "
-                                    f"({type(exc).__name__}: {exc})") from None
 
 
 # --- training ---------------------------------------------------------------------------
