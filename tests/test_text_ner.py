@@ -175,6 +175,22 @@ def test_save_and_load_give_the_same_predictions(tagger, tmp_path):
     assert set(load_file(folder / "model.safetensors")) == set(tagger.module.state_dict())
 
 
+@pytest.mark.parametrize("damage", [
+    lambda meta: meta.pop("tags"),
+    lambda meta: meta["network"].update(hidden="wide"),
+    lambda meta: meta["words"].clear(),
+], ids=["missing-key", "bad-setting", "empty-vocabulary"])
+def test_load_refuses_a_damaged_config_in_one_line(tagger, tmp_path, damage):
+    import json
+
+    folder = tagger.save(tmp_path / "ner")
+    config = json.loads((folder / "config.json").read_text())
+    damage(config["metadata"])
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(dg.io.ModelFileError, match="damaged NER tagger config"):
+        NERTagger.load(folder)
+
+
 def test_load_refuses_other_folders(tmp_path):
     dg.save(dg.nn.Linear(2, 2), tmp_path / "lin")
     with pytest.raises(ValueError, match="not a NER tagger folder"):
