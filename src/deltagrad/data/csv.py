@@ -30,7 +30,8 @@ def _names(columns: list[str]) -> str:
 
 
 def _read_rows(path: str) -> list[tuple[int, list[str]]]:
-    """(line number, stripped cells) for every non-blank row, header included."""
+    """(line number, stripped cells) for every non-blank row, header included; an empty
+    file is refused."""
     rows = []
     try:
         # utf-8-sig drops the byte-order mark that spreadsheet programs put first.
@@ -49,6 +50,9 @@ def _read_rows(path: str) -> list[tuple[int, list[str]]]:
         raise DataError(f"{path}: not UTF-8 text (byte {exc.start} can not be decoded)") from exc
     except OSError as exc:
         raise DataError(f"{path}: can not be read ({exc.strerror or exc})") from exc
+    if not rows:
+        raise DataError(f"{path}: the file is empty (expected a header row, then one row per "
+                        f"sample)")
     return rows
 
 
@@ -129,9 +133,6 @@ def load_csv(path: str | os.PathLike, target: str | int, *, task: str | None = N
         raise ValueError(f"load_csv: min_rows must be an int >= 1, got {min_rows!r}")
     path = os.fspath(path)
     rows = _read_rows(path)
-    if not rows:
-        raise DataError(f"{path}: the file is empty (expected a header row, then one row per "
-                        f"sample)")
     header_line, header = rows[0]
     for j, name in enumerate(header):
         if not name:
@@ -213,9 +214,6 @@ def load_csv_features(path: str | os.PathLike, columns: list[str]) -> np.ndarray
     """
     path = os.fspath(path)
     rows = _read_rows(path)
-    if not rows:
-        raise DataError(f"{path}: the file is empty (expected a header row, then one row per "
-                        f"sample)")
     header_line, header = rows[0]
     missing = [c for c in columns if c not in header]
     if missing:
