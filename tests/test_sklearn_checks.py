@@ -3,6 +3,12 @@
 Every check runs on the estimators as users get them (default hyperparameters, float32).
 Two checks are expected to fail there, through scikit-learn's ``expected_failed_checks``
 mechanism, for a reason written below; they run again, and must pass, in float64.
+
+scikit-learn itself skips three checks as not applicable, and says so in the test report:
+the classifier has no ``decision_function`` (neither has scikit-learn's MLPClassifier), and
+the array-API input checks run only when ``SCIPY_ARRAY_API=1`` is set for estimators that
+declare array-API support, which these do not (they train on NumPy arrays). The pandas
+checks run: pandas is in the test extras.
 """
 
 import numpy as np
