@@ -200,43 +200,54 @@ def _cross_entropy_composed(x, target, index=True, label_smoothing=0.0):
 
 class CrossEntropy(Function):
     """ℓ = -Σ_c q_c log softmax(x)_c (q: the target distribution)  ->
-    δx = (softmax(x) - q) δℓ,  δq = -log softmax(x) δℓ"""
+    δx = (softmax(x) - q) δℓ,  δq = -log softmax(x) δℓ
 
-    __slots__ = ("log_probs", "target", "index", "smoothing")
+    With z = x - max(x) and S = Σ_c e^z_c, log softmax(x)_c = z_c - log S. For class-index
+    targets ℓ = log S - z[target], so the (N, C) log-probabilities are never formed, and the
+    e^z kept for the backward pass give softmax = e^z / S without a second exp.
+    """
+
+    __slots__ = ("exp", "exp_sum", "log_probs", "target", "index", "smoothing")
     name = "cross_entropy"
     decompose = staticmethod(_cross_entropy_composed)
 
     def forward(self, x, target, index=True, label_smoothing=0.0):
         xp = array_module(x)
-        z = x - _shift(xp, x, (1,))  # log-sum-exp shifted by the max: no overflow
-        z -= xp.log(xp.exp(z).sum(axis=1, keepdims=True))
-        self.log_probs, self.target = z, target
-        self.index, self.smoothing = index, label_smoothing
         eps = label_smoothing
-        if index:  # pick log p[target] instead of multiplying by a one-hot
+        z = x - _shift(xp, x, (1,))  # shifted by the max: e^z can not overflow
+        if index:
             loss = -_at_target(z, target)
-            if eps:
+            if eps:  # q's uniform part ε / C adds -ε mean_c z_c
                 loss = (1 - eps) * loss - eps * z.mean(axis=1)
+            e = xp.exp(z, out=z)  # z is not needed again
+        else:
+            q = target if not eps else target * (1 - eps) + eps / z.shape[1]
+            e = xp.exp(z)
+        exp_sum = e.sum(axis=1, keepdims=True)
+        log_sum = xp.log(exp_sum)
+        self.exp, self.exp_sum, self.target = e, exp_sum, target
+        self.index, self.smoothing = index, label_smoothing
+        if index:
+            loss += log_sum[:, 0]  # Σ_c q_c = 1, so the -log S in every log-probability adds once
             return loss
-        q = target if not eps else target * (1 - eps) + eps / z.shape[1]
+        z -= log_sum
+        self.log_probs = z  # δq needs them
         return -(q * z).sum(axis=1)
 
     def backward(self, g):
-        z, eps, num_classes = self.log_probs, self.smoothing, self.log_probs.shape[1]
-        xp = array_module(z)
+        e, eps, num_classes = self.exp, self.smoothing, self.exp.shape[1]
         gk = _with_class_axis(g)
         gx = gt = None
         if self.needs_grad(0):
-            gx = xp.exp(z)
-            gx *= gk
+            gx = e * (gk / self.exp_sum)  # softmax(x) δℓ in one pass over (N, C)
             if self.index:  # subtract q δℓ: (1 - ε) at the target class, ε / C everywhere
                 _subtract_at_target(gx, self.target, (1 - eps) * g)
                 if eps:
                     gx -= (eps / num_classes) * gk
             else:
-                gx -= _target_distribution(self.target, num_classes, z.dtype, False, eps) * gk
+                gx -= _target_distribution(self.target, num_classes, e.dtype, False, eps) * gk
         if not self.index and self.needs_grad(1):
-            gt = -(1 - eps) * z * gk
+            gt = -(1 - eps) * self.log_probs * gk
         return gx, gt
 
 
