@@ -254,6 +254,7 @@ def run_memory(framework: str) -> dict:
     X, y = make_data(sizes, samples)
     step = TRAINERS[framework](sizes)
     batches = [(X[i:i + batch], y[i:i + batch]) for i in range(0, samples, batch)]
+    before = rss_bytes()  # interpreter, libraries, data and weights: all but training itself
     rss = []
     for _ in range(20):
         for xb, yb in batches:
@@ -264,6 +265,8 @@ def run_memory(framework: str) -> dict:
     return {"framework": framework, "workload": "memory",
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "growth_mb": (rss[-1] - rss[1]) / 2**20,
+            "training_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before)
+            / 2**20,
             "data_mb": (X.nbytes + y.nbytes) / 2**20,
             # parameters + gradients + one batch's activations and their gradients, float32
             "model_mb": (2 * weights + 2 * activations) * 4 / 2**20}

@@ -69,9 +69,10 @@ def report_memory(frameworks) -> None:
     for framework in frameworks:
         r = measure(framework, "memory")
         rows.append((framework, f"{r['peak_rss_mb']:.0f}", f"{r['growth_mb']:+.1f}",
-                     f"{r['data_mb']:.0f}", f"{r['model_mb']:.1f}"))
+                     f"{r['data_mb']:.0f}", f"{r['training_mb']:.1f}", f"{r['model_mb']:.1f}"))
     print("\nmemory: workload mlp, 20 epochs (MB)")
-    print_table(rows, ("framework", "peak RSS", "growth ep2->20", "data", "params+grads+acts"))
+    print_table(rows, ("framework", "peak RSS", "growth ep2->20", "data", "peak - before training",
+                       "params+grads+acts"))
 
 
 if __name__ == "__main__":
