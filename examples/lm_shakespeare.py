@@ -9,7 +9,9 @@ TEXT is a plain-text file (by default ../shared/data/tinyshakespeare/input.txt n
 repository). Nothing is downloaded.
 
 The matrices here are small: on a machine busy with other work, one BLAS thread
-(OPENBLAS_NUM_THREADS=1) ran these several times faster than two competing for the cores.
+(OPENBLAS_NUM_THREADS=1) ran these several times faster than two competing for the cores;
+alone on an idle 2-core machine the default two threads were about 15 % faster (45 s per
+character-level epoch against 52 s).
 """
 
 from __future__ import annotations
