@@ -5,6 +5,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import deltagrad as dg
 from deltagrad import nn
@@ -270,17 +272,35 @@ def test_embedding_weight_is_standard_normal_and_gathers_rows():
     np.testing.assert_array_equal(out.numpy(), emb.weight.data[idx])
 
 
-def test_embedding_backward_with_repeated_indices_equals_one_hot_matmul():
+@pytest.mark.parametrize("rows, dim", [(50, 8), (50, 64), (1000, 8)],
+                         ids=["bincount-per-column", "segment-sum-wide", "segment-sum-many-rows"])
+def test_embedding_backward_with_repeated_indices_equals_one_hot_matmul(rows, dim):
     rng = np.random.default_rng(1)
-    emb = nn.Embedding(50, 8, rng=rng)
-    idx = rng.integers(0, 50, size=(16, 20))  # 320 lookups: many rows repeat
+    emb = nn.Embedding(rows, dim, rng=rng)
+    idx = rng.integers(0, rows, size=(16, 20))  # 320 lookups: many rows repeat
     idx[0, :5] = 7  # one row repeated many times
-    g = rng.normal(size=(16, 20, 8)).astype(np.float32)
+    g = rng.normal(size=(16, 20, dim)).astype(np.float32)
     emb(idx).backward(g)
-    one_hot = np.eye(50, dtype=np.float64)[idx.reshape(-1)]  # (320, 50)
-    expected = one_hot.T @ g.reshape(-1, 8).astype(np.float64)
+    one_hot = np.eye(rows, dtype=np.float64)[idx.reshape(-1)]  # (320, rows)
+    expected = one_hot.T @ g.reshape(-1, dim).astype(np.float64)
     np.testing.assert_allclose(emb.weight.grad, expected, rtol=1e-5, atol=1e-5)
     assert emb.weight.grad.dtype == np.float32
+
+
+@settings(max_examples=60, deadline=None)
+@given(num_rows=st.integers(1, 80), lookups=st.integers(0, 120), dim=st.integers(1, 40),
+       dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**32 - 1))
+def test_rows_scatter_add_equals_np_add_at(num_rows, lookups, dim, dtype, seed):
+    from deltagrad.nn.ops import rows_scatter_add
+
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, num_rows, lookups)
+    g = rng.normal(size=(lookups, dim)).astype(dtype)
+    expected = np.zeros((num_rows, dim), dtype)
+    np.add.at(expected, rows, g)
+    out = rows_scatter_add(g, rows, num_rows)
+    assert out.dtype == dtype and out.shape == (num_rows, dim)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_embedding_gradcheck_and_second_order(float64):
