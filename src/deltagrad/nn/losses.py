@@ -213,26 +213,26 @@ class CrossEntropy(Function):
 
     def forward(self, x, target, index=True, label_smoothing=0.0):
         xp = array_module(x)
+        self.target, self.index, self.smoothing = target, index, label_smoothing
         eps = label_smoothing
         z = x - _shift(xp, x, (1,))  # shifted by the max: e^z can not overflow
         if index:
             loss = -_at_target(z, target)
             if eps:  # q's uniform part ε / C adds -ε mean_c z_c
                 loss = (1 - eps) * loss - eps * z.mean(axis=1)
-            e = xp.exp(z, out=z)  # z is not needed again
-        else:
-            q = target if not eps else target * (1 - eps) + eps / z.shape[1]
-            e = xp.exp(z)
-        exp_sum = e.sum(axis=1, keepdims=True)
-        log_sum = xp.log(exp_sum)
-        self.exp, self.exp_sum, self.target = e, exp_sum, target
-        self.index, self.smoothing = index, label_smoothing
-        if index:
-            loss += log_sum[:, 0]  # Σ_c q_c = 1, so the -log S in every log-probability adds once
+            # Σ_c q_c = 1, so the -log S in every log-probability adds once; z is not
+            # needed again, so e^z overwrites it.
+            loss += self._keep_exp(xp, xp.exp(z, out=z))[:, 0]
             return loss
-        z -= log_sum
+        q = target if not eps else target * (1 - eps) + eps / z.shape[1]
+        z -= self._keep_exp(xp, xp.exp(z))
         self.log_probs = z  # δq needs them
         return -(q * z).sum(axis=1)
+
+    def _keep_exp(self, xp, e):
+        """Keep e^z and S = Σ_c e^z_c for the backward pass; return log S."""
+        self.exp, self.exp_sum = e, e.sum(axis=1, keepdims=True)
+        return xp.log(self.exp_sum)
 
     def backward(self, g):
         e, eps, num_classes = self.exp, self.smoothing, self.exp.shape[1]
