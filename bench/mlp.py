@@ -262,11 +262,11 @@ def run_memory(framework: str) -> dict:
         rss.append(rss_bytes())
     weights = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
     activations = batch * sum(sizes)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
     return {"framework": framework, "workload": "memory",
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_rss_mb": peak / 2**20,
             "growth_mb": (rss[-1] - rss[1]) / 2**20,
-            "training_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before)
-            / 2**20,
+            "training_mb": (peak - before) / 2**20,
             "data_mb": (X.nbytes + y.nbytes) / 2**20,
             # parameters + gradients + one batch's activations and their gradients, float32
             "model_mb": (2 * weights + 2 * activations) * 4 / 2**20}
