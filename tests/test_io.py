@@ -168,11 +168,12 @@ def test_an_interrupted_save_leaves_the_old_files_intact(tmp_path, monkeypatch):
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
 def test_saved_files_get_the_usual_permissions_not_private_temp_ones(tmp_path):
+    import importlib
+
+    from deltagrad.io import atomic
+
     old = os.umask(0o027)  # a mask the private temp-file mode (0600) could not match
     try:
-        import importlib
-
-        from deltagrad.io import atomic
         importlib.reload(atomic)  # the mask is read once, at import
         folder = dg.save(nn.Linear(3, 2, rng=np.random.default_rng(0)), tmp_path / "m")
     finally:
