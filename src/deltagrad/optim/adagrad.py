@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from ..backend import array_module
 from ._validation import Interval
-from .optimizer import Optimizer, ParamsT, state_buffer
+from .optimizer import Optimizer, ParamsT, state_buffer, with_weight_decay
 
 
 class Adagrad(Optimizer):
@@ -64,10 +64,7 @@ def adagrad_update(param, grad, state_sum, work, decay_work, *, step: int, lr: f
     counts from 1; ``work`` and, with weight decay, ``decay_work`` are scratch of its shape.
     """
     xp = array_module(param)
-    if weight_decay != 0:
-        xp.multiply(param, weight_decay, out=decay_work)
-        decay_work += grad
-        grad = decay_work
+    grad = with_weight_decay(param, grad, weight_decay, out=decay_work)
     xp.square(grad, out=work)
     state_sum += work
     xp.sqrt(state_sum, out=work)

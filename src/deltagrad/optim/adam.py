@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from ..backend import array_module
 from ._validation import Interval
-from .optimizer import Optimizer, ParamsT, state_buffer
+from .optimizer import Optimizer, ParamsT, state_buffer, with_weight_decay
 
 
 class Adam(Optimizer):
@@ -93,13 +93,11 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, work, *, step: int, lr: float,
     and the moment buffers; ``step`` counts from 1 and ``work`` is scratch of its shape.
     """
     xp = array_module(param)
-    if weight_decay != 0:
-        if decoupled:
+    if decoupled:
+        if weight_decay != 0:
             param *= 1 - lr * weight_decay
-        else:
-            xp.multiply(param, weight_decay, out=work)
-            work += grad
-            grad = work
+    else:
+        grad = with_weight_decay(param, grad, weight_decay, out=work)
     # m <- g + beta1 (m - g), which is beta1 m + (1 - beta1) g without a temporary
     exp_avg -= grad
     exp_avg *= beta1

@@ -174,6 +174,18 @@ def state_buffer(state: dict, name: str, like):
     return buffer
 
 
+def with_weight_decay(param, grad, weight_decay: float, out):
+    """The gradient with L2 weight decay, ``grad + weight_decay * param`` (PyTorch's
+    ``weight_decay`` for SGD, Adam, RMSprop and Adagrad): written into ``out``, scratch of
+    ``param``'s shape, and returned; ``grad`` itself, untouched, when ``weight_decay`` is 0.
+    """
+    if weight_decay == 0:
+        return grad
+    array_module(param).multiply(param, weight_decay, out=out)
+    out += grad
+    return out
+
+
 def _plain(value):
     """A copy of a state or hyperparameter value that later steps cannot change."""
     if is_array(value):

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from ..backend import array_module
 from ._validation import Interval, check_bool
-from .optimizer import Optimizer, ParamsT, state_buffer
+from .optimizer import Optimizer, ParamsT, state_buffer, with_weight_decay
 
 
 class RMSprop(Optimizer):
@@ -78,10 +78,7 @@ def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, work, dec
     ``None``); ``work`` and, with weight decay, ``decay_work`` are scratch of its shape.
     """
     xp = array_module(param)
-    if weight_decay != 0:
-        xp.multiply(param, weight_decay, out=decay_work)
-        decay_work += grad
-        grad = decay_work
+    grad = with_weight_decay(param, grad, weight_decay, out=decay_work)
     xp.square(grad, out=work)
     work *= 1 - alpha
     square_avg *= alpha

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from ..backend import array_module
 from ._validation import Interval, check_bool
-from .optimizer import Optimizer, ParamsT
+from .optimizer import Optimizer, ParamsT, with_weight_decay
 
 
 class SGD(Optimizer):
@@ -74,10 +74,7 @@ def sgd_update(param, grad, momentum_buffer, work, *, lr: float, momentum: float
     first step, ``momentum_buffer`` itself after, ``None`` without momentum.
     """
     xp = array_module(param)
-    if weight_decay != 0:
-        xp.multiply(param, weight_decay, out=work)
-        work += grad
-        grad = work
+    grad = with_weight_decay(param, grad, weight_decay, out=work)
     if momentum == 0:
         xp.multiply(grad, -lr, out=work)
         param += work
