@@ -74,8 +74,12 @@ def _target_index(path: str, header: list[str], target: str | int) -> int:
     return int(target) % len(header)
 
 
+def _where(path: str, line: int, col: int, name: str) -> str:
+    return f"{path}, line {line}, column {col + 1} ({name!r})"
+
+
 def _parse_number(path: str, line: int, col: int, name: str, cell: str, what: str) -> float:
-    where = f"{path}, line {line}, column {col + 1} ({name!r})"
+    where = _where(path, line, col, name)
     if not cell:
         raise DataError(f"{where}: empty cell")
     try:
@@ -99,6 +103,44 @@ def _is_number(cell: str) -> bool:
 
 def _label_name(value: float) -> str:
     return str(int(value)) if value.is_integer() else repr(value)
+
+
+def _check_header(path: str, line: int, header: list[str]) -> None:
+    for j, name in enumerate(header):
+        if not name:
+            raise DataError(f"{path}, line {line}, column {j + 1}: empty column name in the "
+                            f"header")
+        if name in header[:j]:
+            raise DataError(f"{path}, line {line}, column {j + 1}: duplicate column name "
+                            f"{name!r} (also column {header.index(name) + 1})")
+
+
+def _data_rows(path: str, rows: list[tuple[int, list[str]]]) -> list[tuple[int, list[str]]]:
+    if len(rows) < 2:
+        raise DataError(f"{path}: a header row but no data rows")
+    return rows[1:]
+
+
+def _feature_matrix(path: str, header: list[str], data: list[tuple[int, list[str]]],
+                    columns: list[int], nonempty: tuple[int, ...] = ()) -> np.ndarray:
+    """The cells of ``columns`` (indices into ``header``) of every data row as float32
+    ``(rows, len(columns))``, row by row: each row must have the header's length, its feature
+    cells must be finite numbers, and its cells in ``nonempty`` (the target) not be empty.
+
+    This is where a feature column's text becomes numbers, for training and prediction alike:
+    per-column handling (categories, missing values) belongs here.
+    """
+    X = np.empty((len(data), len(columns)), dtype=np.float32)
+    for i, (line, row) in enumerate(data):
+        if len(row) != len(header):
+            raise DataError(f"{path}, line {line}: {len(row)} fields, but the header has "
+                            f"{len(header)} columns")
+        X[i] = [_parse_number(path, line, j, header[j], row[j], "features must be numeric")
+                for j in columns]
+        for j in nonempty:
+            if not row[j]:
+                raise DataError(f"{_where(path, line, j, header[j])}: empty cell")
+    return X
 
 
 def load_csv(path: str | os.PathLike, target: str | int, *, task: str | None = None,
@@ -134,67 +176,52 @@ def load_csv(path: str | os.PathLike, target: str | int, *, task: str | None = N
     path = os.fspath(path)
     rows = _read_rows(path)
     header_line, header = rows[0]
-    for j, name in enumerate(header):
-        if not name:
-            raise DataError(f"{path}, line {header_line}, column {j + 1}: empty column name in "
-                            f"the header")
-        if name in header[:j]:
-            raise DataError(f"{path}, line {header_line}, column {j + 1}: duplicate column name "
-                            f"{name!r} (also column {header.index(name) + 1})")
-    data = rows[1:]
-    if not data:
-        raise DataError(f"{path}: a header row but no data rows")
+    _check_header(path, header_line, header)
+    data = _data_rows(path, rows)
     t = _target_index(path, header, target)
     features = [j for j in range(len(header)) if j != t]
     if not features:
         raise DataError(f"{path}: no feature columns besides the target {header[t]!r}")
-
-    X = np.empty((len(data), len(features)), dtype=np.float32)
-    labels = []
-    for i, (line, row) in enumerate(data):
-        if len(row) != len(header):
-            raise DataError(f"{path}, line {line}: {len(row)} fields, but the header has "
-                            f"{len(header)} columns")
-        X[i] = [_parse_number(path, line, j, header[j], row[j], "features must be numeric")
-                for j in features]
-        if not row[t]:
-            raise DataError(f"{path}, line {line}, column {t + 1} ({header[t]!r}): empty cell")
-        labels.append(row[t])
+    X = _feature_matrix(path, header, data, features, nonempty=(t,))
     if len(data) < min_rows:
         raise DataError(f"{path}: {len(data)} data row{'s' * (len(data) != 1)}, but at least "
                         f"{min_rows} are needed")
+    y, task, class_names = _target(path, t, header[t], [(line, row[t]) for line, row in data],
+                                   task)
+    return Dataset(X=X, y=y, task=task, feature_names=[header[j] for j in features],
+                   class_names=class_names, name=Path(path).stem)
 
+
+def _target(path: str, col: int, name: str, cells: list[tuple[int, str]], task: str | None
+            ) -> tuple[np.ndarray, str, list[str] | None]:
+    """(y, task, class names) from the (line, cell) pairs of the target column ``col``
+    (``name``); the task is inferred when ``task`` is None."""
     # The target is numeric when every cell reads as a number (non-finite ones are refused
     # like a feature's); otherwise it holds class labels, and can not be a regression target.
-    numeric = all(_is_number(row[t]) for _, row in data)
+    numeric = all(_is_number(cell) for _, cell in cells)
     if not numeric and task == "regression":
-        line, row = next((line, row) for line, row in data if not _is_number(row[t]))
-        _parse_number(path, line, t, header[t], row[t], "a regression target must be numeric")
+        line, cell = next((line, cell) for line, cell in cells if not _is_number(cell))
+        _parse_number(path, line, col, name, cell, "a regression target must be numeric")
     values = None
     if numeric:
-        values = [_parse_number(path, line, t, header[t], row[t], "a numeric target")
-                  for line, row in data]
+        values = [_parse_number(path, line, col, name, cell, "a numeric target")
+                  for line, cell in cells]
     if task is None:
         whole = numeric and all(v.is_integer() for v in values)
         few = numeric and len(set(values)) <= MAX_INFERRED_CLASSES
         task = "regression" if numeric and not (whole and few) else "classification"
-
-    name = Path(path).stem
-    feature_names = [header[j] for j in features]
     if task == "regression":
-        return Dataset(X=X, y=np.asarray(values, dtype=np.float32), task=task,
-                       feature_names=feature_names, class_names=None, name=name)
-    classes = sorted(set(values if values is not None else labels))
+        return np.asarray(values, dtype=np.float32), task, None
+    labels = values if values is not None else [cell for _, cell in cells]
+    classes = sorted(set(labels))
     if len(classes) < 2:
         shown = _label_name(classes[0]) if values is not None else classes[0]
-        raise DataError(f"{path}: the target column {header[t]!r} holds a single class "
+        raise DataError(f"{path}: the target column {name!r} holds a single class "
                         f"({shown!r}); classification needs at least two")
     index = {c: k for k, c in enumerate(classes)}
-    y = np.asarray([index[c] for c in (values if values is not None else labels)],
-                   dtype=np.int64)
+    y = np.asarray([index[c] for c in labels], dtype=np.int64)
     class_names = [_label_name(c) for c in classes] if values is not None else classes
-    return Dataset(X=X, y=y, task=task, feature_names=feature_names, class_names=class_names,
-                   name=name)
+    return y, task, class_names
 
 
 def load_csv_features(path: str | os.PathLike, columns: list[str]) -> np.ndarray:
@@ -219,15 +246,5 @@ def load_csv_features(path: str | os.PathLike, columns: list[str]) -> np.ndarray
     if missing:
         raise DataError(f"{path}, line {header_line}: no column{'s' * (len(missing) > 1)} "
                         f"{_names(missing)}; the file has {_names(header)}")
-    data = rows[1:]
-    if not data:
-        raise DataError(f"{path}: a header row but no data rows")
-    index = [header.index(c) for c in columns]
-    X = np.empty((len(data), len(columns)), dtype=np.float32)
-    for i, (line, row) in enumerate(data):
-        if len(row) != len(header):
-            raise DataError(f"{path}, line {line}: {len(row)} fields, but the header has "
-                            f"{len(header)} columns")
-        X[i] = [_parse_number(path, line, j, header[j], row[j], "features must be numeric")
-                for j in index]
-    return X
+    data = _data_rows(path, rows)
+    return _feature_matrix(path, header, data, [header.index(c) for c in columns])
