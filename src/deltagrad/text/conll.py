@@ -48,16 +48,11 @@ def read_conll(path: str | os.PathLike, *, tag_column: int = -1,
         raise ValueError(f"read_conll: scheme must be 'bio', 'bioes' or None, got {scheme!r}")
     valid_tag = _SCHEMES[scheme]
     name = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().split("\n")
-    except UnicodeDecodeError as err:
-        raise ConllError(f"{name}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     sentences: list[Sentence] = []
     words: list[str] = []
     tags: list[str] = []
     width = None  # the number of columns, fixed by the first token line
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(_lines(path, name), start=1):
         fields = line.split()
         if not fields:
             if words:
@@ -67,13 +62,7 @@ def read_conll(path: str | os.PathLike, *, tag_column: int = -1,
         if fields[0] == "-DOCSTART-":
             continue
         if width is None:
-            if len(fields) < 2:
-                raise ConllError(f"{name}:{number}: expected a word and a tag separated by "
-                                 f"whitespace, got {line.strip()!r}")
-            width = len(fields)
-            if not -width <= tag_column < width or tag_column in (0, -width):
-                raise ConllError(f"{name}:{number}: tag_column={tag_column} does not name a "
-                                 f"tag column of a {width}-column line")
+            width = _first_width(name, number, line, fields, tag_column)
         elif len(fields) != width:
             raise ConllError(f"{name}:{number}: expected {width} columns as on the first "
                              f"token line, got {len(fields)}: {line.strip()!r}")
@@ -87,3 +76,24 @@ def read_conll(path: str | os.PathLike, *, tag_column: int = -1,
     if words:  # a last sentence with no blank line after it
         sentences.append(Sentence(words, tags))
     return sentences
+
+
+def _lines(path: str | os.PathLike, name: str) -> list[str]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().split("\n")
+    except UnicodeDecodeError as err:
+        raise ConllError(f"{name}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+
+
+def _first_width(name: str, number: int, line: str, fields: list[str], tag_column: int) -> int:
+    """The number of columns every token line must have, from the first one; checks that
+    it holds a word and a tag and that ``tag_column`` names a tag column of it."""
+    if len(fields) < 2:
+        raise ConllError(f"{name}:{number}: expected a word and a tag separated by "
+                         f"whitespace, got {line.strip()!r}")
+    width = len(fields)
+    if not -width <= tag_column < width or tag_column in (0, -width):
+        raise ConllError(f"{name}:{number}: tag_column={tag_column} does not name a tag "
+                         f"column of a {width}-column line")
+    return width
