@@ -132,6 +132,26 @@ def test_invalid_settings_are_refused_with_the_reason(client):
     assert client.post("/api/sessions/nope/start").status_code == 404
 
 
+def test_every_refusal_is_one_json_error_with_the_security_headers(client):
+    # One error path: whatever the endpoint, a refusal is {"error": ...} with its status.
+    sid = new_session(client)
+    refusals = [client.get("/api/sessions/nope"), client.get("/api/sessions/nope/data"),
+                client.get("/api/sessions/nope/events"), client.post("/api/sessions/nope/step"),
+                client.post("/api/sessions/nope/pause"), client.post("/api/sessions/nope/reset"),
+                client.post("/api/sessions/nope/settings", json={}),
+                client.get("/static/missing.js"),
+                client.post(f"/api/sessions/{sid}/reset", json={"seed": -1}),
+                client.post(f"/api/sessions/{sid}/settings", content=b"[]",
+                            headers={"Content-Type": "application/json"})]
+    assert [r.status_code for r in refusals] == [404] * 8 + [422, 422]
+    for reply in refusals:
+        assert set(reply.json()) == {"error"} and reply.json()["error"]
+        assert reply.headers["cache-control"] == "no-store"
+        assert "default-src 'self'" in reply.headers["content-security-policy"]
+    assert "reload the page" in refusals[0].json()["error"]
+    assert refusals[-2].json()["error"] == "seed must be an integer in [0, 2.14748e+09], got -1"
+
+
 def test_a_session_trains_and_the_loss_falls(client):
     sid = new_session(client, dataset="moons", n_samples=200, hidden=[8, 8], noise=0.05,
                       learning_rate=0.03, optimizer="adam", batch_size=10)

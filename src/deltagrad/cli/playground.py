@@ -31,6 +31,7 @@ def playground(
     except ImportError as exc:
         raise ImportError(f"deltagrad playground needs starlette and uvicorn ({exc.name} is "
                           f"missing): pip install deltagrad[playground]") from None
+    # The server imports starlette and uvicorn, checked just above.
     from ..playground.server import LOCAL_HOSTS, serve
 
     if host not in LOCAL_HOSTS and not host.startswith("127."):

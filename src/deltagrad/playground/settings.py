@@ -30,12 +30,11 @@ class Number:
     integer: bool = False
 
     def check(self, name: str, value):
-        kind = "an integer" if self.integer else "a number"
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or (
-                self.integer and not float(value).is_integer()) or not math.isfinite(value):
-            raise SettingsError(f"{name} must be {kind} in [{self.low:g}, {self.high:g}], "
-                                f"got {value!r}")
-        if not self.low <= value <= self.high:
+        valid = (not isinstance(value, bool) and isinstance(value, numbers.Real)
+                 and math.isfinite(value) and (not self.integer or float(value).is_integer())
+                 and self.low <= value <= self.high)
+        if not valid:
+            kind = "an integer" if self.integer else "a number"
             raise SettingsError(f"{name} must be {kind} in [{self.low:g}, {self.high:g}], "
                                 f"got {value!r}")
         return int(value) if self.integer else float(value)
