@@ -12,7 +12,7 @@ import importlib.util
 
 import typer
 
-from . import tabular
+from . import tabular_commands
 
 OPTIONAL = ("ner", "lm", "playground")
 
@@ -37,7 +37,7 @@ def build_app(args: list[str] | None = None) -> typer.Typer:
                                            is_eager=True, help="Print the version and exit.")):
         """Train, evaluate and use neural networks on tables of numbers."""
 
-    tabular.register(app)
+    tabular_commands.register(app)
     first = next((a for a in (args or []) if not a.startswith("-")), None)
     own = {"train", "evaluate", "predict"}
     for name in OPTIONAL:

@@ -1,9 +1,15 @@
-"""Data for the tabular commands: a built-in set or a CSV file, split, standardised, and
+"""Data for the tabular commands: a built-in set or a CSV file, split, preprocessed, and
 lined up with what a saved model expects (its feature columns, its class labels).
 
+The pipeline, in order: ``load_source`` reads the table (``data.load_csv`` turns a CSV file's
+cells into numbers), ``prepare`` splits it and fits a ``Preprocessing`` on the training split,
+and the model's metadata keeps that ``Preprocessing`` so that ``evaluate`` and ``predict``
+apply exactly the same steps to new rows. Handling of column types (categories, missing
+values, id columns) belongs in ``Preprocessing``, with its fitted state in the metadata.
+
 Everything a model needs to be used later on new data is kept in its metadata: the task,
-the feature names, the class labels, the fitted scalers, and where the data came from (so
-``deltagrad evaluate DIR`` can rebuild the held-out test split).
+the feature names, the class labels, the fitted preprocessing, and where the data came from
+(so ``deltagrad evaluate DIR`` can rebuild the held-out test split).
 """
 
 from __future__ import annotations
@@ -56,8 +62,56 @@ def load_source(data: str, target: str | None, task: str | None, seed: int
 
 
 @dataclass
+class Preprocessing:
+    """How a table's feature columns become the model's inputs, and its outputs predictions:
+    fitted on the training split only, saved in the model's metadata, and applied again by
+    ``evaluate`` and ``predict``. Today each feature is standardised, and so is a regression
+    target."""
+
+    feature_names: list[str]  # the model's input columns, in order
+    scaler: StandardScaler
+    target_scaler: StandardScaler | None  # regression only
+
+    @classmethod
+    def fit(cls, ds: Dataset, X_train: np.ndarray, y_train: np.ndarray) -> Preprocessing:
+        target_scaler = None
+        if ds.task == "regression":
+            target_scaler = StandardScaler().fit(_column(y_train))
+        return cls(list(ds.feature_names), StandardScaler().fit(X_train), target_scaler)
+
+    def inputs(self, X: np.ndarray) -> np.ndarray:
+        """Rows of the feature columns, in original units -> the model's input."""
+        return self.scaler.transform(X) if len(X) else X
+
+    def targets(self, y: np.ndarray) -> np.ndarray:
+        """Targets as the model learns them: class indices as they are, regression values
+        standardised (as a column)."""
+        if self.target_scaler is None or not len(y):
+            return y
+        return self.target_scaler.transform(_column(y))
+
+    def predictions(self, outputs: np.ndarray) -> np.ndarray:
+        """A regression model's outputs, back in the target's units."""
+        return self.target_scaler.inverse_transform(outputs)
+
+    def to_metadata(self) -> dict:
+        return {"feature_names": self.feature_names, "scaler": self.scaler.to_dict(),
+                "target_scaler": self.target_scaler.to_dict() if self.target_scaler else None}
+
+    @classmethod
+    def from_metadata(cls, meta: dict, folder) -> Preprocessing:
+        scaler = StandardScaler.from_dict(meta["scaler"])
+        target_scaler = (StandardScaler.from_dict(meta["target_scaler"])
+                         if meta.get("target_scaler") else None)
+        if scaler.n_features_in_ != len(meta["feature_names"]):
+            raise CLIError(f"{folder}: its scaler and feature names disagree")
+        return cls(list(meta["feature_names"]), scaler, target_scaler)
+
+
+@dataclass
 class Prepared:
-    """The three splits, standardised with statistics of the training split only."""
+    """The three splits, with the preprocessing fitted on the training split applied to the
+    features (and to the targets the model trains on)."""
 
     X_train: np.ndarray
     y_train: np.ndarray
@@ -65,12 +119,10 @@ class Prepared:
     y_val: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray  # in original units (regression) / class indices
-    scaler: StandardScaler
-    target_scaler: StandardScaler | None  # regression: the target is standardised too
+    preprocessing: Preprocessing
 
 
-def split_and_scale(ds: Dataset, val_fraction: float, test_fraction: float, seed: int
-                    ) -> Prepared:
+def prepare(ds: Dataset, val_fraction: float, test_fraction: float, seed: int) -> Prepared:
     classification = ds.task == "classification"
     s = train_val_test_split(ds.X, ds.y, val_fraction=val_fraction,
                              test_fraction=test_fraction, stratify=classification, seed=seed)
@@ -81,18 +133,10 @@ def split_and_scale(ds: Dataset, val_fraction: float, test_fraction: float, seed
             raise DataError(f"{ds.name}: class{'es' * (len(names) > 1)} {names} "
                             f"{'have' if len(names) > 1 else 'has'} no sample in the training "
                             f"split; more data is needed")
-    scaler = StandardScaler().fit(s.X_train)
-    target_scaler = None
-    y_train, y_val = s.y_train, s.y_val
-    if not classification:
-        target_scaler = StandardScaler().fit(_column(s.y_train))
-        y_train = target_scaler.transform(_column(s.y_train))
-        y_val = target_scaler.transform(_column(s.y_val)) if len(s.y_val) else s.y_val
-    scale = scaler.transform
-    return Prepared(scale(s.X_train), y_train,
-                    scale(s.X_val) if len(s.X_val) else s.X_val, y_val,
-                    scale(s.X_test) if len(s.X_test) else s.X_test, s.y_test,
-                    scaler, target_scaler)
+    prep = Preprocessing.fit(ds, s.X_train, s.y_train)
+    return Prepared(prep.inputs(s.X_train), prep.targets(s.y_train),
+                    prep.inputs(s.X_val), prep.targets(s.y_val),
+                    prep.inputs(s.X_test), s.y_test, prep)
 
 
 def _column(y: np.ndarray) -> np.ndarray:

@@ -1,0 +1,106 @@
+"""The settings of a ``deltagrad train`` run: defaults, the cheap checks made before any data
+is loaded, what ``--resume`` may change, and the learning-rate schedules by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..optim import lr_scheduler as ls
+from ..train import CHECKPOINT, LearningRateScheduler, load_checkpoint
+from .errors import CLIError
+
+#: settings of a run and their defaults (None: decided by the data)
+DEFAULTS = {
+    "data": "digits", "target": None, "task": None, "hidden": "64,64", "activation": "relu",
+    "dropout": 0.0, "epochs": 100, "batch_size": 32, "lr": 1e-3, "optimizer": "adam",
+    "weight_decay": 0.0, "clip_norm": None, "lr_schedule": "none", "patience": 10, "seed": 0,
+    "val_fraction": 0.1, "test_fraction": 0.2,
+}
+#: settings a resumed run may change
+RESUMABLE = ("epochs",)
+
+
+def _option(key: str) -> str:
+    return "--" + key.replace("_", "-")
+
+
+def run_settings(given: dict, out: Path | None, resume: bool, overwrite: bool) -> dict:
+    """The run's settings: the options given over the defaults, or, with ``--resume``, those
+    of the interrupted run (options given must then agree with them)."""
+    if resume:
+        return _resumed(given, out, overwrite)
+    if out is not None and (out / CHECKPOINT).exists():
+        if not overwrite:
+            raise CLIError(f"{out} already holds a training run; pass --resume to continue it "
+                           f"or --overwrite to replace it")
+        (out / CHECKPOINT).unlink()
+    return {**DEFAULTS, **given}
+
+
+def _resumed(given: dict, out: Path | None, overwrite: bool) -> dict:
+    if out is None:
+        raise CLIError("--resume needs --out DIR, the folder of the run to continue")
+    if overwrite:
+        raise CLIError("--resume and --overwrite contradict each other; pick one")
+    if not (out / CHECKPOINT).exists():
+        raise CLIError(f"--resume: {out} holds no checkpoint to resume (drop --resume to "
+                       f"start a new run there)")
+    run = load_checkpoint(out / CHECKPOINT).get("run") or {}
+    saved = run.get("settings")
+    if not isinstance(saved, dict):
+        raise CLIError(f"--resume: the checkpoint in {out} was not written by "
+                       f"'deltagrad train'")
+    for key, value in given.items():
+        if key not in RESUMABLE and saved.get(key) != value:
+            raise CLIError(f"{_option(key)} {value} differs from the interrupted run's "
+                           f"{saved.get(key)}; drop it to resume, or use --overwrite to start "
+                           f"a new run")
+    return {**saved, **{k: v for k, v in given.items() if k in RESUMABLE}}
+
+
+def parse_hidden(text: str) -> list[int]:
+    """``"64,64"`` -> [64, 64]; ``""``, ``"none"`` or ``"0"`` -> [] (a linear model)."""
+    text = text.strip().lower()
+    if text in ("", "none", "0"):
+        return []
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        sizes = []
+    if not sizes or any(s < 1 for s in sizes):
+        raise CLIError(f"--hidden: expected comma-separated positive layer widths such as "
+                       f"64,64 (or 'none'), got {text!r}")
+    return sizes
+
+
+def check_numbers(s: dict) -> None:
+    """The checks of the numbers Typer can not make alone (run before any data is loaded:
+    a typo should not cost a data set load)."""
+    for name in ("val_fraction", "test_fraction"):
+        if not 0 <= s[name] < 1:
+            raise CLIError(f"{_option(name)}: must lie in [0, 1), got {s[name]}")
+    if s["val_fraction"] + s["test_fraction"] >= 1:
+        raise CLIError(f"--val-fraction plus --test-fraction must be below 1 to leave data to "
+                       f"train on, got {s['val_fraction']} + {s['test_fraction']}")
+    for name in ("lr", "clip_norm"):
+        if s[name] is not None and not s[name] > 0:
+            raise CLIError(f"{_option(name)}: must be a positive number, got {s[name]}")
+
+
+def schedule(name: str, epochs: int, batches: int, monitor: str, patience: int
+             ) -> LearningRateScheduler | None:
+    """The ``--lr-schedule`` callback; ``batches`` per epoch, ``monitor`` for ``plateau``."""
+    if name == "none":
+        return None
+    if name == "step":
+        return LearningRateScheduler(lambda o: ls.StepLR(o, step_size=max(1, epochs // 3)))
+    if name == "cosine":
+        return LearningRateScheduler(lambda o: ls.CosineAnnealingLR(o, T_max=epochs))
+    if name == "exponential":
+        return LearningRateScheduler(lambda o: ls.ExponentialLR(o, gamma=0.95))
+    if name == "plateau":
+        wait = max(1, patience // 2) if patience else 3
+        return LearningRateScheduler(lambda o: ls.ReduceLROnPlateau(o, factor=0.5, patience=wait),
+                                     monitor=monitor)
+    return LearningRateScheduler(lambda o: ls.LinearWarmup(o, warmup_steps=batches),
+                                 interval="batch")  # warmup: over the first epoch
