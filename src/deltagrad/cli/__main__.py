@@ -1,7 +1,8 @@
-"""``python -m deltagrad.cli ...`` runs the ``deltagrad`` command."""
+"""``python -m deltagrad.cli ...`` runs the ``deltagrad`` command (as ``python -m deltagrad``)."""
 
 import sys
 
 from . import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())
