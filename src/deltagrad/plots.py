@@ -24,13 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .io import atomic_write_bytes
+
 INSTALL_HINT = "pip install deltagrad[plot]"
 
 
 def require_matplotlib() -> None:
     """Raise ``ImportError`` with the install command if matplotlib is missing."""
     try:
-        import matplotlib  # noqa: F401
+        import matplotlib  # noqa: F401  (optional and heavy: imported when a picture is drawn)
     except ImportError:
         raise ImportError(f"plotting needs matplotlib, which is not installed: "
                           f"{INSTALL_HINT}") from None
@@ -38,6 +40,7 @@ def require_matplotlib() -> None:
 
 def _figure(width: float, height: float):
     require_matplotlib()
+    # matplotlib is optional and heavy: imported when a picture is drawn
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -47,8 +50,6 @@ def _figure(width: float, height: float):
 
 
 def _write(fig, path) -> Path:
-    from .io import atomic_write_bytes
-
     path = Path(path)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
@@ -148,7 +149,7 @@ def plot_decision_boundary(predict: Callable[[np.ndarray], np.ndarray], X, y,
     k = int(max(regions.max(), y.max())) + 1
     names = [str(c) for c in (class_names if class_names is not None else range(k))]
 
-    from matplotlib.colors import ListedColormap
+    from matplotlib.colors import ListedColormap  # optional: imported when drawn
 
     colours = [f"C{i % 10}" for i in range(k)]
     cmap = ListedColormap(colours)

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import sys
 
+import typer
+import typer.main
+
+from .app import build_app
 from .errors import say_error as _say
 
-
-def _exceptions():
-    """Typer's click exception classes: recent Typer vendors its own copy of click."""
-    try:
-        from typer._click import exceptions
-    except ImportError:  # older Typer runs on click itself
-        from click import exceptions
-    return exceptions
+try:  # Typer's click exception classes: recent Typer vendors its own copy of click
+    from typer._click import exceptions as ex
+except ImportError:  # older Typer runs on click itself
+    from click import exceptions as ex
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,12 +29,6 @@ def main(argv: list[str] | None = None) -> int:
     deltagrad ...
     0
     """
-    import typer
-    import typer.main
-
-    from .app import build_app
-
-    ex = _exceptions()
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         command = typer.main.get_command(build_app(args))

@@ -12,6 +12,7 @@ import importlib.util
 
 import typer
 
+from .. import __version__
 from . import tabular_commands
 
 OPTIONAL = ("ner", "lm", "playground")
@@ -19,8 +20,6 @@ OPTIONAL = ("ner", "lm", "playground")
 
 def _version(value: bool) -> None:
     if value:
-        from .. import __version__
-
         print(f"deltagrad {__version__}")
         raise typer.Exit()
 

@@ -25,7 +25,7 @@ def playground(
 ) -> None:
     """Start the playground server and open its page: pick a data set, shape a network and
     watch deltagrad train it (Ctrl+C stops the server)."""
-    try:
+    try:  # optional packages, imported only to run the server: say how to install them
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as exc:

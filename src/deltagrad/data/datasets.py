@@ -215,7 +215,7 @@ DATASETS = _REAL + ("moons", "circles", "spirals", "spirals3", "xor", "blobs")
 
 
 def _load_real(name: str, seed: int, n_samples: int | None) -> Dataset:
-    try:
+    try:  # scikit-learn is heavy: imported when one of its bundled sets is loaded
         from sklearn import datasets as skd
     except ImportError as exc:
         raise ImportError(f"load_dataset({name!r}) reads the copy bundled with scikit-learn, "

@@ -15,6 +15,7 @@ from .errors import ModelFileError
 
 def pack(tensors: dict[str, np.ndarray], metadata: dict[str, str] | None = None) -> bytes:
     """The safetensors encoding of ``tensors`` (C-contiguous copies where needed)."""
+    # safetensors is imported when a file is written, so that import deltagrad needs NumPy only
     from safetensors.numpy import save
 
     arrays = {name: np.ascontiguousarray(array) for name, array in tensors.items()}
@@ -27,6 +28,7 @@ def unpack(data: bytes, filename: str) -> tuple[dict[str, np.ndarray], dict[str,
     The safetensors library checks the header, the offsets and that the data covers the file
     exactly, so a truncated or garbled file is refused here.
     """
+    # safetensors is imported when a file is read, so that import deltagrad needs NumPy only
     from safetensors import SafetensorError
     from safetensors.numpy import load
 
