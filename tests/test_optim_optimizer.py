@@ -490,3 +490,17 @@ def test_zero_lr_and_zero_decay_are_allowed_and_do_nothing():
 def test_repr_lists_the_groups():
     text = repr(sgd(momentum=0.9))
     assert text.startswith("SGD (") and "lr: 0.1" in text and "momentum: 0.9" in text
+
+
+def test_weight_decay_helper_adds_the_l2_term_in_the_scratch_buffer():
+    from deltagrad.optim.optimizer import with_weight_decay
+
+    param = np.array([1.0, -2.0, 4.0], np.float32)
+    grad = np.array([0.5, 0.5, -1.0], np.float32)
+    scratch = np.full(3, np.nan, np.float32)
+    assert with_weight_decay(param, grad, 0.0, out=scratch) is grad  # nothing to add
+    assert np.isnan(scratch).all()
+    decayed = with_weight_decay(param, grad, 0.25, out=scratch)
+    assert decayed is scratch and decayed.dtype == np.float32
+    np.testing.assert_array_equal(decayed, [0.75, 0.0, 0.0])  # grad + 0.25 * param
+    np.testing.assert_array_equal(grad, [0.5, 0.5, -1.0])  # the gradient itself is untouched
