@@ -17,9 +17,9 @@ from .app import build_app
 from .errors import say_error as _say
 
 try:  # Typer's click exception classes: recent Typer vendors its own copy of click
-    from typer._click import exceptions as ex
+    from typer._click import exceptions as _click
 except ImportError:  # older Typer runs on click itself
-    from click import exceptions as ex
+    from click import exceptions as _click
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,17 +34,17 @@ def main(argv: list[str] | None = None) -> int:
         command = typer.main.get_command(build_app(args))
         result = command.main(args=args, prog_name="deltagrad", standalone_mode=False)
         return result if isinstance(result, int) else 0
-    except ex.NoArgsIsHelpError as exc:
+    except _click.NoArgsIsHelpError as exc:
         print(exc.ctx.get_help() if exc.ctx else "", flush=True)
         return 0
     except typer.Exit as exc:
         return exc.exit_code
-    except ex.UsageError as exc:
+    except _click.UsageError as exc:
         where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
         message = exc.format_message().rstrip(".")
         _say(message[:1].lower() + message[1:] + where)
         return 2
-    except ex.ClickException as exc:
+    except _click.ClickException as exc:
         _say(exc.format_message())
         return exc.exit_code or 1
     except (typer.Abort, KeyboardInterrupt) as exc:
