@@ -10,7 +10,7 @@ import deltagrad as dg
 from deltagrad import nn
 from deltagrad.autograd import AnomalyError
 from deltagrad.autograd.anomaly import describe_nonfinite
-from deltagrad.autograd.function import grad_mode
+from deltagrad.autograd.recording import grad_mode
 
 
 @pytest.fixture(autouse=True)

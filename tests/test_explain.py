@@ -16,7 +16,7 @@ import pytest
 
 import deltagrad as dg
 from deltagrad import nn, optim
-from deltagrad.autograd.function import grad_mode
+from deltagrad.autograd.recording import grad_mode
 from deltagrad.autograd.ops import elementwise
 
 # --- the published example ---------------------------------------------------------------------

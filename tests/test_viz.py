@@ -14,7 +14,7 @@ import pytest
 
 import deltagrad as dg
 from deltagrad import nn
-from deltagrad.autograd.function import grad_mode
+from deltagrad.autograd.recording import grad_mode
 from deltagrad.nn.module import module_calls
 from deltagrad.viz import GraphvizNotFoundError, capture, draw, trace
 

@@ -1,12 +1,13 @@
 """Reverse-mode automatic differentiation on NumPy arrays."""
 
 from .anomaly import AnomalyError, detect_anomaly
-from .function import Function, enable_grad, no_grad
+from .function import Function
 from .functional import grad, hessian, jacobian
 from .functions import (abs, clip, concatenate, exp, log, logsumexp, matmul, max, maximum, mean,
                         min, minimum, relu, reshape, sigmoid, sqrt, stack, sum, tanh, transpose,
                         var, where)
 from .gradcheck import GradcheckError, gradcheck
+from .recording import enable_grad, no_grad
 from .tensor import Tensor, as_tensor, tensor
 
 __all__ = [

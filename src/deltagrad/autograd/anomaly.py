@@ -27,7 +27,7 @@ import sys
 
 import numpy as np
 
-from .function import grad_mode
+from .recording import grad_mode
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # .../deltagrad
 _MAX_REMEMBERED = 200_000  # node -> creation site; bounded so a long session can not grow

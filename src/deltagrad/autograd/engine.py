@@ -4,7 +4,8 @@ output, and let the node's rule turn that δ into δ's for its inputs (the chain
 
 Everything that is the same for all ops lives here, once: the walk, summing at forks,
 reducing a gradient to its input's shape after broadcasting, accumulating into leaves,
-and freeing the graph as it goes.
+and freeing the graph as it goes. ``forward_order`` is the one walk over a whole graph
+(``dg.grad`` prunes with it; pictures and ``dg.explain`` read the graph with it).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from heapq import heappop, heappush
 
 import numpy as np
 
-from .function import Function, grad_mode
+from .function import Function
+from .recording import backward_on_tensors, grad_mode
 
 
 class _Freed:
@@ -21,9 +23,15 @@ class _Freed:
 
 
 FREED = _Freed()
-_FREED_MESSAGE = ("backward through a graph that has already been freed: each backward() "
-                  "releases the graph it walked. Recompute the forward pass before calling "
-                  "backward() again.")
+
+
+class GraphFreedError(ValueError):
+    """The graph behind a tensor was released by an earlier ``backward()``."""
+
+    def __init__(self, message: str = (
+            "the graph behind this tensor was already freed by backward() (each backward() "
+            "releases the graph it walked); recompute the forward pass to get a new one")):
+        super().__init__(message)
 
 
 def sum_to_shape(g, shape: tuple):
@@ -36,55 +44,32 @@ def sum_to_shape(g, shape: tuple):
     return g.reshape(shape)
 
 
-def topological_order(root: Function) -> list[Function]:
-    """Nodes reachable from ``root``, each before every node it depends on (iterative DFS;
-    used where the whole graph must be known up front, e.g. to prune it for ``dg.grad``).
-
-    Parents are tuples, so the order is deterministic; no recursion, so a graph 100,000
-    ops deep is fine.
+def forward_order(root: Function) -> list[Function]:
+    """The nodes behind ``root``, each after the nodes of its inputs (inputs taken left to
+    right), ``root`` last. For ordinary code this is the order in which the forward pass
+    made them. Iterative, so any depth is fine; parents are tuples, so it is deterministic.
+    Raises ``GraphFreedError`` if a backward pass already released part of the graph.
     """
-    order, visited = [], set()
-    stack = [(root, False)]
+    if root.inputs is FREED:
+        raise GraphFreedError()
+    order, done, on_path = [], set(), {root}
+    stack = [(root, iter(root.inputs))]
     while stack:
-        node, children_done = stack.pop()
-        if children_done:
-            order.append(node)
-            continue
-        if node in visited:
-            continue
-        inputs = node.inputs
-        if inputs is FREED:
-            raise ValueError(_FREED_MESSAGE)
-        visited.add(node)
-        stack.append((node, True))
+        node, inputs = stack[-1]
         for t in inputs:
-            if t is not None and t._node is not None and t._node not in visited:
-                stack.append((t._node, False))
-    order.reverse()
+            child = None if t is None else t._node
+            if child is not None and child not in done and child not in on_path:
+                if child.inputs is FREED:
+                    raise GraphFreedError()
+                on_path.add(child)
+                stack.append((child, iter(child.inputs)))
+                break
+        else:
+            stack.pop()
+            on_path.discard(node)
+            done.add(node)
+            order.append(node)
     return order
-
-
-def _prune(order: list[Function], target_leaves: set, target_nodes: set) -> set:
-    """The nodes whose backward leads to a target; the others need not run."""
-    leads = set()
-    for node in reversed(order):  # inputs before the nodes that use them
-        if node in target_nodes or any(
-                t is not None and (t in target_leaves or t._node in leads) for t in node.inputs):
-            leads.add(node)
-    return leads
-
-
-def _call_rule(node: Function, g):
-    """Run a rule while recording the backward pass: it must see Tensors, not raw arrays."""
-    if node.saved and node.saved_tensors is None:
-        raise ValueError(
-            f"{node.name}: this graph was recorded without higher-order support; "
-            "build it inside the function given to dg.grad / dg.jacobian / dg.hessian")
-    raw, node.saved = node.saved, node.saved_tensors
-    try:
-        return node.backward(g)
-    finally:
-        node.saved = raw
 
 
 def backward(root, seed, *, targets=None, create_graph=False, free_graph=True):
@@ -96,42 +81,74 @@ def backward(root, seed, *, targets=None, create_graph=False, free_graph=True):
     where a target does not influence ``root`` (``dg.grad``). ``create_graph`` runs the
     rules on Tensors so that the result can be differentiated again.
     """
-    accumulate = targets is None
-    target_leaves, target_nodes, found = set(), set(), {}
-    for t in targets or ():
-        (target_leaves if t._node is None else target_nodes).add(t if t._node is None else t._node)
+    if targets is None:
+        handed_out = {id(seed)}  # arrays a leaf may not keep as its .grad without a copy
 
-    if root._node is None:  # backward from a leaf: its gradient is the seed itself
-        if accumulate:
-            _accumulate_leaf(root, seed, handed_out={id(seed)})  # the caller holds seed
+        def to_leaf(t, g):
+            _accumulate_leaf(t, g, handed_out)
+
+        if root._node is None:  # backward from a leaf: its gradient is the seed itself
+            to_leaf(root, seed)
         else:
-            found[root] = seed
-        return None if accumulate else [found.get(t if t._node is None else t._node)
-                                        for t in targets]
+            _propagate(root._node, seed, to_leaf, None, create_graph, free_graph)
+        return None
+    return _gradients_of_targets(root, seed, targets, create_graph, free_graph)
 
+
+def _gradients_of_targets(root, seed, targets, create_graph, free_graph) -> list:
+    """``dg.grad``'s side of ``backward``: d(root)/d(target) for each target, or None."""
+    keys = [t if t._node is None else t._node for t in targets]
+    found = {}
+    if root._node is None:
+        found[root] = seed
+        return [found.get(key) for key in keys]
+    target_leaves = {t for t in targets if t._node is None}
+    target_nodes = {t._node for t in targets if t._node is not None}
+    leads = _prune(forward_order(root._node), target_leaves, target_nodes)
+
+    def to_leaf(t, g):
+        if t in target_leaves:
+            previous = found.get(t)
+            found[t] = g if previous is None else previous + g
+
+    def stop_at(node, g) -> bool:
+        """A target's δ is read off where it arrives; nodes leading nowhere are skipped."""
+        if node in target_nodes:
+            found[node] = g
+            return True
+        return node not in leads
+
+    _propagate(root._node, seed, to_leaf, stop_at, create_graph, free_graph)
+    return [found.get(key) for key in keys]
+
+
+def _prune(order: list[Function], target_leaves: set, target_nodes: set) -> set:
+    """The nodes whose backward leads to a target; the others need not run."""
+    leads = set()
+    for node in order:  # inputs before the nodes that use them
+        if node in target_nodes or any(
+                t is not None and (t in target_leaves or t._node in leads) for t in node.inputs):
+            leads.add(node)
+    return leads
+
+
+def _propagate(root_node, seed, to_leaf, stop_at, create_graph, free_graph) -> None:
+    """The walk itself: each node's rule runs once every δ for its output has arrived."""
     # Reverse creation order is a topological order (a node is always created after the
     # nodes of its inputs), so a heap keyed on the creation number hands out each node
     # after every node that uses it, without a separate walk over the graph first.
-    root_node = root._node
-    leads = None if accumulate else _prune(topological_order(root_node), target_leaves,
-                                           target_nodes)
     pending = {root_node: seed}
     heap = [(-root_node.sequence, root_node)]
     hook = grad_mode.backward_hook
-    handed_out = {id(seed)}  # arrays a leaf may not keep as its .grad without a copy
     while heap:
         node = heappop(heap)[1]
         g = pending.pop(node)
-        if leads is not None:
-            if node in target_nodes:
-                found[node] = g
-                continue
-            if node not in leads:
-                continue
+        if stop_at is not None and stop_at(node, g):
+            continue
         inputs = node.inputs
         if inputs is FREED:
-            raise ValueError(_FREED_MESSAGE)
-        grads = _call_rule(node, g) if create_graph else node.backward(g)
+            raise GraphFreedError()
+        grads = backward_on_tensors(node, g) if create_graph else node.backward(g)
         if type(grads) is not tuple:
             grads = (grads,)
         if hook is not None:
@@ -143,23 +160,17 @@ def backward(root, seed, *, targets=None, create_graph=False, free_graph=True):
             if gi.shape != shape:
                 gi = sum_to_shape(gi, shape)
             child = t._node
-            if child is not None:
-                previous = pending.get(child)
-                if previous is None:
-                    pending[child] = gi
-                    heappush(heap, (-child.sequence, child))
-                else:
-                    pending[child] = previous + gi  # a fork: the δ's of both uses sum
-            elif accumulate:
-                _accumulate_leaf(t, gi, handed_out)
-            elif t in target_leaves:
-                previous = found.get(t)
-                found[t] = gi if previous is None else previous + gi
+            if child is None:
+                to_leaf(t, gi)
+                continue
+            previous = pending.get(child)
+            if previous is None:
+                pending[child] = gi
+                heappush(heap, (-child.sequence, child))
+            else:
+                pending[child] = previous + gi  # a fork: the δ's of both uses sum
         if free_graph:
-            node.inputs, node.saved, node.saved_tensors = FREED, None, None
-    if accumulate:
-        return None
-    return [found.get(t if t._node is None else t._node) for t in targets]
+            node.inputs, node.saved, node.graph_view = FREED, None, None
 
 
 def _accumulate_leaf(t, g, handed_out: set) -> None:

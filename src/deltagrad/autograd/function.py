@@ -1,88 +1,46 @@
-"""The graph's nodes (``Function``) and the switches that decide whether a graph is recorded.
+"""``Function``: one op, one node of the graph, with its forward and backward side by side.
 
-A ``Function`` subclass is one op. Its ``forward`` computes the value from raw arrays
-and saves what the derivative needs; its ``backward`` receives the upstream gradient
-``g`` (δ of the output) and returns one gradient per input: the chain rule's
-"upstream times local derivative". The engine (``engine.py``) does everything else:
-the walk in reverse topological order, summing at forks, and reducing each gradient
-back to its input's shape after broadcasting.
+A subclass computes its value in ``forward`` from raw arrays, and in ``backward`` turns
+the upstream gradient ``g`` (δ of the output) into one gradient per input: the chain
+rule's "upstream times local derivative". The engine (``engine.py``) does everything
+else: the walk in reverse topological order, summing at forks, and reducing each
+gradient back to its input's shape after broadcasting.
 
-One backward, two speeds. ``backward`` is written only with operators and methods
-that NumPy arrays and Tensors share (``*``, ``@``, ``.sum(axis, keepdims)``,
-``.reshape``, ...) plus the few helpers below that dispatch on the type. A plain
-``t.backward()`` runs it on raw arrays: no graph, no overhead. ``dg.grad`` runs the
-same code on Tensors, which records the backward pass itself as a graph, so it can
-be differentiated again (Hessians, higher-order derivatives).
+What a backward rule may read, and how each kind is declared on the class:
 
-For that to be right, everything a backward rule reads that depends differentiably on
-the inputs must reach it through ``self.save(...)`` and be an input or the output of
-the op; anything else the forward stores (a mask, a count) is treated as a constant.
-A fused op that keeps an intermediate for speed instead names an equivalent
-composition of simpler ops as ``decompose``, which is used whenever higher-order
-gradients are being recorded.
+``saves = (0, 1, OUTPUT)``
+    the op's inputs (by position) and its output; ``backward`` finds them, in that order,
+    in ``self.saved``. Only these can be differentiated again.
+``constants = ("mask",)``
+    attributes ``forward`` sets that have no derivative of their own: masks, indices,
+    shapes, counts, which element won a max.
+``derived = ("cdf",)``
+    attributes ``forward`` computes from the inputs for speed (Φ(x) in GELU). For higher
+    order the op either defines ``rebuild(*inputs)``, returning the same values made from
+    Tensors, or names ``decompose``: an equivalent composition of simpler ops used instead
+    of it. An op that does neither can not be differentiated twice, and says so.
+
+One backward, two speeds. ``backward`` is written only with operators and methods that
+NumPy arrays and Tensors share (``*``, ``@``, ``.sum(axis, keepdims)``, ``.reshape``, ...)
+plus the few helpers below that dispatch on the type. A plain ``t.backward()`` runs it on
+raw arrays: no graph, no overhead. ``dg.grad`` runs the same code on Tensors (the saved
+values and rebuilt derived values, see ``recording.py``), which records the backward pass
+itself as a graph, so that it can be differentiated again.
 """
 
 from __future__ import annotations
 
-import itertools
-import threading
-
 from ..backend import array_module
 
 
-class _GradMode(threading.local):
-    """Per-thread switches; each thread (e.g. each web request) has its own."""
+class _Output:
+    """The marker for "the op's output" in ``Function.saves``."""
 
-    def __init__(self):
-        self.enabled = True  # record a graph at all?
-        self.higher_order = 0  # >0 while dg.grad records a graph that will be differentiated again
-        # Observers for tools that watch the engine work (anomaly detection, δ traces,
-        # graph pictures): forward_hook(node, input_arrays, output) after each recorded op,
-        # backward_hook(node, upstream_grad, input_grads) after each backward rule.
-        self.forward_hook = None
-        self.backward_hook = None
+    def __repr__(self) -> str:
+        return "OUTPUT"
 
 
-grad_mode = _GradMode()
-# Numbers recorded nodes in creation order; the backward pass visits them in reverse.
-node_counter = itertools.count()
-
-
-class no_grad:
-    """Context manager and decorator: no graph is recorded inside.
-
-    >>> import deltagrad as dg
-    >>> w = dg.tensor([1.0, 2.0], requires_grad=True)
-    >>> with dg.no_grad():
-    ...     y = w * 2
-    >>> y.requires_grad
-    False
-    """
-
-    _enable = False
-
-    def __enter__(self):
-        self._previous = grad_mode.enabled
-        grad_mode.enabled = self._enable
-
-    def __exit__(self, *exc):
-        grad_mode.enabled = self._previous
-
-    def __call__(self, func):
-        import functools
-
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            with type(self)():
-                return func(*args, **kwargs)
-
-        return wrapper
-
-
-class enable_grad(no_grad):
-    """Context manager and decorator: record a graph even inside ``no_grad``."""
-
-    _enable = True
+OUTPUT = _Output()
 
 
 class OpError(ValueError):
@@ -94,21 +52,49 @@ class Function:
 
     Subclasses define ``forward(self, *arrays, **params) -> array`` and
     ``backward(self, g) -> gradient or tuple of gradients`` (``None`` for an input that
-    needs none), side by side. Build a node with ``Tensor.apply(MyOp, x, y, **params)``.
+    needs none), and declare what ``backward`` reads (``saves``, ``constants``,
+    ``derived``; see the module docstring). Build a node with
+    ``Tensor.apply(MyOp, x, y, **params)``.
+
+    >>> import numpy as np, deltagrad as dg
+    >>> class Cube(dg.Function):
+    ...     '''z = a³  ->  δa = δz * 3a²'''
+    ...     name = "cube"
+    ...     saves = (0,)  # backward reads input 0
+    ...     def forward(self, a):
+    ...         return a ** 3
+    ...     def backward(self, g):
+    ...         (a,) = self.saved
+    ...         return g * 3 * a ** 2
+    >>> x = dg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    >>> dg.Tensor.apply(Cube, x).sum().backward()
+    >>> x.grad
+    array([ 3., 12.])
     """
 
-    __slots__ = ("inputs", "saved", "saved_tensors", "sequence")
+    # inputs: the input Tensors that need a gradient (None for the others); saved: what
+    # ``saves`` names, as arrays; sequence: creation number; graph_view: the saved and
+    # derived values as Tensors, kept while higher-order graphs are recorded.
+    __slots__ = ("inputs", "saved", "sequence", "graph_view")
     name = "op"
     # Wording for a ValueError raised by forward on incompatible shapes, e.g.
     # "add: shapes (2, 3) and (4, 5) can not be broadcast together".
     shape_error: str | None = None
-    # An equivalent composition of simpler ops (a function of Tensors), for fused ops
-    # whose backward reuses an intermediate: used while higher-order graphs are recorded.
-    decompose = None
+    saves: tuple = ()
+    constants: tuple = ()
+    derived: tuple = ()
+    rebuild = None  # or a method: (self, *inputs as Tensors) -> tuple, one per ``derived``
+    decompose = None  # or a function of Tensors computing the same as the op
 
-    def save(self, *values) -> None:
-        """Keep what ``backward`` needs (the op's inputs or output, or constants)."""
-        self.saved = values
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        declared = set(cls.constants) | set(cls.derived)
+        undeclared = [s for s in cls.__dict__.get("__slots__", ()) if s not in declared]
+        if undeclared:
+            raise TypeError(
+                f"{cls.__name__}: attribute(s) {undeclared} in __slots__ are neither "
+                f"constants (no derivative: masks, indices, shapes) nor derived (computed "
+                f"from the inputs; rebuilt for higher order); list each in one of them")
 
     def needs_grad(self, i: int) -> bool:
         """Whether input ``i`` wants a gradient (lets a rule skip work nobody uses)."""
@@ -142,3 +128,7 @@ def exp(x):
 
 def log(x):
     return x.log() if builds_graph(x) else array_module(x).log(x)
+
+
+def tanh(x):
+    return x.tanh() if builds_graph(x) else array_module(x).tanh(x)

@@ -15,19 +15,9 @@ import numpy as np
 
 from .. import _config
 from . import engine
-from .function import enable_grad, grad_mode
 from .ops.shape import Identity
-from .tensor import Tensor, apply
-
-
-class _recording_higher_order:
-    """While active, ops keep Tensor views of what they save (for graph-mode backward)."""
-
-    def __enter__(self):
-        grad_mode.higher_order += 1
-
-    def __exit__(self, *exc):
-        grad_mode.higher_order -= 1
+from .recording import apply, enable_grad, recording_higher_order
+from .tensor import Tensor
 
 
 def _argnums_tuple(argnums, nargs: int) -> tuple:
@@ -77,7 +67,7 @@ def grad(f, argnums=0):
         nums = _argnums_tuple(argnums, len(args))
         tensor_mode = any(isinstance(args[i], Tensor) for i in nums)
         args = list(args)
-        higher_order = _recording_higher_order() if tensor_mode else contextlib.nullcontext()
+        higher_order = recording_higher_order() if tensor_mode else contextlib.nullcontext()
         with enable_grad(), higher_order:
             targets = [_differentiable_input(args[i]) for i in nums]
             for i, t in zip(nums, targets):

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from .ops import elementwise as ew
 from .ops import shape as shape_ops
-from .tensor import Tensor, apply, as_tensor
+from .recording import apply
+from .tensor import Tensor, as_tensor
 
 
-def _operand(x):
-    """A Tensor stays a Tensor (it may be in the graph); anything else becomes a constant."""
-    return x if isinstance(x, Tensor) else as_tensor(x).data
+def _operands(*values) -> list:
+    """Tensors stay Tensors (they may be in the graph); anything else becomes a constant
+    array, except that the first becomes a constant Tensor when no value is a Tensor (an op
+    needs one Tensor among its inputs to make a Tensor of its result)."""
+    operands = [x if isinstance(x, Tensor) else as_tensor(x).data for x in values]
+    if not any(isinstance(x, Tensor) for x in values):
+        operands[0] = Tensor._make(operands[0], None)
+    return operands
 
 
 def sum(x, axis=None, keepdims=False) -> Tensor:  # noqa: A001 - NumPy's name, on purpose
@@ -78,17 +84,17 @@ def clip(x, lo=None, hi=None) -> Tensor:
 
 
 def matmul(a, b) -> Tensor:
-    return as_tensor(a) @ _operand(b)
+    return as_tensor(a) @ as_tensor(b)
 
 
 def maximum(a, b) -> Tensor:
     """Elementwise maximum; at a tie each input gets half the gradient."""
-    return apply(ew.Maximum, _operand(a), _operand(b))
+    return apply(ew.Maximum, *_operands(a, b))
 
 
 def minimum(a, b) -> Tensor:
     """Elementwise minimum; at a tie each input gets half the gradient."""
-    return apply(ew.Minimum, _operand(a), _operand(b))
+    return apply(ew.Minimum, *_operands(a, b))
 
 
 def where(cond, a, b) -> Tensor:
@@ -96,7 +102,7 @@ def where(cond, a, b) -> Tensor:
     condition = as_tensor(cond).data
     if condition.dtype != bool:
         condition = condition.astype(bool)
-    return apply(ew.Where, _operand(a), _operand(b), cond=condition)
+    return apply(ew.Where, *_operands(a, b), cond=condition)
 
 
 def concatenate(tensors, axis: int = 0) -> Tensor:
@@ -104,7 +110,7 @@ def concatenate(tensors, axis: int = 0) -> Tensor:
     tensors = list(tensors)
     if not tensors:
         raise ValueError("concatenate: needs at least one tensor")
-    return apply(shape_ops.Concatenate, *(_operand(t) for t in tensors), axis=axis)
+    return apply(shape_ops.Concatenate, *_operands(*tensors), axis=axis)
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
@@ -112,4 +118,4 @@ def stack(tensors, axis: int = 0) -> Tensor:
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack: needs at least one tensor")
-    return apply(shape_ops.Stack, *(_operand(t) for t in tensors), axis=axis)
+    return apply(shape_ops.Stack, *_operands(*tensors), axis=axis)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _config
-from .function import enable_grad, no_grad
 from .functional import _jacobian_blocks
+from .recording import enable_grad, no_grad
 from .tensor import Tensor
 
 

@@ -1,7 +1,7 @@
 """``Tensor``: an array plus what reverse-mode autodiff needs (the node that made it).
 
-Every operator and method here is a one-line call of ``apply`` with an op from
-``ops/``; the maths of each op, forward and backward, is in that op's class.
+Every operator and method here is a one-line call of ``apply`` (``recording.py``) with an
+op from ``ops/``; the maths of each op, forward and backward, is in that op's class.
 """
 
 from __future__ import annotations
@@ -13,66 +13,12 @@ import numpy as np
 from .. import _config
 from ..backend import is_array
 from . import engine
-from .function import Function, OpError, grad_mode, node_counter
+from .function import Function
 from .ops import elementwise as ew
 from .ops import index as ix
 from .ops import linalg, reduce
 from .ops import shape as shape_ops
-
-
-def apply(op: type[Function], *inputs, **params) -> Tensor:
-    """Run ``op`` forward on the inputs' arrays and, if any input requires grad (and
-    grad mode is on), record a node so that ``backward`` can reach those inputs.
-
-    Inputs that are not Tensors (Python numbers, arrays) are constants of the op.
-    A fused op is replaced by its decomposition while higher-order graphs are recorded.
-    """
-    mode = grad_mode
-    if mode.higher_order and op.decompose is not None:
-        return op.decompose(*inputs, **params)
-    fn = op.__new__(op)
-    fn.saved = ()
-    arrays, record = [], False
-    for x in inputs:  # one pass: the arrays the op computes on, and whether to record
-        if isinstance(x, Tensor):
-            arrays.append(x.data)
-            record = record or x.requires_grad
-        else:
-            arrays.append(x)
-    try:
-        out = fn.forward(*arrays, **params)
-    except OpError:
-        raise
-    except ValueError as error:  # NumPy's words; say which op and which shapes
-        raise OpError(fn.describe_error(arrays, error)) from None
-    if isinstance(out, np.generic):  # NumPy hands back 0-d results as scalars
-        scalar, out = out, np.asarray(out)
-        # A saved output must stay the result's own array, or a higher-order graph misses it.
-        fn.saved = tuple(out if value is scalar else value for value in fn.saved)
-    if not (record and mode.enabled):
-        return Tensor._make(out, None)
-    fn.inputs = tuple([x if isinstance(x, Tensor) and x.requires_grad else None
-                       for x in inputs])
-    fn.sequence = next(node_counter)
-    result = Tensor._make(out, fn)
-    fn.saved_tensors = _saved_as_tensors(fn.saved, inputs, arrays, result) \
-        if mode.higher_order and fn.saved else None
-    if mode.forward_hook is not None:
-        mode.forward_hook(fn, arrays, out)
-    return result
-
-
-def _saved_as_tensors(saved, inputs, arrays, result) -> tuple:
-    """The same saved values, but inputs and output as Tensors, for a graph-mode backward."""
-    resolved = []
-    for value in saved:
-        for x, array in zip(inputs, arrays):
-            if value is array:
-                resolved.append(x)
-                break
-        else:
-            resolved.append(result if value is result.data else value)
-    return tuple(resolved)
+from .recording import apply
 
 
 def _array(x):

@@ -35,9 +35,9 @@ class SquaredError(Function):
 
     __slots__ = ()
     name = "mse_loss"
+    saves = (0, 1)
 
     def forward(self, a, t):
-        self.save(a, t)
         d = a - t
         d *= d
         return d
@@ -51,13 +51,14 @@ class SquaredError(Function):
 class AbsoluteError(Function):
     """z = |a - t|  ->  δa = sign(a - t) δz,  δt = -δa  (0 where a = t, as PyTorch)"""
 
-    __slots__ = ("sign",)
+    constants = ("sign",)  # piecewise constant: no derivative of its own
+    __slots__ = constants
     name = "l1_loss"
 
     def forward(self, a, t):
         xp = array_module(a)
         d = a - t
-        self.sign = xp.sign(d)  # piecewise constant: no derivative of its own
+        self.sign = xp.sign(d)
         return xp.abs(d, out=d)
 
     def backward(self, g):
@@ -68,12 +69,13 @@ class AbsoluteError(Function):
 class Huber(Function):
     """z = d²/2 where |d| <= δ, else δ (|d| - δ/2), d = a - t  ->  δa = clip(d, -δ, δ) δz"""
 
-    __slots__ = ("delta",)
+    constants = ("delta",)
+    __slots__ = constants
     name = "huber_loss"
+    saves = (0, 1)
 
     def forward(self, a, t, delta=1.0):
         xp = array_module(a)
-        self.save(a, t)
         self.delta = delta
         d = a - t
         ad = xp.abs(d)
@@ -100,11 +102,11 @@ class BCEWithLogits(Function):
 
     __slots__ = ()
     name = "binary_cross_entropy_with_logits"
-    decompose = staticmethod(_bce_logits_composed)
+    saves = (0, 1)
+    decompose = staticmethod(_bce_logits_composed)  # backward computes σ(x) on arrays only
 
     def forward(self, x, t):
         xp = array_module(x)
-        self.save(x, t)
         # e^-|x| never overflows and log1p keeps its precision when it is tiny.
         return xp.maximum(x, 0) - x * t + xp.log1p(xp.exp(-xp.abs(x)))
 
@@ -129,13 +131,14 @@ class BinaryCrossEntropy(Function):
     """z = -(t log p + (1 - t) log(1 - p)), logs clamped at -100  ->
     δp = (p - t) / max(p (1 - p), 1e-12) δz,  δt = (log(1 - p) - log p) δz"""
 
-    __slots__ = ("log_p", "log_1mp")
+    derived = ("log_p", "log_1mp")  # the clamped logs, kept for δt
+    __slots__ = derived
     name = "binary_cross_entropy"
+    saves = (0, 1)
     decompose = staticmethod(_bce_composed)
 
     def forward(self, p, t):
         xp = array_module(p)
-        self.save(p, t)
         with xp.errstate(divide="ignore"):  # log(0) = -inf is clamped just below
             self.log_p = xp.maximum(xp.log(p), _LOG_FLOOR)
             self.log_1mp = xp.maximum(xp.log1p(-p), _LOG_FLOOR)
@@ -207,7 +210,9 @@ class CrossEntropy(Function):
     e^z kept for the backward pass give softmax = e^z / S without a second exp.
     """
 
-    __slots__ = ("exp", "exp_sum", "log_probs", "target", "index", "smoothing")
+    constants = ("target", "index", "smoothing")
+    derived = ("exp", "exp_sum", "log_probs")  # e^z, S and log softmax(x), for the backward
+    __slots__ = constants + derived
     name = "cross_entropy"
     decompose = staticmethod(_cross_entropy_composed)
 
@@ -254,7 +259,8 @@ class CrossEntropy(Function):
 class NLLLoss(Function):
     """ℓ = -z[target] (z: log-probabilities)  ->  δz = -δℓ at the target class, 0 elsewhere"""
 
-    __slots__ = ("target", "num_classes")
+    constants = ("target", "num_classes")
+    __slots__ = constants
     name = "nll_loss"
 
     def forward(self, z, target):

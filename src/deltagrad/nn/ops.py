@@ -3,16 +3,16 @@ backward side by side, as in ``autograd/ops``.
 
 A fused op is one graph node where a composition of primitives would be several, with
 fewer temporaries and one backward rule. Where a backward reuses an intermediate that is
-neither an input nor the output (Φ(x) in GELU, for instance), the op names an equivalent
-composition of primitives as ``decompose``, which the engine uses whenever a higher-order
-graph is recorded (``dg.grad`` of ``dg.grad``, ``dg.hessian``), so those stay exact.
+neither an input nor the output (Φ(x) in GELU, for instance), the op declares it
+``derived`` and ``rebuild`` computes it again from Tensors, with the same code where it can,
+so that higher-order gradients (``dg.grad`` of ``dg.grad``, ``dg.hessian``) stay exact.
 """
 
 from __future__ import annotations
 
 import math
 
-from ..autograd.function import Function, OpError, builds_graph, exp
+from ..autograd.function import OUTPUT, Function, OpError, builds_graph, exp, tanh
 from ..autograd.ops.index import scatter_add
 from ..autograd.ops.reduce import reduced_axes
 from ..backend import array_module
@@ -24,6 +24,7 @@ class Linear(Function):
 
     __slots__ = ()
     name = "linear"
+    saves = (0, 1)  # x and W exactly as given (not reshaped copies): higher order needs that
 
     def forward(self, x, w, b=None):
         if x.ndim == 0 or x.shape[-1] != w.shape[1]:
@@ -31,7 +32,6 @@ class Linear(Function):
             raise OpError(f"linear: input of shape {x.shape} does not match weight of shape "
                           f"{w.shape}{bias}; the input's last axis must be in_features = "
                           f"{w.shape[1]}")
-        self.save(x, w)  # exactly the inputs (not reshaped copies): higher order needs that
         # Any (..., in) input as one (n, in) GEMM; w.T is a transposed view that BLAS reads
         # directly, so no copy of the weight is made.
         y = _as_matrix(x, w.shape[1]) @ w.T
@@ -62,7 +62,8 @@ def _as_matrix(x, columns: int):
 class LeakyReLU(Function):
     """z = x for x > 0, else slope · x  ->  δx = δz · (1 or slope)"""
 
-    __slots__ = ("slope",)
+    constants = ("slope",)  # 1 or the slope: piecewise constant, no derivative of its own
+    __slots__ = constants
     name = "leaky_relu"
 
     def forward(self, a, negative_slope=0.01):
@@ -70,7 +71,7 @@ class LeakyReLU(Function):
         dtype = a.dtype if a.dtype.kind == "f" else xp.float64
         slope = xp.full(a.shape, negative_slope, dtype=dtype)
         slope[a > 0] = 1
-        self.slope = slope  # piecewise constant: no derivative of its own
+        self.slope = slope
         return a * slope
 
     def backward(self, g):
@@ -82,9 +83,9 @@ class NormalCDF(Function):
 
     __slots__ = ()
     name = "normal_cdf"
+    saves = (0,)
 
     def forward(self, a):
-        self.save(a)
         return normal_cdf(a)
 
     def backward(self, g):
@@ -99,25 +100,29 @@ def _pdf(a):
     return normal_pdf(a)
 
 
-def _gelu_composed(x):
-    return x * x.apply(NormalCDF, x)
+def _cdf(a):
+    """Φ(a) on an array, or as the ``NormalCDF`` op on a Tensor."""
+    return a.apply(NormalCDF, a) if builds_graph(a) else normal_cdf(a)
 
 
 class GELU(Function):
     """z = x Φ(x)  ->  δx = δz (Φ(x) + x φ(x))  (the exact, erf-based GELU)"""
 
-    __slots__ = ("cdf",)
+    derived = ("cdf",)  # Φ(x), kept from the forward pass
+    __slots__ = derived
     name = "gelu"
-    decompose = staticmethod(_gelu_composed)
+    saves = (0,)
 
     def forward(self, a):
-        self.save(a)
-        self.cdf = normal_cdf(a)
+        self.cdf = _cdf(a)
         return a * self.cdf
+
+    def rebuild(self, a):
+        return (_cdf(a),)
 
     def backward(self, g):
         (a,) = self.saved
-        return g * (self.cdf + a * normal_pdf(a))
+        return g * (self.cdf + a * _pdf(a))
 
 
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
@@ -127,24 +132,26 @@ _GELU_K = 0.044715
 _GELU_TANH_CLIP = 10.0
 
 
-def _gelu_tanh_composed(x):
-    return 0.5 * x * (1 + (_SQRT_2_OVER_PI * (x + _GELU_K * x * x * x)).tanh())
+def _tanh_and_clipped(x):
+    """tanh u and x clipped to ±10 (see above), on an array or, as ops, on a Tensor."""
+    xc = x.clip(-_GELU_TANH_CLIP, _GELU_TANH_CLIP)
+    return tanh(_SQRT_2_OVER_PI * (xc + _GELU_K * xc * xc * xc)), xc
 
 
 class GELUTanh(Function):
     """z = x (1 + tanh u) / 2, u = c (x + k x³)  ->
     δx = δz ((1 + tanh u) / 2 + x (1 - tanh² u) c (1 + 3 k x²) / 2)"""
 
-    __slots__ = ("t", "xc")
+    derived = ("t", "xc")  # tanh u and the clipped x, kept from the forward pass
+    __slots__ = derived
     name = "gelu"
-    decompose = staticmethod(_gelu_tanh_composed)
 
     def forward(self, a):
-        xp = array_module(a)
-        xc = xp.clip(a, -_GELU_TANH_CLIP, _GELU_TANH_CLIP)
-        self.xc = xc
-        self.t = xp.tanh(_SQRT_2_OVER_PI * (xc + _GELU_K * xc * xc * xc))
+        self.t, self.xc = _tanh_and_clipped(a)
         return 0.5 * a * (1 + self.t)
+
+    def rebuild(self, a):
+        return _tanh_and_clipped(a)
 
     def backward(self, g):
         t, xc = self.t, self.xc
@@ -161,15 +168,16 @@ def _shift(xp, a, axes):
 class Softmax(Function):
     """s = e^x / Σ e^x  ->  δx = s (δs - Σ δs s)"""
 
-    __slots__ = ("axes",)
+    constants = ("axes",)
+    __slots__ = constants
     name = "softmax"
+    saves = (OUTPUT,)
 
     def forward(self, a, axis=-1):
         xp = array_module(a)
         self.axes = reduced_axes(self.name, a.shape, axis)
         e = xp.exp(a - _shift(xp, a, self.axes))  # shifted by the max: e^x never overflows
         e /= e.sum(axis=self.axes, keepdims=True)
-        self.save(e)
         return e
 
     def backward(self, g):
@@ -180,15 +188,16 @@ class Softmax(Function):
 class LogSoftmax(Function):
     """z = x - log Σ e^x  ->  δx = δz - e^z Σ δz  (e^z is the softmax)"""
 
-    __slots__ = ("axes",)
+    constants = ("axes",)
+    __slots__ = constants
     name = "log_softmax"
+    saves = (OUTPUT,)
 
     def forward(self, a, axis=-1):
         xp = array_module(a)
         self.axes = reduced_axes(self.name, a.shape, axis)
         z = a - _shift(xp, a, self.axes)
         z -= xp.log(xp.exp(z).sum(axis=self.axes, keepdims=True))
-        self.save(z)
         return z
 
     def backward(self, g):
@@ -199,7 +208,8 @@ class LogSoftmax(Function):
 class Embedding(Function):
     """z = W[i] (rows picked by an index array)  ->  δW[r] = Σ δz over the positions where i = r"""
 
-    __slots__ = ("indices", "num_rows")
+    constants = ("indices", "num_rows")
+    __slots__ = constants
     name = "embedding"
 
     def forward(self, w, indices):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 
-from ..autograd.function import grad_mode
+from ..autograd.recording import grad_mode
 from ..nn.module import module_calls, observe_calls
 
 

@@ -4,7 +4,7 @@ elementwise too and the chain rule is a product. Broadcasting is undone by the e
 from __future__ import annotations
 
 from ...backend import array_module
-from ..function import Function, builds_graph, log
+from ..function import OUTPUT, Function, builds_graph, log
 
 
 class Add(Function):
@@ -41,9 +41,9 @@ class Mul(Function):
     __slots__ = ()
     name = "mul"
     shape_error = "can not be broadcast together"
+    saves = (0, 1)
 
     def forward(self, a, b):
-        self.save(a, b)
         return a * b
 
     def backward(self, g):
@@ -58,11 +58,10 @@ class Div(Function):
     __slots__ = ()
     name = "div"
     shape_error = "can not be broadcast together"
+    saves = (1, OUTPUT)  # b and z
 
     def forward(self, a, b):
-        z = a / b
-        self.save(b, z)
-        return z
+        return a / b
 
     def backward(self, g):
         b, z = self.saved
@@ -89,11 +88,10 @@ class Pow(Function):
     __slots__ = ()
     name = "pow"
     shape_error = "can not be broadcast together"
+    saves = (0, 1, OUTPUT)
 
     def forward(self, a, b):
-        z = a**b
-        self.save(a, b, z)
-        return z
+        return a**b
 
     def backward(self, g):
         a, b, z = self.saved
@@ -107,11 +105,10 @@ class Exp(Function):
 
     __slots__ = ()
     name = "exp"
+    saves = (OUTPUT,)
 
     def forward(self, a):
-        z = array_module(a).exp(a)
-        self.save(z)
-        return z
+        return array_module(a).exp(a)
 
     def backward(self, g):
         (z,) = self.saved
@@ -123,9 +120,9 @@ class Log(Function):
 
     __slots__ = ()
     name = "log"
+    saves = (0,)
 
     def forward(self, a):
-        self.save(a)
         return array_module(a).log(a)
 
     def backward(self, g):
@@ -138,11 +135,10 @@ class Sqrt(Function):
 
     __slots__ = ()
     name = "sqrt"
+    saves = (OUTPUT,)
 
     def forward(self, a):
-        z = array_module(a).sqrt(a)
-        self.save(z)
-        return z
+        return array_module(a).sqrt(a)
 
     def backward(self, g):
         (z,) = self.saved
@@ -152,12 +148,13 @@ class Sqrt(Function):
 class Abs(Function):
     """z = |a|  ->  δa = δz * sign(a)  (0 at a = 0, as PyTorch)"""
 
-    __slots__ = ("sign",)
+    constants = ("sign",)  # piecewise constant: no derivative of its own
+    __slots__ = constants
     name = "abs"
 
     def forward(self, a):
         xp = array_module(a)
-        self.sign = xp.sign(a)  # piecewise constant: no derivative of its own
+        self.sign = xp.sign(a)
         return xp.abs(a)
 
     def backward(self, g):
@@ -169,11 +166,10 @@ class Tanh(Function):
 
     __slots__ = ()
     name = "tanh"
+    saves = (OUTPUT,)
 
     def forward(self, a):
-        z = array_module(a).tanh(a)
-        self.save(z)
-        return z
+        return array_module(a).tanh(a)
 
     def backward(self, g):
         (z,) = self.saved
@@ -185,15 +181,14 @@ class Sigmoid(Function):
 
     __slots__ = ()
     name = "sigmoid"
+    saves = (OUTPUT,)
 
     def forward(self, a):
         xp = array_module(a)
         # e^-|a| never overflows; pick the algebraically equal form that does not cancel.
         e = xp.exp(-xp.abs(a))
         r = 1 / (1 + e)
-        z = xp.where(a >= 0, r, e * r)
-        self.save(z)
-        return z
+        return xp.where(a >= 0, r, e * r)
 
     def backward(self, g):
         (z,) = self.saved
@@ -205,11 +200,10 @@ class ReLU(Function):
 
     __slots__ = ()
     name = "relu"
+    saves = (OUTPUT,)  # z > 0 exactly where a > 0, and z is usually kept alive anyway
 
     def forward(self, a):
-        z = array_module(a).maximum(a, 0)
-        self.save(z)  # z > 0 exactly where a > 0, and z is usually kept alive anyway
-        return z
+        return array_module(a).maximum(a, 0)
 
     def backward(self, g):
         (z,) = self.saved
@@ -219,7 +213,8 @@ class ReLU(Function):
 class Clip(Function):
     """z = min(max(a, lo), hi)  ->  δa = δz inside [lo, hi], else 0"""
 
-    __slots__ = ("inside",)
+    constants = ("inside",)  # a mask: no derivative of its own
+    __slots__ = constants
     name = "clip"
 
     def forward(self, a, lo=None, hi=None):
@@ -239,7 +234,8 @@ class Clip(Function):
 class Where(Function):
     """z = cond ? a : b  ->  δa = δz where cond, δb = δz elsewhere (cond is a constant)"""
 
-    __slots__ = ("cond",)
+    constants = ("cond",)
+    __slots__ = constants
     name = "where"
 
     def forward(self, a, b, cond):
@@ -273,13 +269,14 @@ def _share_of_a(wins, ties, dtype):
 class Maximum(Function):
     """z = max(a, b) elementwise  ->  the larger input gets δz; a tie splits it evenly"""
 
-    __slots__ = ("share_a",)
+    constants = ("share_a",)  # which input won is piecewise constant
+    __slots__ = constants
     name = "maximum"
     shape_error = "can not be broadcast together"
 
     def forward(self, a, b):
         z = array_module(a).maximum(a, b)
-        self.share_a = _share_of_a(a > b, a == b, z.dtype)  # piecewise constant
+        self.share_a = _share_of_a(a > b, a == b, z.dtype)
         return z
 
     def backward(self, g):
@@ -289,7 +286,8 @@ class Maximum(Function):
 class Minimum(Function):
     """z = min(a, b) elementwise  ->  the smaller input gets δz; a tie splits it evenly"""
 
-    __slots__ = ("share_a",)
+    constants = ("share_a",)
+    __slots__ = constants
     name = "minimum"
     shape_error = "can not be broadcast together"
 

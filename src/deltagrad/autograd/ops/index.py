@@ -27,7 +27,8 @@ def picks_each_element_once(index) -> bool:
 class GetItem(Function):
     """z = a[index]  ->  δa = zeros with δz added back at index (repeats accumulate)"""
 
-    __slots__ = ("in_shape", "index")
+    constants = ("in_shape", "index")
+    __slots__ = constants
     name = "getitem"
 
     def forward(self, a, index):
@@ -44,7 +45,8 @@ class GetItem(Function):
 class ScatterAdd(Function):
     """z = zeros(shape) with a added at index  ->  δa = δz[index]  (GetItem's backward as an op)"""
 
-    __slots__ = ("index",)
+    constants = ("index",)
+    __slots__ = constants
     name = "scatter_add"
 
     def forward(self, a, shape, index):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...backend import array_module
-from ..function import Function, OpError, exp
+from ..function import OUTPUT, Function, OpError, exp
 from .shape import broadcast_to
 
 
@@ -41,7 +41,8 @@ def reduced_count(shape: tuple, axes: tuple) -> int:
 class Sum(Function):
     """z = Σ a over axes  ->  δa = δz broadcast back (each a fed z with weight 1)"""
 
-    __slots__ = ("in_shape", "kept")
+    constants = ("in_shape", "kept")
+    __slots__ = constants
     name = "sum"
 
     def forward(self, a, axis=None, keepdims=False):
@@ -56,7 +57,8 @@ class Sum(Function):
 class Mean(Function):
     """z = Σ a / n over axes  ->  δa = δz / n broadcast back"""
 
-    __slots__ = ("in_shape", "kept", "count")
+    constants = ("in_shape", "kept", "count")
+    __slots__ = constants
     name = "mean"
 
     def forward(self, a, axis=None, keepdims=False):
@@ -73,14 +75,15 @@ class Mean(Function):
 class Var(Function):
     """z = Σ (a - ā)² / n  ->  δa = δz * 2 (a - ā) / n  (population variance, ddof = 0)"""
 
-    __slots__ = ("axes", "kept", "count")
+    constants = ("axes", "kept", "count")
+    __slots__ = constants
     name = "var"
+    saves = (0,)
 
     def forward(self, a, axis=None, keepdims=False):
         self.axes = reduced_axes(self.name, a.shape, axis)
         self.kept = kept_shape(a.shape, self.axes)
         self.count = reduced_count(a.shape, self.axes)
-        self.save(a)
         return a.var(axis=self.axes, keepdims=keepdims)
 
     def backward(self, g):
@@ -92,7 +95,9 @@ class Var(Function):
 class Max(Function):
     """z = max a over axes  ->  δa = δz at the maximum; tied maxima split δz evenly"""
 
-    __slots__ = ("in_shape", "kept", "share")
+    # Which element won is piecewise constant, so its share of δz is a constant.
+    constants = ("in_shape", "kept", "share")
+    __slots__ = constants
     name = "max"
     pick = "max"
 
@@ -103,7 +108,6 @@ class Max(Function):
         self.in_shape, self.kept = a.shape, kept_shape(a.shape, axes)
         z = getattr(a, self.pick)(axis=axes, keepdims=True)
         winners = a == z
-        # Which element won is piecewise constant, so the share is a constant.
         self.share = winners / winners.sum(axis=axes, keepdims=True).astype(a.dtype)
         return z if keepdims else z.reshape(tuple(n for i, n in enumerate(a.shape)
                                                   if i not in axes))
@@ -123,8 +127,10 @@ class Min(Max):
 class LogSumExp(Function):
     """z = log Σ e^a  ->  δa = δz * e^(a - z) = δz * softmax(a)"""
 
-    __slots__ = ("kept",)
+    constants = ("kept",)
+    __slots__ = constants
     name = "logsumexp"
+    saves = (0, OUTPUT)
 
     def forward(self, a, axis=None, keepdims=False):
         xp = array_module(a)
@@ -137,7 +143,6 @@ class LogSumExp(Function):
             z = xp.log(xp.exp(a - shift).sum(axis=axes, keepdims=True)) + shift
         if not keepdims:
             z = z.reshape(tuple(n for i, n in enumerate(a.shape) if i not in axes))
-        self.save(a, z)
         return z
 
     def backward(self, g):

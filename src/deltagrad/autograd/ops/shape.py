@@ -22,7 +22,8 @@ class Identity(Function):
 class Reshape(Function):
     """z = a viewed with a new shape  ->  δa = δz viewed with a's shape"""
 
-    __slots__ = ("in_shape",)
+    constants = ("in_shape",)
+    __slots__ = constants
     name = "reshape"
 
     def forward(self, a, shape):
@@ -40,7 +41,8 @@ class Reshape(Function):
 class Transpose(Function):
     """z = a with axes permuted  ->  δa = δz with the inverse permutation"""
 
-    __slots__ = ("inverse",)
+    constants = ("inverse",)
+    __slots__ = constants
     name = "transpose"
 
     def forward(self, a, axes=None):
@@ -85,7 +87,8 @@ def _slice_along(axis: int, key) -> tuple:
 class Concatenate(Function):
     """z = [a₀ | a₁ | ...] along an axis  ->  δaᵢ = the slice of δz where aᵢ went"""
 
-    __slots__ = ("axis", "bounds")
+    constants = ("axis", "bounds")
+    __slots__ = constants
     name = "concatenate"
 
     def forward(self, *arrays, axis=0):
@@ -107,7 +110,8 @@ class Concatenate(Function):
 class Stack(Function):
     """z = [a₀, a₁, ...] along a new axis  ->  δaᵢ = δz[..., i, ...]"""
 
-    __slots__ = ("axis",)
+    constants = ("axis",)
+    __slots__ = constants
     name = "stack"
 
     def forward(self, *arrays, axis=0):
