@@ -7,6 +7,8 @@ rest loads on first use. ``draw`` imports the ``graphviz`` package when it runs,
 SVG/PNG files needs Graphviz's ``dot`` program.
 """
 
+import importlib
+
 from .delta_trace import Explanation, explain
 
 _LAZY = {"draw": "picture", "GraphvizNotFoundError": "picture", "Graph": "graph",
@@ -18,9 +20,9 @@ __all__ = ["Explanation", "Graph", "GraphNode", "GraphvizNotFoundError", "Module
 
 
 def __getattr__(name: str):
+    # Pictures and graph capture load on first use: they are not needed to train, and
+    # defining their classes would add tens of milliseconds to every `import deltagrad`.
     if name in _LAZY:
-        import importlib
-
         value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value  # found directly next time
         return value

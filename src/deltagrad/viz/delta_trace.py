@@ -17,13 +17,12 @@ from typing import TextIO
 
 import numpy as np
 
-from ..autograd.engine import FREED, sum_to_shape
+from ..autograd.engine import GraphFreedError, forward_order, sum_to_shape
 from ..autograd.tensor import Tensor
 from ..nn.module import Parameter
 from ._format import Snapshot, format_value, shape_of, snapshot
 from ._names import Namer, rule_of
 from ._observe import observing
-from ._walk import forward_order
 
 _KEEP = 4096  # arrays up to this size are kept whole (for .delta()); larger ones summarised
 
@@ -192,13 +191,11 @@ def explain(loss: Tensor, grad=None, *, names=None, digits: int = 4,
         raise ValueError("explain: the tensor does not require grad, so there is no backward "
                          "pass to explain (no input had requires_grad=True, or it was computed "
                          "inside dg.no_grad())")
-    if loss._node is not None and loss._node.inputs is FREED:
-        raise ValueError("explain: the graph behind this tensor was already freed by backward(); "
-                         "recompute the forward pass and call dg.explain(loss) instead of "
-                         "loss.backward() (it runs the backward pass itself)")
-
-    namer = Namer(names, "explain: names")
-    recorder = _Recorder(loss, namer)
+    try:
+        recorder = _Recorder(loss, Namer(names, "explain: names"))
+    except GraphFreedError as error:
+        raise GraphFreedError(f"explain: {error}, and call dg.explain(loss) instead of "
+                              f"loss.backward() (it runs the backward pass itself)") from None
     with observing(backward=recorder.on_backward):
         loss.backward(grad)
     seed = np.ones_like(loss.data) if grad is None else np.asarray(

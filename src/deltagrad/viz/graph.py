@@ -10,6 +10,8 @@ Two ways to get it:
   draw each call as one box), and during any ``backward()`` in the block, every δ.
   ``tape.graph(loss)`` then gives the graph, even after ``backward()`` freed the real one.
 
+``dg.viz.draw`` (``picture.py``) pictures either; this module knows nothing of pictures.
+
 Values are kept as snapshots: small arrays copied whole, large ones as a summary, so a later
 optimiser step does not change the picture and a big graph is not kept alive.
 """
@@ -21,13 +23,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..autograd.engine import FREED, sum_to_shape
+from ..autograd.engine import GraphFreedError, forward_order, sum_to_shape
 from ..autograd.tensor import Tensor
 from ..nn.module import Module, Parameter
 from ._format import Snapshot, snapshot
 from ._names import Namer, rule_of
 from ._observe import observing
-from ._walk import FREED_MESSAGE, forward_order
 
 KEEP = 64  # arrays with at most this many elements are kept whole
 
@@ -238,10 +239,11 @@ def capture(t: Tensor, *, names=None, backward: bool = False, grad=None) -> Grap
     if t._node is None:
         root = builder.tensor_input(t)
     else:
-        if t._node.inputs is FREED:
-            raise ValueError(f"capture: {FREED_MESSAGE}; capture before calling backward(), "
-                             f"pass backward=True, or record with dg.viz.trace()")
-        order = forward_order(t._node)
+        try:
+            order = forward_order(t._node)
+        except GraphFreedError as error:
+            raise GraphFreedError(f"capture: {error}; capture before calling backward(), "
+                                  f"pass backward=True, or record with dg.viz.trace()") from None
         outputs = {t._node: t.data}
         for fn in order:
             for x in fn.inputs:
@@ -265,8 +267,8 @@ def capture(t: Tensor, *, names=None, backward: bool = False, grad=None) -> Grap
 class Tape:
     """What ``trace()`` recorded: every op, ``Module`` call and δ made inside the block.
 
-    ``tape.graph(t)`` is the graph behind ``t`` (by default the last value recorded), and
-    ``tape.draw(...)`` pictures it, exactly as ``draw`` does.
+    ``tape.graph(t)`` is the graph behind ``t`` (by default the last value recorded);
+    ``dg.viz.draw(tape)`` pictures it.
     """
 
     def __init__(self, names=None):
@@ -337,12 +339,6 @@ class Tape:
         if t._node is not None and t._node in self._builder.ops:
             return self._builder.graph(self._builder.ops[t._node].key, names)
         raise ValueError("Tape.graph: this tensor was not made inside the trace() block")
-
-    def draw(self, path=None, *, root: Tensor | None = None, names=None, **options):
-        """Picture ``self.graph(root, names=names)``; the options are those of
-        ``deltagrad.viz.draw``."""
-        from .picture import draw
-        return draw(self.graph(root, names=names), path, **options)
 
     def __repr__(self) -> str:
         return f"<Tape: {len(self._builder.ops)} ops, {len(self._builder.calls)} module calls>"

@@ -48,6 +48,8 @@ class GraphvizNotFoundError(RuntimeError):
 
 
 def _graphviz():
+    """The graphviz package, imported here on purpose: an optional dependency, needed only
+    when a picture is drawn (``import deltagrad`` must not pay for it, or require it)."""
     try:
         import graphviz
     except ImportError as exc:
@@ -132,8 +134,7 @@ def _check_options(formats, collapse_modules, digits, max_elements, rankdir, dpi
 
 
 def _write(dot, path: Path, formats, dpi: int) -> list[Path]:
-    import graphviz
-
+    graphviz = _graphviz()
     _check_dot()
     suffix = path.suffix.lower().lstrip(".")
     if suffix in FORMATS:
