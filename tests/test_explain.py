@@ -195,6 +195,16 @@ def test_module_names_its_parameters():
     assert all(leaf.is_parameter for leaf in ex.leaves)
 
 
+def test_parameters_of_the_model_that_made_the_loss_get_state_dict_names():
+    model = nn.MLP(2, [3], 1, activation="tanh", rng=np.random.default_rng(0))
+    loss = nn.functional.mse_loss(model(np.ones((4, 2), np.float32)), np.zeros((4, 1)))
+    ex = dg.explain(loss, file=None)
+    assert [leaf.name for leaf in ex.leaves] == list(model.state_dict())
+    assert "layers.0.weight.grad" in str(ex) and "param1" not in str(ex)
+    for name, p in model.named_parameters():
+        np.testing.assert_array_equal(ex.delta(name), p.grad)
+
+
 def test_prints_to_stdout_by_default_and_to_a_file(capsys):
     x = dg.tensor(1.0, requires_grad=True)
     dg.explain(x * 2.0)

@@ -5,9 +5,11 @@ writes (and the PNG's signature). Rendering tests skip only where Graphviz's ``d
 is not installed (CI installs it: apt-get install graphviz).
 """
 
+import ast
 import shutil
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ from deltagrad import nn
 from deltagrad.autograd.recording import grad_mode
 from deltagrad.nn.module import module_calls
 from deltagrad.viz import GraphvizNotFoundError, capture, draw, trace
+from deltagrad.viz import graph as graph_module
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None,
                                reason="Graphviz's dot program is not installed "
@@ -77,6 +80,51 @@ def test_parameters_and_leaves_are_marked():
     source = draw(g).source
     assert "layer.weight</B>  <FONT POINT-SIZE='9'>param" in source
     assert "x</B>  <FONT POINT-SIZE='9'>leaf" in source
+
+
+def test_parameters_of_a_model_get_their_state_dict_names():
+    model = nn.MLP(2, [3], 2, rng=np.random.default_rng(0))
+    loss = nn.functional.cross_entropy(model(np.ones((4, 2), np.float32)), np.array([0, 1, 0, 1]))
+    g = capture(loss, backward=True)
+    params = [n for n in g.nodes.values() if n.kind == "param"]
+    assert [n.name for n in params] == list(model.state_dict())  # not param1, param2, ...
+    for node in params:  # each name is that parameter's: its δ is the gradient stored there
+        np.testing.assert_array_equal(node.delta, dict(model.named_parameters())[node.name].grad)
+    source = draw(model(np.ones((1, 2), np.float32)).sum()).source
+    assert "layers.0.weight</B>" in source and "param1" not in source
+
+
+def test_names_given_win_and_several_models_are_told_apart():
+    model = nn.Sequential(nn.Linear(2, 2), nn.Tanh())
+    out = model(np.ones((1, 2), np.float32))
+    names = {n.name for n in capture(out.sum(), names={"W": model[0].weight}).nodes.values()}
+    assert {"W", "0.bias"} <= names and "0.weight" not in names
+    encoder, decoder, head = nn.Linear(2, 2), nn.Linear(2, 2), nn.MLP(2, [2], 1)
+    loss = head(decoder(encoder(np.ones((1, 2), np.float32)))).sum()
+    params = [n.name for n in capture(loss).nodes.values() if n.kind == "param"]
+    assert params == ["Linear1.weight", "Linear1.bias", "Linear2.weight", "Linear2.bias",
+                      "MLP.layers.0.weight", "MLP.layers.0.bias", "MLP.layers.2.weight",
+                      "MLP.layers.2.bias"]
+
+
+def test_a_graph_freed_part_way_is_refused_clearly():
+    x = dg.tensor([1.0, 2.0], requires_grad=True)
+    hidden = x.exp()
+    hidden.sum().backward()  # frees the graph behind hidden
+    with pytest.raises(ValueError, match="capture: the graph .* already freed by backward"):
+        capture((hidden * 2.0).sum())  # the root is new, the graph below it is gone
+
+
+def test_graph_module_never_imports_the_picture_module():
+    """picture.py builds on graph.py; an import back, even inside a function, is a cycle."""
+    tree = ast.parse(Path(graph_module.__file__).read_text())
+    imported = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            imported += [node.module or ""] + [alias.name for alias in node.names]
+        elif isinstance(node, ast.Import):
+            imported += [alias.name for alias in node.names]
+    assert imported and not [name for name in imported if "picture" in name]
 
 
 def test_trace_records_module_calls_constants_and_deltas():

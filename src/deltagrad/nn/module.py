@@ -69,6 +69,17 @@ def observe_calls(observer) -> object:
     return previous
 
 
+def _made_in(out, module: Module):
+    """Note in the graph node behind ``out`` that ``module``'s call returned it, and return
+    ``out``. An outer Module's call returns later and overwrites the note, so the output of a
+    whole model names the model: pictures and ``dg.explain`` call its parameters by their
+    ``state_dict`` names (``layers.0.weight``)."""
+    node = getattr(out, "_node", None)
+    if node is not None:
+        node.made_in = module
+    return out
+
+
 class LoadResult(NamedTuple):
     """What ``load_state_dict`` did not match (both empty after a strict load)."""
 
@@ -105,12 +116,12 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         if not _observing or module_calls.observer is None:  # the usual case: one global read
-            return self.forward(*args, **kwargs)
+            return _made_in(self.forward(*args, **kwargs), self)
         observer = module_calls.observer
         # deltagrad.viz is recording a graph: tell it which Module call the ops belong to.
         observer.enter(self)
         try:
-            return self.forward(*args, **kwargs)
+            return _made_in(self.forward(*args, **kwargs), self)
         finally:
             observer.exit(self)
 

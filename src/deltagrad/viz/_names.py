@@ -5,12 +5,15 @@ mapping from names to Tensors or Modules (``names=locals()`` works: other values
 starting with ``_``, are skipped), or one Module. A named intermediate tensor names the op
 that made it; a Module names its parameters with their dotted names (``fc.weight``),
 prefixed by its key in the mapping.
-Everything else is named after its op and its place in the forward order (``sigmoid2``), or
-``param1``, ``leaf1`` for unnamed leaves.
+Parameters of a model whose call made the graph are called by their ``state_dict`` names
+(``layers.0.weight``) unless named otherwise (``Module.__call__`` notes the Module in the
+node of the value it returns, ``made_in``). Everything else is named after its op and its
+place in the forward order (``sigmoid2``), or ``param1``, ``leaf1`` for unnamed leaves.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 
 from ..autograd.tensor import Tensor
@@ -55,6 +58,20 @@ class Namer:
                 if not value.requires_grad:  # it reaches ops as a constant array
                     self.by_array.setdefault(id(value.data), name)
 
+    def add_models(self, models: list[Module]) -> None:
+        """Name each model's parameters by their ``state_dict`` names where the user did
+        not; with several models, each name starts with the model's class (``Linear2.``)."""
+        classes = Counter(type(m).__name__ for m in models)
+        seen: Counter = Counter()
+        for model in models:
+            cls = type(model).__name__
+            seen[cls] += 1
+            prefix = "" if len(models) == 1 else \
+                f"{cls}." if classes[cls] == 1 else f"{cls}{seen[cls]}."
+            for pname, p in model.named_parameters():
+                self.by_leaf.setdefault(id(p), prefix + pname)
+                self._keep.append(p)
+
     def node(self, node) -> str:
         """The name of an op node's output (made up on first request, in the order asked)."""
         name = self.by_node.get(node)
@@ -76,6 +93,15 @@ class Namer:
             k = self._counts[stem] = self._counts.get(stem, 0) + 1
             if f"{stem}{k}" not in used:
                 return f"{stem}{k}"
+
+
+def models_behind(nodes) -> list[Module]:
+    """The outermost Modules whose calls returned these nodes' values, in the order met: a
+    Module that is part of another one met is left out (its parameters are named there)."""
+    made_in = [getattr(node, "made_in", None) for node in nodes]
+    found = list(dict.fromkeys(m for m in made_in if m is not None))
+    inner = {id(sub) for m in found for _, sub in m.named_modules() if sub is not m}
+    return [m for m in found if id(m) not in inner]
 
 
 def _items(names, where: str):

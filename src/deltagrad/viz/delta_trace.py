@@ -21,7 +21,7 @@ from ..autograd.engine import GraphFreedError, forward_order, sum_to_shape
 from ..autograd.tensor import Tensor
 from ..nn.module import Parameter
 from ._format import Snapshot, format_value, shape_of, snapshot
-from ._names import Namer, rule_of
+from ._names import Namer, models_behind, rule_of
 from ._observe import observing
 
 _KEEP = 4096  # arrays up to this size are kept whole (for .delta()); larger ones summarised
@@ -225,7 +225,9 @@ class _Recorder:
             self.had_grad[id(loss)] = loss.grad is not None
             return
         self.values[loss._node] = snapshot(loss.data, _KEEP)
-        for node in forward_order(loss._node):  # names count up as the forward pass ran
+        order = forward_order(loss._node)
+        namer.add_models(models_behind(order))
+        for node in order:  # names count up as the forward pass ran
             for t in node.inputs:
                 if t is None:
                     continue

@@ -27,7 +27,7 @@ from ..autograd.engine import GraphFreedError, forward_order, sum_to_shape
 from ..autograd.tensor import Tensor
 from ..nn.module import Module, Parameter
 from ._format import Snapshot, snapshot
-from ._names import Namer, rule_of
+from ._names import Namer, models_behind, rule_of
 from ._observe import observing
 
 KEEP = 64  # arrays with at most this many elements are kept whole
@@ -244,6 +244,7 @@ def capture(t: Tensor, *, names=None, backward: bool = False, grad=None) -> Grap
         except GraphFreedError as error:
             raise GraphFreedError(f"capture: {error}; capture before calling backward(), "
                                   f"pass backward=True, or record with dg.viz.trace()") from None
+        builder.namer.add_models(models_behind(order))
         outputs = {t._node: t.data}
         for fn in order:
             for x in fn.inputs:
