@@ -20,12 +20,11 @@ import numpy as np
 
 from ..autograd.function import Function, log
 from ..autograd.functions import stack
-from ..autograd.tensor import Tensor, as_tensor
+from ..autograd.tensor import Tensor
 from ..backend import array_module
+from ._loss_checks import (_batched, _check_reduction, _class_indices, _float_input,
+                           _float_target, _reduce)
 from .ops import LogSoftmax, _shift
-
-REDUCTIONS = ("mean", "sum", "none")
-
 
 # --- elementwise regression losses ----------------------------------------------------
 
@@ -272,50 +271,16 @@ class NLLLoss(Function):
         return _with_class_axis(g) * mask
 
 
-# --- argument checks and the public functions -------------------------------------------
+# --- the public functions -----------------------------------------------------------------
 
 
-def _check_reduction(fname: str, reduction) -> None:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"{fname}: reduction must be one of 'mean', 'sum', 'none', "
-                         f"got {reduction!r}")
-
-
-def _reduce(loss: Tensor, reduction: str) -> Tensor:
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    return loss
-
-
-def _float_input(fname: str, x, what: str = "input") -> Tensor:
-    x = as_tensor(x)
-    if x.dtype.kind != "f":
-        raise TypeError(f"{fname}: {what} must be floating point, got dtype {x.dtype}; "
-                        f"convert it with .astype(np.float32)")
-    return x
-
-
-def _float_target(fname: str, target, x: Tensor, what: str = "input"):
-    """The target as a constant array of ``x``'s dtype (or a Tensor, if it requires grad),
-    checked to broadcast to ``x``'s shape without changing it."""
-    if isinstance(target, Tensor) and target.requires_grad:
-        t = target
-    else:
-        t = target.data if isinstance(target, Tensor) else target
-        t = np.asarray(t) if not hasattr(t, "dtype") else t
-        if t.dtype != x.dtype:
-            t = t.astype(x.dtype)
-    try:
-        fits = np.broadcast_shapes(t.shape, x.shape) == x.shape
-    except ValueError:
-        fits = False
-    if not fits:
-        raise ValueError(f"{fname}: target of shape {tuple(t.shape)} does not match {what} of "
-                         f"shape {x.shape}; give the target the same shape "
-                         f"(for example target.reshape{x.shape})")
-    return t
+def _elementwise_loss(fname: str, op: type[Function], input, target, reduction: str,
+                      what: str = "input", **params) -> Tensor:
+    """What every elementwise loss does: check the arguments, apply ``op`` to (input,
+    target), reduce."""
+    _check_reduction(fname, reduction)
+    x = _float_input(fname, input, what)
+    return _reduce(x.apply(op, x, _float_target(fname, target, x, what), **params), reduction)
 
 
 def mse_loss(input, target, reduction: str = "mean") -> Tensor:
@@ -326,9 +291,7 @@ def mse_loss(input, target, reduction: str = "mean") -> Tensor:
     >>> F.mse_loss(dg.tensor([1.0, 3.0]), dg.tensor([0.0, 1.0])).item()
     2.5
     """
-    _check_reduction("mse_loss", reduction)
-    x = _float_input("mse_loss", input)
-    return _reduce(x.apply(SquaredError, x, _float_target("mse_loss", target, x)), reduction)
+    return _elementwise_loss("mse_loss", SquaredError, input, target, reduction)
 
 
 def l1_loss(input, target, reduction: str = "mean") -> Tensor:
@@ -339,9 +302,7 @@ def l1_loss(input, target, reduction: str = "mean") -> Tensor:
     >>> F.l1_loss(dg.tensor([1.0, 3.0]), dg.tensor([0.0, 1.0])).item()
     1.5
     """
-    _check_reduction("l1_loss", reduction)
-    x = _float_input("l1_loss", input)
-    return _reduce(x.apply(AbsoluteError, x, _float_target("l1_loss", target, x)), reduction)
+    return _elementwise_loss("l1_loss", AbsoluteError, input, target, reduction)
 
 
 def huber_loss(input, target, delta: float = 1.0, reduction: str = "mean") -> Tensor:
@@ -355,9 +316,7 @@ def huber_loss(input, target, delta: float = 1.0, reduction: str = "mean") -> Te
     _check_reduction("huber_loss", reduction)
     if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta > 0:
         raise ValueError(f"huber_loss: delta must be a positive number, got {delta!r}")
-    x = _float_input("huber_loss", input)
-    t = _float_target("huber_loss", target, x)
-    return _reduce(x.apply(Huber, x, t, delta=float(delta)), reduction)
+    return _elementwise_loss("huber_loss", Huber, input, target, reduction, delta=float(delta))
 
 
 def binary_cross_entropy(probs, target, reduction: str = "mean") -> Tensor:
@@ -379,8 +338,8 @@ def binary_cross_entropy(probs, target, reduction: str = "mean") -> Tensor:
         raise ValueError(f"binary_cross_entropy: probs must lie in [0, 1], found {bad} (in a "
                          f"tensor of shape {p.shape}); for raw scores use "
                          f"binary_cross_entropy_with_logits")
-    t = _float_target("binary_cross_entropy", target, p, "probs")
-    return _reduce(p.apply(BinaryCrossEntropy, p, t), reduction)
+    return _elementwise_loss("binary_cross_entropy", BinaryCrossEntropy, p, target, reduction,
+                             "probs")
 
 
 def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean") -> Tensor:
@@ -392,51 +351,8 @@ def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean") ->
     >>> F.binary_cross_entropy_with_logits(dg.tensor([1e4, -1e4]), dg.tensor([1.0, 0.0])).item()
     0.0
     """
-    fname = "binary_cross_entropy_with_logits"
-    _check_reduction(fname, reduction)
-    x = _float_input(fname, logits, "logits")
-    t = _float_target(fname, target, x, "logits")
-    return _reduce(x.apply(BCEWithLogits, x, t), reduction)
-
-
-def _class_indices(fname: str, target, logits: Tensor) -> np.ndarray:
-    """``target`` checked to be integer class indices of shape (N, d...) for logits
-    (N, C, d...), each in [0, C)."""
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
-    expected = logits.shape[:1] + logits.shape[2:]
-    if t.dtype.kind not in "iu":
-        raise ValueError(
-            f"{fname}: target of shape {t.shape} and dtype {t.dtype} is not integer class "
-            f"indices; for logits of shape {logits.shape} give integer indices of shape "
-            f"{expected}" + (" or class probabilities of the logits' shape"
-                             if fname == "cross_entropy" else ""))
-    if t.shape != expected:
-        raise ValueError(f"{fname}: target of shape {t.shape} does not match logits of shape "
-                         f"{logits.shape}; class indices need shape {expected}")
-    num_classes = logits.shape[1]
-    if t.size:
-        lo, hi = int(t.min()), int(t.max())
-        if lo < 0 or hi >= num_classes:
-            bad = lo if lo < 0 else hi
-            raise ValueError(f"{fname}: target holds class index {bad}, but logits of shape "
-                             f"{logits.shape} have {num_classes} classes (valid: 0 to "
-                             f"{num_classes - 1})")
-    return t
-
-
-def _batched(fname: str, x: Tensor, target):
-    """Logits of shape (C,) with one target -> a batch of one; also checks ndim >= 1."""
-    if x.ndim == 0:
-        raise ValueError(f"{fname}: logits must have a class axis, got a 0-d tensor")
-    if x.ndim > 1:
-        return x, target, False
-    if isinstance(target, Tensor):
-        target = target.reshape((1,) + target.shape) if target.requires_grad \
-            else target.data.reshape((1,) + target.shape)
-    else:
-        target = np.asarray(target)
-        target = target.reshape((1,) + target.shape)
-    return x.reshape(1, x.shape[0]), target, True
+    return _elementwise_loss("binary_cross_entropy_with_logits", BCEWithLogits, logits, target,
+                             reduction, "logits")
 
 
 def cross_entropy(logits, target, label_smoothing: float = 0.0,
