@@ -131,8 +131,7 @@ def test_undeclared_slots_are_refused_when_the_op_is_defined():
             __slots__ = ("mask",)
 
     class Declared(dg.Function):
-        constants = ("mask",)
-        __slots__ = constants
+        __slots__ = constants = ("mask",)
 
     assert Declared.constants == ("mask",)
 
@@ -142,8 +141,7 @@ def test_constants_are_not_differentiated_and_need_no_rebuild():
         """z = a where a > 0  ->  δa = δz where a > 0"""
 
         name = "my_relu"
-        constants = ("positive",)
-        __slots__ = constants
+        __slots__ = constants = ("positive",)
 
         def forward(self, a):
             self.positive = a > 0

@@ -9,8 +9,9 @@ gradient back to its input's shape after broadcasting.
 What a backward rule may read, and how each kind is declared on the class:
 
 ``saves = (0, 1, OUTPUT)``
-    the op's inputs (by position) and its output; ``backward`` finds them, in that order,
-    in ``self.saved``. Only these can be differentiated again.
+    the op's inputs (by position) and its output, which ``backward`` finds in that order in
+    ``self.saved``: arrays in a plain backward pass, the graph's own Tensors while a
+    higher-order graph is recorded.
 ``constants = ("mask",)``
     attributes ``forward`` sets that have no derivative of their own: masks, indices,
     shapes, counts, which element won a max.
@@ -19,6 +20,9 @@ What a backward rule may read, and how each kind is declared on the class:
     order the op either defines ``rebuild(*inputs)``, returning the same values made from
     Tensors, or names ``decompose``: an equivalent composition of simpler ops used instead
     of it. An op that does neither can not be differentiated twice, and says so.
+
+Attributes live in ``__slots__`` too, most simply ``__slots__ = constants = ("mask",)``; a
+slot that is neither a constant nor derived is refused when the class is defined.
 
 One backward, two speeds. ``backward`` is written only with operators and methods that
 NumPy arrays and Tensors share (``*``, ``@``, ``.sum(axis, keepdims)``, ``.reshape``, ...)

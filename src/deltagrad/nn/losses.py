@@ -50,8 +50,7 @@ class SquaredError(Function):
 class AbsoluteError(Function):
     """z = |a - t|  ->  δa = sign(a - t) δz,  δt = -δa  (0 where a = t, as PyTorch)"""
 
-    constants = ("sign",)  # piecewise constant: no derivative of its own
-    __slots__ = constants
+    __slots__ = constants = ("sign",)  # piecewise constant: no derivative of its own
     name = "l1_loss"
 
     def forward(self, a, t):
@@ -68,8 +67,7 @@ class AbsoluteError(Function):
 class Huber(Function):
     """z = d²/2 where |d| <= δ, else δ (|d| - δ/2), d = a - t  ->  δa = clip(d, -δ, δ) δz"""
 
-    constants = ("delta",)
-    __slots__ = constants
+    __slots__ = constants = ("delta",)
     name = "huber_loss"
     saves = (0, 1)
 
@@ -130,8 +128,7 @@ class BinaryCrossEntropy(Function):
     """z = -(t log p + (1 - t) log(1 - p)), logs clamped at -100  ->
     δp = (p - t) / max(p (1 - p), 1e-12) δz,  δt = (log(1 - p) - log p) δz"""
 
-    derived = ("log_p", "log_1mp")  # the clamped logs, kept for δt
-    __slots__ = derived
+    __slots__ = derived = ("log_p", "log_1mp")  # the clamped logs, kept for δt
     name = "binary_cross_entropy"
     saves = (0, 1)
     decompose = staticmethod(_bce_composed)
@@ -258,8 +255,7 @@ class CrossEntropy(Function):
 class NLLLoss(Function):
     """ℓ = -z[target] (z: log-probabilities)  ->  δz = -δℓ at the target class, 0 elsewhere"""
 
-    constants = ("target", "num_classes")
-    __slots__ = constants
+    __slots__ = constants = ("target", "num_classes")
     name = "nll_loss"
 
     def forward(self, z, target):

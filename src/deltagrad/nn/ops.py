@@ -62,8 +62,7 @@ def _as_matrix(x, columns: int):
 class LeakyReLU(Function):
     """z = x for x > 0, else slope · x  ->  δx = δz · (1 or slope)"""
 
-    constants = ("slope",)  # 1 or the slope: piecewise constant, no derivative of its own
-    __slots__ = constants
+    __slots__ = constants = ("slope",)  # 1 or the slope: piecewise constant
     name = "leaky_relu"
 
     def forward(self, a, negative_slope=0.01):
@@ -108,8 +107,7 @@ def _cdf(a):
 class GELU(Function):
     """z = x Φ(x)  ->  δx = δz (Φ(x) + x φ(x))  (the exact, erf-based GELU)"""
 
-    derived = ("cdf",)  # Φ(x), kept from the forward pass
-    __slots__ = derived
+    __slots__ = derived = ("cdf",)  # Φ(x), kept from the forward pass
     name = "gelu"
     saves = (0,)
 
@@ -142,8 +140,7 @@ class GELUTanh(Function):
     """z = x (1 + tanh u) / 2, u = c (x + k x³)  ->
     δx = δz ((1 + tanh u) / 2 + x (1 - tanh² u) c (1 + 3 k x²) / 2)"""
 
-    derived = ("t", "xc")  # tanh u and the clipped x, kept from the forward pass
-    __slots__ = derived
+    __slots__ = derived = ("t", "xc")  # tanh u and the clipped x, kept from the forward pass
     name = "gelu"
 
     def forward(self, a):
@@ -168,8 +165,7 @@ def _shift(xp, a, axes):
 class Softmax(Function):
     """s = e^x / Σ e^x  ->  δx = s (δs - Σ δs s)"""
 
-    constants = ("axes",)
-    __slots__ = constants
+    __slots__ = constants = ("axes",)
     name = "softmax"
     saves = (OUTPUT,)
 
@@ -188,8 +184,7 @@ class Softmax(Function):
 class LogSoftmax(Function):
     """z = x - log Σ e^x  ->  δx = δz - e^z Σ δz  (e^z is the softmax)"""
 
-    constants = ("axes",)
-    __slots__ = constants
+    __slots__ = constants = ("axes",)
     name = "log_softmax"
     saves = (OUTPUT,)
 
@@ -208,8 +203,7 @@ class LogSoftmax(Function):
 class Embedding(Function):
     """z = W[i] (rows picked by an index array)  ->  δW[r] = Σ δz over the positions where i = r"""
 
-    constants = ("indices", "num_rows")
-    __slots__ = constants
+    __slots__ = constants = ("indices", "num_rows")
     name = "embedding"
 
     def forward(self, w, indices):

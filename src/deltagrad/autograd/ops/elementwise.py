@@ -148,8 +148,7 @@ class Sqrt(Function):
 class Abs(Function):
     """z = |a|  ->  δa = δz * sign(a)  (0 at a = 0, as PyTorch)"""
 
-    constants = ("sign",)  # piecewise constant: no derivative of its own
-    __slots__ = constants
+    __slots__ = constants = ("sign",)  # piecewise constant: no derivative of its own
     name = "abs"
 
     def forward(self, a):
@@ -213,8 +212,7 @@ class ReLU(Function):
 class Clip(Function):
     """z = min(max(a, lo), hi)  ->  δa = δz inside [lo, hi], else 0"""
 
-    constants = ("inside",)  # a mask: no derivative of its own
-    __slots__ = constants
+    __slots__ = constants = ("inside",)  # a mask: no derivative of its own
     name = "clip"
 
     def forward(self, a, lo=None, hi=None):
@@ -234,8 +232,7 @@ class Clip(Function):
 class Where(Function):
     """z = cond ? a : b  ->  δa = δz where cond, δb = δz elsewhere (cond is a constant)"""
 
-    constants = ("cond",)
-    __slots__ = constants
+    __slots__ = constants = ("cond",)
     name = "where"
 
     def forward(self, a, b, cond):
@@ -269,8 +266,7 @@ def _share_of_a(wins, ties, dtype):
 class Maximum(Function):
     """z = max(a, b) elementwise  ->  the larger input gets δz; a tie splits it evenly"""
 
-    constants = ("share_a",)  # which input won is piecewise constant
-    __slots__ = constants
+    __slots__ = constants = ("share_a",)  # which input won is piecewise constant
     name = "maximum"
     shape_error = "can not be broadcast together"
 
@@ -286,8 +282,7 @@ class Maximum(Function):
 class Minimum(Function):
     """z = min(a, b) elementwise  ->  the smaller input gets δz; a tie splits it evenly"""
 
-    constants = ("share_a",)
-    __slots__ = constants
+    __slots__ = constants = ("share_a",)
     name = "minimum"
     shape_error = "can not be broadcast together"
 

@@ -27,8 +27,7 @@ def picks_each_element_once(index) -> bool:
 class GetItem(Function):
     """z = a[index]  ->  δa = zeros with δz added back at index (repeats accumulate)"""
 
-    constants = ("in_shape", "index")
-    __slots__ = constants
+    __slots__ = constants = ("in_shape", "index")
     name = "getitem"
 
     def forward(self, a, index):
@@ -45,8 +44,7 @@ class GetItem(Function):
 class ScatterAdd(Function):
     """z = zeros(shape) with a added at index  ->  δa = δz[index]  (GetItem's backward as an op)"""
 
-    constants = ("index",)
-    __slots__ = constants
+    __slots__ = constants = ("index",)
     name = "scatter_add"
 
     def forward(self, a, shape, index):

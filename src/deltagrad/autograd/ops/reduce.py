@@ -41,8 +41,7 @@ def reduced_count(shape: tuple, axes: tuple) -> int:
 class Sum(Function):
     """z = Σ a over axes  ->  δa = δz broadcast back (each a fed z with weight 1)"""
 
-    constants = ("in_shape", "kept")
-    __slots__ = constants
+    __slots__ = constants = ("in_shape", "kept")
     name = "sum"
 
     def forward(self, a, axis=None, keepdims=False):
@@ -57,8 +56,7 @@ class Sum(Function):
 class Mean(Function):
     """z = Σ a / n over axes  ->  δa = δz / n broadcast back"""
 
-    constants = ("in_shape", "kept", "count")
-    __slots__ = constants
+    __slots__ = constants = ("in_shape", "kept", "count")
     name = "mean"
 
     def forward(self, a, axis=None, keepdims=False):
@@ -75,8 +73,7 @@ class Mean(Function):
 class Var(Function):
     """z = Σ (a - ā)² / n  ->  δa = δz * 2 (a - ā) / n  (population variance, ddof = 0)"""
 
-    constants = ("axes", "kept", "count")
-    __slots__ = constants
+    __slots__ = constants = ("axes", "kept", "count")
     name = "var"
     saves = (0,)
 
@@ -96,8 +93,7 @@ class Max(Function):
     """z = max a over axes  ->  δa = δz at the maximum; tied maxima split δz evenly"""
 
     # Which element won is piecewise constant, so its share of δz is a constant.
-    constants = ("in_shape", "kept", "share")
-    __slots__ = constants
+    __slots__ = constants = ("in_shape", "kept", "share")
     name = "max"
     pick = "max"
 
@@ -127,8 +123,7 @@ class Min(Max):
 class LogSumExp(Function):
     """z = log Σ e^a  ->  δa = δz * e^(a - z) = δz * softmax(a)"""
 
-    constants = ("kept",)
-    __slots__ = constants
+    __slots__ = constants = ("kept",)
     name = "logsumexp"
     saves = (0, OUTPUT)
 

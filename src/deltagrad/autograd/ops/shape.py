@@ -22,8 +22,7 @@ class Identity(Function):
 class Reshape(Function):
     """z = a viewed with a new shape  ->  δa = δz viewed with a's shape"""
 
-    constants = ("in_shape",)
-    __slots__ = constants
+    __slots__ = constants = ("in_shape",)
     name = "reshape"
 
     def forward(self, a, shape):
@@ -41,8 +40,7 @@ class Reshape(Function):
 class Transpose(Function):
     """z = a with axes permuted  ->  δa = δz with the inverse permutation"""
 
-    constants = ("inverse",)
-    __slots__ = constants
+    __slots__ = constants = ("inverse",)
     name = "transpose"
 
     def forward(self, a, axes=None):
@@ -87,8 +85,7 @@ def _slice_along(axis: int, key) -> tuple:
 class Concatenate(Function):
     """z = [a₀ | a₁ | ...] along an axis  ->  δaᵢ = the slice of δz where aᵢ went"""
 
-    constants = ("axis", "bounds")
-    __slots__ = constants
+    __slots__ = constants = ("axis", "bounds")
     name = "concatenate"
 
     def forward(self, *arrays, axis=0):
@@ -110,8 +107,7 @@ class Concatenate(Function):
 class Stack(Function):
     """z = [a₀, a₁, ...] along a new axis  ->  δaᵢ = δz[..., i, ...]"""
 
-    constants = ("axis",)
-    __slots__ = constants
+    __slots__ = constants = ("axis",)
     name = "stack"
 
     def forward(self, *arrays, axis=0):
