@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 import deltagrad as dg
-from deltagrad.autograd import engine
-from deltagrad.autograd.function import OUTPUT
-from deltagrad.autograd.recording import HigherOrderError, grad_mode, recording_higher_order
+from deltagrad.autograd import OUTPUT, HigherOrderError, engine
+from deltagrad.autograd.recording import grad_mode, recording_higher_order
 from deltagrad.nn import functional as F
 
 X0 = np.array([-1.2, -0.3, 0.4, 1.5])

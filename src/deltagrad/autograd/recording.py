@@ -179,7 +179,7 @@ def backward_on_tensors(node: Function, g):
                 "build it inside the function given to dg.grad / dg.jacobian / dg.hessian")
         return node.backward(g)
     saved, derived = view
-    raw_saved, raw_derived = node.saved, [getattr(node, name) for name in op.derived]
+    raw_saved, raw_derived = node.saved, [getattr(node, name, None) for name in op.derived]
     node.saved = saved
     for name, value in zip(op.derived, derived):
         setattr(node, name, value)
