@@ -69,17 +69,6 @@ def observe_calls(observer) -> object:
     return previous
 
 
-def _made_in(out, module: Module):
-    """Note in the graph node behind ``out`` that ``module``'s call returned it, and return
-    ``out``. An outer Module's call returns later and overwrites the note, so the output of a
-    whole model names the model: pictures and ``dg.explain`` call its parameters by their
-    ``state_dict`` names (``layers.0.weight``)."""
-    node = getattr(out, "_node", None)
-    if node is not None:
-        node.made_in = module
-    return out
-
-
 class LoadResult(NamedTuple):
     """What ``load_state_dict`` did not match (both empty after a strict load)."""
 
@@ -115,15 +104,22 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
-        if not _observing or module_calls.observer is None:  # the usual case: one global read
-            return _made_in(self.forward(*args, **kwargs), self)
-        observer = module_calls.observer
-        # deltagrad.viz is recording a graph: tell it which Module call the ops belong to.
-        observer.enter(self)
-        try:
-            return _made_in(self.forward(*args, **kwargs), self)
-        finally:
-            observer.exit(self)
+        observer = module_calls.observer if _observing else None  # usually one global read
+        if observer is None:
+            out = self.forward(*args, **kwargs)
+        else:  # deltagrad.viz is recording a graph: tell it which Module call the ops belong to
+            observer.enter(self)
+            try:
+                out = self.forward(*args, **kwargs)
+            finally:
+                observer.exit(self)
+        node = getattr(out, "_node", None)
+        if node is not None:
+            # Note which Module's call made this value; an outer call returns later and
+            # overwrites it, so a model's output names the model, and pictures and dg.explain
+            # call its parameters by their state_dict names (layers.0.weight).
+            node.made_in = self
+        return out
 
     # --- registration: plain attributes, plus their names in order -----------------------
 
