@@ -47,19 +47,16 @@ MAX_FILE_LINES = 450
 # limit fails the test until it is removed. Nothing else may be added here: the list is to
 # be emptied when that work lands.
 ALLOWED_LONG_FUNCTIONS = {
-    "deltagrad.autograd.engine:backward": 72,
     "deltagrad.text.lm:train_lm": 99,
     "deltagrad.text.ner:train_tagger": 94,
     "deltagrad.train.trainer:Trainer.fit": 76,
 }
 ALLOWED_LONG_FILES = {
-    "deltagrad/nn/losses.py": 491,
     "deltagrad/train/trainer.py": 526,
 }
-# The same for the one import cycle, between the two halves of the graph pictures.
-ALLOWED_CYCLES = [
-    ["deltagrad.viz.graph", "deltagrad.viz.picture", "deltagrad.viz.graph"],
-]
+# The same for import cycles: the one there was, between the two halves of the graph
+# pictures, is gone.
+ALLOWED_CYCLES: list[list[str]] = []
 
 
 # --- the modules and their imports -----------------------------------------------------------
