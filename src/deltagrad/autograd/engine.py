@@ -14,6 +14,7 @@ from heapq import heappop, heappush
 
 import numpy as np
 
+from ..backend import NUMPY1_PROMOTION
 from .function import Function
 from .recording import backward_on_tensors, grad_mode
 
@@ -151,6 +152,8 @@ def _propagate(root_node, seed, to_leaf, stop_at, create_graph, free_graph) -> N
         grads = backward_on_tensors(node, g) if create_graph else node.backward(g)
         if type(grads) is not tuple:
             grads = (grads,)
+        if NUMPY1_PROMOTION and not create_graph:
+            grads = _in_dtypes_of(inputs, grads)
         if hook is not None:
             hook(node, g, grads)
         for t, gi in zip(inputs, grads):
@@ -171,6 +174,13 @@ def _propagate(root_node, seed, to_leaf, stop_at, create_graph, free_graph) -> N
                 pending[child] = previous + gi  # a fork: the δ's of both uses sum
         if free_graph:
             node.inputs, node.saved, node.graph_view = FREED, None, None
+
+
+def _in_dtypes_of(inputs, grads) -> tuple:
+    """Each input's gradient in the input's dtype: on NumPy 1.x a rule working on 0-d float32
+    values and Python numbers computes in float64 (see backend.py)."""
+    return tuple(g if g is None or t is None or g.dtype == t.data.dtype
+                 else g.astype(t.data.dtype) for t, g in zip(inputs, grads))
 
 
 def _accumulate_leaf(t, g, handed_out: set) -> None:

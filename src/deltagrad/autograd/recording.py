@@ -24,6 +24,7 @@ import threading
 
 import numpy as np
 
+from ..backend import NUMPY1_PROMOTION, keep_dtype_of_arrays
 from .function import OUTPUT, Function, OpError
 
 
@@ -122,8 +123,11 @@ def apply(op: type[Function], *inputs, **params):
         raise
     except ValueError as error:  # NumPy's words; say which op and which shapes
         raise OpError(fn.describe_error(arrays, error)) from None
-    if isinstance(out, np.generic):  # NumPy hands back 0-d results as scalars
-        out = np.asarray(out)
+    if isinstance(out, np.generic) or (NUMPY1_PROMOTION and type(out) is np.ndarray
+                                       and out.ndim == 0):
+        out = np.asarray(out)  # NumPy hands back 0-d results as scalars
+        if NUMPY1_PROMOTION:
+            out = keep_dtype_of_arrays(out, arrays)
     if not (record and mode.enabled):
         return tensor._make(out, None)
     # Plain loops below: before Python 3.12 a comprehension costs a function call per op.
