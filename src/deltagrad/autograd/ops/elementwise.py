@@ -3,6 +3,8 @@ elementwise too and the chain rule is a product. Broadcasting is undone by the e
 
 from __future__ import annotations
 
+import numbers
+
 from ...backend import array_module
 from ..function import OUTPUT, Function, builds_graph, log
 
@@ -95,6 +97,8 @@ class Pow(Function):
 
     def backward(self, g):
         a, b, z = self.saved
+        if isinstance(a, numbers.Number):  # a NumPy float64 log(a) would widen δb (NEP 50)
+            a = array_module(z).asarray(a, dtype=z.dtype)
         ga = g * b * a ** (b - 1) if self.needs_grad(0) else None
         gb = g * z * log(a) if self.needs_grad(1) else None
         return ga, gb
