@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         command = typer.main.get_command(build_app(args))
         result = command.main(args=args, prog_name="deltagrad", standalone_mode=False)
         return result if isinstance(result, int) else 0
-    except _click.NoArgsIsHelpError as exc:
+    except getattr(_click, "NoArgsIsHelpError", ()) as exc:  # click < 8.2 prints the help itself
         print(exc.ctx.get_help() if exc.ctx else "", flush=True)
         return 0
     except typer.Exit as exc:
