@@ -10,7 +10,10 @@ from typer.testing import CliRunner
 from deltagrad.cli.lm import app as lm_app
 from deltagrad.cli.ner import app as ner_app
 
-runner = CliRunner()
+try:  # click < 8.2 (which Typer < 0.16 may run on) mixes stderr into output unless told
+    runner = CliRunner(mix_stderr=False)
+except TypeError:  # newer click keeps stderr apart and has no such switch
+    runner = CliRunner()
 FIRST = ["Anna", "Boris", "Carla", "Dmitri"]
 CITIES = ["Paris", "Lagos", "Quito", "Oslo"]
 
