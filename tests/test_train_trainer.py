@@ -62,12 +62,12 @@ def test_validation_split_is_stratified_seeded_and_disjoint():
     y = np.array([0] * 80 + [1] * 20)
     X = np.arange(200, dtype=np.float32).reshape(100, 2)
     t = Trainer(mlp(), "cross_entropy", seed=1, progress="none")
-    split = t._validation(*t._prepare(X, y, "fit"), None, 0.2)
-    X_train, _, (X_val, y_val) = split
+    train, val = t._fit_data(X, y, None, None, 0.2)
+    X_train, (X_val, y_val) = train.inputs[0], (val.inputs[0], val.target)
     assert len(X_val) == 20 and np.bincount(y_val).tolist() == [16, 4]
     assert not set(X_train[:, 0]) & set(X_val[:, 0])
     again = Trainer(mlp(), "cross_entropy", seed=1, progress="none")
-    assert np.array_equal(again._validation(X, y, None, 0.2)[2][0], X_val)
+    assert np.array_equal(again._fit_data(X, y, None, None, 0.2)[1].inputs[0], X_val)
 
 
 def test_regression_with_1d_targets_does_not_broadcast():

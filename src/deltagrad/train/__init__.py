@@ -1,20 +1,25 @@
-"""Training: ``Trainer`` (the fit loop), ``History``, callbacks, checkpoints, and metrics.
+"""Training: ``Trainer`` (the fit loop), ``History``, callbacks, checkpoints, metrics, and
+``predict_batches`` (batched inference, the loop every predictor runs).
 
 >>> from deltagrad.train import Trainer, EarlyStopping, accuracy
 """
 
-from .callbacks import (Callback, EarlyStopping, LambdaCallback, LearningRateScheduler,
-                        ModelCheckpoint)
+from .callbacks import (BestWeights, Callback, EarlyStopping, LambdaCallback,
+                        LearningRateScheduler, ModelCheckpoint, ProgressSchedule, half_cosine)
 from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
+from .guard import NonFiniteError
 from .history import History
+from .inference import predict_batches
 from .metrics import (accuracy, classification_report, confusion_matrix, f1, log_loss, mae, mse,
                       precision, precision_recall_f1_support, r2, recall, regression_report, rmse)
-from .trainer import NonFiniteError, Trainer
+from .objective import LossObjective, Objective
+from .trainer import Trainer
 
 __all__ = [
-    "CHECKPOINT", "Callback", "EarlyStopping", "History", "LambdaCallback",
-    "LearningRateScheduler", "ModelCheckpoint", "NonFiniteError", "Trainer", "accuracy",
-    "classification_report", "confusion_matrix", "f1", "load_checkpoint", "log_loss", "mae",
-    "mse", "precision", "precision_recall_f1_support", "r2", "recall", "regression_report",
+    "CHECKPOINT", "BestWeights", "Callback", "EarlyStopping", "History", "LambdaCallback",
+    "LearningRateScheduler", "LossObjective", "ModelCheckpoint", "NonFiniteError", "Objective",
+    "ProgressSchedule", "Trainer", "accuracy", "classification_report", "confusion_matrix",
+    "f1", "half_cosine", "load_checkpoint", "log_loss", "mae", "mse", "precision",
+    "precision_recall_f1_support", "predict_batches", "r2", "recall", "regression_report",
     "rmse", "save_checkpoint",
 ]

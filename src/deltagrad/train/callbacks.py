@@ -1,10 +1,13 @@
 """Callbacks: code that ``Trainer.fit`` runs at fixed points of training.
 
 Subclass ``Callback`` and override what you need: ``on_train_begin()``,
-``on_epoch_begin(epoch)``, ``on_batch_end(batch, loss)``, ``on_epoch_end(epoch, logs)``,
-``on_train_end(logs)``. ``self.trainer`` is the running ``Trainer`` (its ``model``,
-``optimizer``, ``history``; set ``trainer.stop_training = True`` to stop after this epoch).
-Epochs count from 1. ``on_batch_end`` costs nothing unless a callback overrides it.
+``on_epoch_begin(epoch)``, ``on_batch_begin(batch)``, ``on_gradients(batch)``,
+``on_batch_end(batch, loss)``, ``on_epoch_end(epoch, logs)``, ``on_train_end(logs)``.
+``self.trainer`` is the running ``Trainer`` (its ``model``, ``optimizer``, ``history``,
+``step``, ``fraction_done()``; set ``trainer.stop_training = True`` to stop after this
+epoch). Epochs and batches count from 1. ``on_gradients`` runs when the batch's gradients
+are final (after backward, before clipping and the optimiser step): the place to read or
+change them. The three batch hooks cost nothing unless a callback overrides them.
 
 A callback whose state must survive a crash returns it from ``state_dict()`` (numbers,
 strings, lists, dicts and NumPy arrays) and takes it back in ``load_state_dict()``; the
@@ -14,12 +17,14 @@ trainer's checkpoints hold it.
 from __future__ import annotations
 
 import math
-import numbers
 import os
 from collections.abc import Callable
 
 import numpy as np
 
+from .._checks import check_float, check_int
+from ..io import save
+from ..optim.lr_scheduler import ReduceLROnPlateau
 from .history import better_mode
 
 
@@ -35,6 +40,12 @@ class Callback:
         pass
 
     def on_epoch_begin(self, epoch: int) -> None:
+        pass
+
+    def on_batch_begin(self, batch: int) -> None:
+        pass
+
+    def on_gradients(self, batch: int) -> None:
         pass
 
     def on_batch_end(self, batch: int, loss: float) -> None:
@@ -72,10 +83,8 @@ class _Improvement:
                              f"{monitor!r}")
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"{where}: mode must be 'auto', 'min' or 'max', got {mode!r}")
-        if isinstance(min_delta, bool) or not isinstance(min_delta, numbers.Real) \
-                or not min_delta >= 0:
-            raise ValueError(f"{where}: min_delta must be a number >= 0, got {min_delta!r}")
-        self.where, self.monitor, self.min_delta = where, monitor, float(min_delta)
+        min_delta = check_float(min_delta, "min_delta", where, allow_minimum=True)
+        self.where, self.monitor, self.min_delta = where, monitor, min_delta
         self.mode = better_mode(monitor) if mode == "auto" else mode
         self.best = math.inf if self.mode == "min" else -math.inf
 
@@ -85,7 +94,50 @@ class _Improvement:
         return value > self.best + self.min_delta
 
 
-class EarlyStopping(Callback):
+class BestWeights(Callback):
+    """Keep a copy of the weights of the epoch where ``monitor`` was best (by more than
+    ``min_delta``) and load them into the model when training ends, however it ends.
+    ``mode="auto"`` maximises accuracy-like metrics (accuracy, f1, precision, recall, r2)
+    and minimises anything else.
+
+    >>> keep = BestWeights(monitor="val_f1")  # mode "max", from the name
+    """
+
+    def __init__(self, monitor: str = "val_loss", mode: str = "auto", min_delta: float = 0.0,
+                 *, keep_weights: bool = True):
+        self._best = _Improvement(type(self).__name__, monitor, mode, min_delta)
+        self.monitor, self.keep_weights = monitor, bool(keep_weights)
+        self.best_epoch = 0
+        self.best_weights: dict[str, np.ndarray] | None = None
+
+    @property
+    def best(self) -> float:
+        return self._best.best
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> bool:
+        """Record the epoch if it is the best so far; return whether it was."""
+        value = _monitored(type(self).__name__, self.monitor, logs)
+        if not self._best.improves(value):
+            return False
+        self._best.best, self.best_epoch = value, epoch
+        if self.keep_weights:
+            self.best_weights = self.trainer.model.state_dict()
+        return True
+
+    def on_train_end(self, logs: dict) -> None:
+        if self.keep_weights and self.best_weights is not None:
+            self.trainer.model.load_state_dict(self.best_weights)
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "best_epoch": self.best_epoch,
+                "best_weights": self.best_weights}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._best.best, self.best_epoch = float(state["best"]), int(state["best_epoch"])
+        self.best_weights = state["best_weights"]
+
+
+class EarlyStopping(BestWeights):
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
     epochs in a row; with ``restore_best_weights`` the model ends with the weights of its best
     epoch (whether or not training stopped early).
@@ -98,45 +150,28 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
                  mode: str = "auto", restore_best_weights: bool = True):
-        self._best = _Improvement("EarlyStopping", monitor, mode, min_delta)
-        if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) \
-                or patience < 0:
-            raise ValueError(f"EarlyStopping: patience must be an int >= 0, got {patience!r}")
-        self.monitor, self.patience = monitor, int(patience)
-        self.restore_best_weights = bool(restore_best_weights)
-        self.wait, self.best_epoch, self.stopped_epoch = 0, 0, 0
-        self.best_weights: dict[str, np.ndarray] | None = None
+        super().__init__(monitor, mode, min_delta, keep_weights=restore_best_weights)
+        self.patience = check_int(patience, "patience", "EarlyStopping", minimum=0)
+        self.restore_best_weights = self.keep_weights
+        self.wait, self.stopped_epoch = 0, 0
 
-    @property
-    def best(self) -> float:
-        return self._best.best
-
-    def on_epoch_end(self, epoch: int, logs: dict) -> None:
-        value = _monitored("EarlyStopping", self.monitor, logs)
-        if self._best.improves(value):
-            self._best.best, self.best_epoch, self.wait = value, epoch, 0
-            if self.restore_best_weights:
-                self.best_weights = self.trainer.model.state_dict()
-            return
+    def on_epoch_end(self, epoch: int, logs: dict) -> bool:
+        if super().on_epoch_end(epoch, logs):
+            self.wait = 0
+            return True
         self.wait += 1
         if self.wait >= self.patience:
             self.stopped_epoch = epoch
             self.trainer.stop_training = True
             self.trainer.history.stop_reason = "early_stopping"
-
-    def on_train_end(self, logs: dict) -> None:
-        if self.restore_best_weights and self.best_weights is not None:
-            self.trainer.model.load_state_dict(self.best_weights)
+        return False
 
     def state_dict(self) -> dict:
-        return {"best": self.best, "wait": self.wait, "best_epoch": self.best_epoch,
-                "stopped_epoch": self.stopped_epoch, "best_weights": self.best_weights}
+        return {**super().state_dict(), "wait": self.wait, "stopped_epoch": self.stopped_epoch}
 
     def load_state_dict(self, state: dict) -> None:
-        self._best.best = float(state["best"])
-        self.wait, self.best_epoch = int(state["wait"]), int(state["best_epoch"])
-        self.stopped_epoch = int(state["stopped_epoch"])
-        self.best_weights = state["best_weights"]
+        super().load_state_dict(state)
+        self.wait, self.stopped_epoch = int(state["wait"]), int(state["stopped_epoch"])
 
 
 class ModelCheckpoint(Callback):
@@ -158,8 +193,6 @@ class ModelCheckpoint(Callback):
         self.saved: list[str] = []
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
-        from ..io import save
-
         if self.save_best_only:
             value = _monitored("ModelCheckpoint", self.monitor, logs)
             if not self._best.improves(value):
@@ -203,12 +236,11 @@ class LearningRateScheduler(Callback):
         self.schedule: Callable | None = None if hasattr(schedule, "step") else schedule
         self.scheduler = schedule if hasattr(schedule, "step") else None
         self.interval, self.monitor = interval, monitor
+        self._plateau = False  # set when the scheduler is known (on_train_begin)
         if interval == "batch":  # only then is on_batch_end a hook the trainer calls
             self.on_batch_end = self._batch_step
 
     def on_train_begin(self) -> None:
-        from ..optim.lr_scheduler import ReduceLROnPlateau
-
         if self.scheduler is None:
             self.scheduler = self.schedule(self.trainer.optimizer)
             self.schedule = None
@@ -237,15 +269,63 @@ class LearningRateScheduler(Callback):
             self.scheduler.load_state_dict(state["scheduler"])
 
 
+class ProgressSchedule(Callback):
+    """Before every batch, set each parameter group's learning rate to its rate at the start
+    of training times ``factor(progress)``, where progress (0 to 1) is
+    ``trainer.fraction_done()``: the share of the run's steps done or, with a time budget,
+    the share of the time used, whichever is larger. So a schedule ends on time however the
+    run is measured.
+
+    >>> from functools import partial
+    >>> cosine = ProgressSchedule(partial(half_cosine, floor=0.05))  # to 5 % of the rate
+    """
+
+    def __init__(self, factor: Callable[[float], float]):
+        if not callable(factor):
+            raise TypeError(f"ProgressSchedule: factor must be a function of the progress, got "
+                            f"{type(factor).__name__}")
+        self.factor = factor
+        self.base_lrs: list[float] | None = None
+
+    def on_train_begin(self) -> None:
+        if self.base_lrs is None:
+            self.base_lrs = [g["lr"] for g in self.trainer.optimizer.param_groups]
+
+    def on_batch_begin(self, batch: int) -> None:
+        scale = self.factor(min(self.trainer.fraction_done(), 1.0))
+        for group, base in zip(self.trainer.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base * scale
+
+    def state_dict(self) -> dict:
+        return {"base_lrs": self.base_lrs}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.base_lrs = None if state["base_lrs"] is None else [float(v) for v in
+                                                                 state["base_lrs"]]
+
+
+def half_cosine(progress: float, floor: float = 0.05) -> float:
+    """A factor falling from 1 to ``floor`` along a half cosine as ``progress`` goes from 0
+    to 1 (and staying at ``floor`` past 1).
+
+    >>> half_cosine(0.0), half_cosine(0.5, floor=0.0), half_cosine(2.0, floor=0.1)
+    (1.0, 0.5, 0.1)
+    """
+    progress = min(max(progress, 0.0), 1.0)
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
 class LambdaCallback(Callback):
     """A callback from plain functions, e.g. ``LambdaCallback(on_epoch_end=lambda e, logs:
     print(e, logs["loss"]))``."""
 
-    def __init__(self, on_train_begin=None, on_epoch_begin=None, on_batch_end=None,
-                 on_epoch_end=None, on_train_end=None):
-        for name, fn in (("on_train_begin", on_train_begin), ("on_epoch_begin", on_epoch_begin),
-                         ("on_batch_end", on_batch_end), ("on_epoch_end", on_epoch_end),
-                         ("on_train_end", on_train_end)):
+    def __init__(self, on_train_begin=None, on_epoch_begin=None, on_batch_begin=None,
+                 on_gradients=None, on_batch_end=None, on_epoch_end=None, on_train_end=None):
+        hooks = {"on_train_begin": on_train_begin, "on_epoch_begin": on_epoch_begin,
+                 "on_batch_begin": on_batch_begin, "on_gradients": on_gradients,
+                 "on_batch_end": on_batch_end, "on_epoch_end": on_epoch_end,
+                 "on_train_end": on_train_end}
+        for name, fn in hooks.items():
             if fn is not None:
                 if not callable(fn):
                     raise TypeError(f"LambdaCallback: {name} must be callable")
@@ -255,3 +335,14 @@ class LambdaCallback(Callback):
 def overrides(callback: Callback, hook: str) -> bool:
     """Whether ``callback`` does something in ``hook`` (so the trainer can skip the rest)."""
     return hook in vars(callback) or getattr(type(callback), hook) is not getattr(Callback, hook)
+
+
+def check_callbacks(callbacks) -> list[Callback]:
+    """A list of callbacks from one callback or an iterable of them."""
+    if isinstance(callbacks, Callback):
+        callbacks = [callbacks]
+    callbacks = list(callbacks)
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
+    return callbacks

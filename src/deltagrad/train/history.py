@@ -32,7 +32,8 @@ class History:
     def __init__(self) -> None:
         self.epoch: list[int] = []
         self.history: dict[str, list[float]] = {}
-        #: why training ended: "completed", "early_stopping", "stopped" (a callback asked)
+        #: why training ended: "completed", "early_stopping", "max_time" (the time budget),
+        #: "stopped" (a callback asked)
         self.stop_reason: str | None = None
 
     def append(self, epoch: int, logs: dict) -> None:

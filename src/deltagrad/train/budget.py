@@ -1,0 +1,48 @@
+"""The time budget of a run (``fit(max_time=...)``): a wall-clock contract.
+
+Training starts no batch whose expected end, with the end-of-epoch work after it (the
+evaluation, the callbacks, the checkpoint), would fall past the budget. A batch is expected
+to last as long as the run's batches have lasted on average; the end-of-epoch work as long
+as it last took (the trainer times it once before the first epoch, so the budget holds from
+the start). A run so stopped ends its epoch early, evaluates it, and reports
+``stop_reason == "max_time"``.
+"""
+
+from __future__ import annotations
+
+import time
+
+
+class Budget:
+    """Seconds allowed (None: no limit) and how they are being spent. ``spent`` is time
+    already used by an earlier, interrupted part of the run."""
+
+    def __init__(self, seconds: float | None = None, spent: float = 0.0):
+        self.seconds = seconds
+        self.spent = spent
+        self.started = time.perf_counter()
+        self.batches = 0
+        self.batch_seconds = 0.0  # total over self.batches
+        self.end_seconds = 0.0  # the last end-of-epoch work
+
+    @property
+    def limited(self) -> bool:
+        return self.seconds is not None
+
+    def elapsed(self) -> float:
+        return self.spent + time.perf_counter() - self.started
+
+    def fraction(self) -> float:
+        """The share of the budget used (0 without a budget)."""
+        return self.elapsed() / self.seconds if self.seconds else 0.0
+
+    def record_batch(self, seconds: float) -> None:
+        self.batches += 1
+        self.batch_seconds += seconds
+
+    def allows_batch(self) -> bool:
+        """Whether one more batch and the end-of-epoch work fit in what is left."""
+        if self.seconds is None:
+            return True
+        batch = self.batch_seconds / self.batches if self.batches else 0.0
+        return self.elapsed() + batch + self.end_seconds <= self.seconds
