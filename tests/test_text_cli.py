@@ -51,7 +51,9 @@ def ner_model(tmp_path_factory):
 
 def test_ner_train_prints_scores_and_saves_a_folder(ner_model):
     folder = ner_model / "model"
-    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+    # The run's checkpoint and history stay beside the model, as with `deltagrad train`.
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "checkpoint.safetensors", "config.json", "history.json", "model.safetensors"]
     config = json.loads((folder / "config.json").read_text())
     assert config["metadata"]["kind"] == "deltagrad.text.ner.NERTagger"
     assert config["metadata"]["info"]["test"]["f1"] == 1.0

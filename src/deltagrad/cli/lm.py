@@ -14,7 +14,8 @@ from typing import Annotated
 
 import typer
 
-from .ner import Optimizer, check_out_folder, user_errors
+from ..text.lm import LanguageModel, split_text, train_lm
+from .text_runs import Optimizer, plot_curves, prepare_out, progress, resumable, user_errors
 
 app = typer.Typer(name="lm", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
@@ -64,7 +65,8 @@ def _report(model, train_text: str, valid_text: str, ngram: bool, as_json: bool,
 @app.command()
 def train(
     data: Annotated[Path, typer.Option(help="Text file; its last part is held out.")],
-    out: Annotated[Path, typer.Option(help="Folder to save the model in.")],
+    out: Annotated[Path, typer.Option(
+        help="Folder to save the model in, with a checkpoint after every epoch.")],
     level: Annotated[Level, typer.Option(help="Model characters or words.")] = Level.char,
     context: Annotated[int | None, typer.Option(
         help="Tokens of context, the n-gram order - 1 (default 8 for chars, 3 for words).")
@@ -72,7 +74,7 @@ def train(
     valid_fraction: Annotated[float, typer.Option(help="Share of the text held out.")] = 0.1,
     epochs: Annotated[int, typer.Option(help="Passes over the training text.")] = 10,
     max_minutes: Annotated[float | None, typer.Option(
-        help="Stop training after this many minutes.")] = None,
+        help="Stop training after this many minutes (evaluation included).")] = None,
     hidden: Annotated[str | None, typer.Option(
         help="tanh hidden layer widths (default 512,512 for chars, 256 for words).")] = None,
     embed_dim: Annotated[int | None, typer.Option(
@@ -90,36 +92,45 @@ def train(
         help="Learning rate at the start (default 2e-3 for chars, 1e-3 for words).")] = None,
     batch_size: Annotated[int, typer.Option(help="Tokens per step.")] = 256,
     optimizer: Annotated[Optimizer, typer.Option(help="Optimiser.")] = Optimizer.adam,
+    clip_norm: Annotated[float | None, typer.Option(
+        help="Clip the gradients' joint norm to this.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue the interrupted run in --out from its last checkpoint.")
+    ] = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Start a new run in an --out folder that holds one.")] = False,
+    plot: Annotated[bool, typer.Option(
+        "--plot", help="Write the loss curves to history.png in --out.")] = False,
     ngram: Annotated[bool, typer.Option(
         help="Also score a Kneser-Ney n-gram model with the same context.")] = True,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Scores as one JSON line.")] = False,
 ):
     """Train a language model on a text file and save it as a model folder."""
-    from ..text.lm import split_text, train_lm
-
     with user_errors():
         if max_minutes is not None and max_minutes <= 0:
             raise ValueError(f"--max-minutes must be > 0, got {max_minutes}")
         if not 0 < valid_fraction < 1:
             raise ValueError(f"--valid-fraction must lie in (0, 1), got {valid_fraction}")
-        check_out_folder(out)
+        prepare_out(out, resume, overwrite, plot)
         text = _read(data)
         train_text, valid_text = split_text(text, valid_fraction)
-        model = train_lm(train_text, valid_text=valid_text, level=level.value,
-                         context=context, embed_dim=embed_dim, hidden=hidden,
-                         dropout=dropout, direct=direct, context_dropout=context_dropout,
-                         min_freq=min_freq, epochs=epochs,
-                         batch_size=batch_size, lr=lr, optimizer=optimizer.value,
-                         max_time=None if max_minutes is None else max_minutes * 60,
-                         seed=seed, log=None if quiet else
-                         (lambda line: print(line, file=sys.stderr, flush=True)))
-        model.info["training"]["valid_fraction"] = valid_fraction
+        with resumable(out):
+            model = train_lm(train_text, valid_text=valid_text, valid_fraction=valid_fraction,
+                             level=level.value, context=context, embed_dim=embed_dim,
+                             hidden=hidden, dropout=dropout, direct=direct,
+                             context_dropout=context_dropout, min_freq=min_freq,
+                             epochs=epochs, batch_size=batch_size, lr=lr,
+                             optimizer=optimizer.value, clip_norm=clip_norm, seed=seed,
+                             max_time=None if max_minutes is None else max_minutes * 60,
+                             out_dir=out, resume=resume, progress=progress(quiet))
         if valid_text:
             scores = _report(model, train_text, valid_text, ngram, as_json, "valid")
             model.info["valid"] = scores
         folder = model.save(out)
+        if plot:
+            plot_curves(model.history, out, f"{model.level} LM: {data.name}", quiet)
         if not quiet:
             print(f"saved the model to {folder}", file=sys.stderr)
 
@@ -136,8 +147,6 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Scores as one JSON line.")] = False,
 ):
     """Cross-entropy and perplexity of a language model on a text file."""
-    from ..text.lm import LanguageModel, split_text
-
     with user_errors():
         lm = LanguageModel.load(model)
         text = _read(data)
@@ -163,8 +172,6 @@ def sample(
     prompt: Annotated[str, typer.Option(help="Text to continue.")] = "",
 ):
     """Print text generated by a language model."""
-    from ..text.lm import LanguageModel
-
     with user_errors():
         lm = LanguageModel.load(model)
         print(lm.sample(length, prompt=prompt, temperature=temperature, top_k=top_k,

@@ -8,50 +8,23 @@ from __future__ import annotations
 
 import json
 import sys
-from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from ..text import NERTagger, read_conll, train_tagger
+from .text_runs import Optimizer, plot_curves, prepare_out, progress, resumable, user_errors
+
 app = typer.Typer(name="ner", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
                   help="Named-entity tagging: a window tagger trained on CoNLL files.")
 
 
-class Optimizer(str, Enum):
-    adam = "adam"
-    adamw = "adamw"
-    adagrad = "adagrad"
-    rmsprop = "rmsprop"
-    sgd = "sgd"
-
-
 class Decode(str, Enum):
     viterbi = "viterbi"
     greedy = "greedy"
-
-
-@contextmanager
-def user_errors():
-    """Turn a user's mistake (bad file, bad setting) into one ``error:`` line and exit 1."""
-    try:
-        yield
-    except (ValueError, TypeError, OSError) as exc:
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"error: {message}", file=sys.stderr, flush=True)
-        raise typer.Exit(1) from None
-
-
-def check_out_folder(out: Path) -> None:
-    """Refuse an unusable output folder before training, not after (nothing is lost)."""
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out}: exists and is not a folder")
-
-
-def _progress(quiet: bool):
-    return None if quiet else (lambda line: print(line, file=sys.stderr, flush=True))
 
 
 def _print_scores(title: str, scores: dict, as_json: bool) -> None:
@@ -69,13 +42,14 @@ def _print_scores(title: str, scores: dict, as_json: bool) -> None:
 @app.command()
 def train(
     train_path: Annotated[Path, typer.Option("--train", help="CoNLL training file.")],
-    out: Annotated[Path, typer.Option(help="Folder to save the tagger in.")],
+    out: Annotated[Path, typer.Option(
+        help="Folder to save the tagger in, with a checkpoint after every epoch.")],
     valid: Annotated[Path | None, typer.Option(
         help="CoNLL validation file: the best epoch on it is kept.")] = None,
     test: Annotated[Path | None, typer.Option(help="CoNLL test file, scored at the end.")] = None,
     epochs: Annotated[int, typer.Option(help="Passes over the training data.")] = 10,
     max_minutes: Annotated[float | None, typer.Option(
-        help="Stop training after this many minutes.")] = None,
+        help="Stop training after this many minutes (evaluation included).")] = None,
     hidden: Annotated[str, typer.Option(help="Hidden layer widths, e.g. 300 or 300,100.")] = "300",
     word_dim: Annotated[int, typer.Option(help="Size of a word vector.")] = 50,
     casing_dim: Annotated[int, typer.Option(help="Size of a casing vector.")] = 8,
@@ -84,26 +58,34 @@ def train(
     lr: Annotated[float, typer.Option(help="Learning rate at the start.")] = 1e-3,
     batch_size: Annotated[int, typer.Option(help="Words per step.")] = 64,
     optimizer: Annotated[Optimizer, typer.Option(help="Optimiser.")] = Optimizer.adam,
+    clip_norm: Annotated[float | None, typer.Option(
+        help="Clip the gradients' joint norm to this.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue the interrupted run in --out from its last checkpoint.")
+    ] = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Start a new run in an --out folder that holds one.")] = False,
+    plot: Annotated[bool, typer.Option(
+        "--plot", help="Write the loss and F1 curves to history.png in --out.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Scores as JSON lines.")] = False,
 ):
     """Train a tagger on CoNLL files and save it as a model folder."""
-    from ..text import read_conll, train_tagger
-
     with user_errors():
         if max_minutes is not None and max_minutes <= 0:
             raise ValueError(f"--max-minutes must be > 0, got {max_minutes}")
-        check_out_folder(out)
+        prepare_out(out, resume, overwrite, plot)
         train_s = read_conll(train_path)
         valid_s = read_conll(valid) if valid is not None else None
         test_s = read_conll(test) if test is not None else None
-        tagger = train_tagger(train_s, valid_s, radius=radius, word_dim=word_dim,
-                              casing_dim=casing_dim, hidden=hidden, dropout=dropout,
-                              epochs=epochs, batch_size=batch_size, lr=lr,
-                              optimizer=optimizer.value, seed=seed,
-                              max_time=None if max_minutes is None else max_minutes * 60,
-                              log=_progress(quiet))
+        with resumable(out):
+            tagger = train_tagger(train_s, valid_s, radius=radius, word_dim=word_dim,
+                                  casing_dim=casing_dim, hidden=hidden, dropout=dropout,
+                                  epochs=epochs, batch_size=batch_size, lr=lr,
+                                  optimizer=optimizer.value, clip_norm=clip_norm, seed=seed,
+                                  max_time=None if max_minutes is None else max_minutes * 60,
+                                  out_dir=out, resume=resume, progress=progress(quiet))
         for name, sents in (("valid", valid_s), ("test", test_s)):
             if sents is not None:
                 scores = tagger.evaluate(sents)
@@ -111,6 +93,8 @@ def train(
                                                             "accuracy")}
                 _print_scores(name, scores, as_json)
         folder = tagger.save(out)
+        if plot:
+            plot_curves(tagger.history, out, f"NER tagger: {train_path.name}", quiet)
         if not quiet:
             print(f"saved the tagger to {folder}", file=sys.stderr)
 
@@ -124,8 +108,6 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Scores as one JSON line.")] = False,
 ):
     """Score a tagger on a CoNLL file: token accuracy and entity precision/recall/F1."""
-    from ..text import NERTagger, read_conll
-
     with user_errors():
         tagger = NERTagger.load(model)
         scores = tagger.evaluate(read_conll(data), decode=None if decode is None
@@ -141,8 +123,6 @@ def tag(
     inline: Annotated[bool, typer.Option(help="word/TAG pairs on one line.")] = False,
 ):
     """Print the tag of every word: 'word TAG' lines, a blank line between sentences."""
-    from ..text import NERTagger
-
     with user_errors():
         tagger = NERTagger.load(model)
         sentences = [line for t in text for line in

@@ -1,42 +1,24 @@
-"""Small pieces shared by the text models' training loops: optimiser by name, a wall-clock
-budget, keeping the best weights, and checks of the settings users pass."""
+"""How the text models hand their training to ``Trainer``: the same schedule for both (the
+learning rate falls along a half cosine to 5 % over the run, measured in steps or in time,
+whichever ends first), the best epoch's weights kept, checkpoints and exact resume in
+``out_dir``, and the per-epoch records kept in the model's ``info``."""
 
 from __future__ import annotations
 
-import math
 import numbers
-import time
+import os
+from collections.abc import Callable
+from functools import partial
 
-from .. import optim
+import numpy as np
 
-OPTIMIZERS = {"adam": optim.Adam, "adamw": optim.AdamW, "adagrad": optim.Adagrad,
-              "rmsprop": optim.RMSprop, "sgd": optim.SGD}
+from .. import nn
+from .._checks import check_int
+from ..train import BestWeights, Callback, ProgressSchedule, Trainer, half_cosine
+from ..train.state import check_same_settings, saved_run_info
 
-
-def make_optimizer(name: str, params, lr: float, where: str):
-    """The optimiser called ``name`` (adam, adamw, adagrad, rmsprop, sgd) over ``params``."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"{where}: optimizer must be one of {sorted(OPTIMIZERS)}, got {name!r}")
-    return OPTIMIZERS[name](list(params), lr=lr)
-
-
-def positive_int(value, what: str, where: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{where}: {what} must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def positive_float(value, what: str, where: str, *, allow_zero: bool = False,
-                   upper: float | None = None) -> float:
-    ok = (not isinstance(value, bool) and isinstance(value, numbers.Real)
-          and math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
-          and (upper is None or value < upper))
-    if not ok:
-        bound = ">= 0" if allow_zero else "> 0"
-        extra = f" and < {upper}" if upper is not None else ""
-        raise ValueError(f"{where}: {what} must be a finite number {bound}{extra}, got "
-                         f"{value!r}")
-    return float(value)
+#: the learning rate's floor at the end of the run, as a share of the starting rate
+LR_FLOOR = 0.05
 
 
 def hidden_sizes(value, where: str) -> tuple[int, ...]:
@@ -52,28 +34,83 @@ def hidden_sizes(value, where: str) -> tuple[int, ...]:
     if not isinstance(value, (list, tuple)) or not value:
         raise ValueError(f"{where}: hidden must be one width or a non-empty list of widths, "
                          f"got {value!r}")
-    return tuple(positive_int(v, "each hidden width", where) for v in value)
+    return tuple(check_int(v, "each hidden width", where) for v in value)
 
 
-class Budget:
-    """A wall-clock limit on training: ``over()`` turns true ``seconds`` after creation
-    (never, for None)."""
-
-    def __init__(self, seconds: float | None, where: str):
-        if seconds is not None:
-            positive_float(seconds, "max_time", where)
-        self.seconds = seconds
-        self.start = time.perf_counter()
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.start
-
-    def over(self) -> bool:
-        return self.seconds is not None and self.elapsed() >= self.seconds
+def check_resume(out_dir, resume, settings: dict, where: str) -> None:
+    """Before any work: a run resumed in ``out_dir`` must be given the settings it was
+    started with (the first that differs is named)."""
+    if out_dir is None or not resume:
+        return
+    saved = saved_run_info(out_dir)
+    if saved is not None:
+        check_same_settings(saved.get("settings", {}), settings,
+                            f"{where}: the run in {os.fspath(out_dir)}")
 
 
-def cosine_lr(base: float, progress: float, floor: float = 0.05) -> float:
-    """A learning rate falling from ``base`` to ``floor * base`` along a half cosine as
-    ``progress`` goes from 0 to 1 (and staying there past 1)."""
-    progress = min(max(progress, 0.0), 1.0)
-    return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+def use_trainer_dropout(module: nn.Module) -> None:
+    """Dropout layers draw from the trainer's seeded, checkpointed generator while they
+    train, not from the generator that initialised the weights."""
+    for m in module.modules():
+        if isinstance(m, nn.Dropout):
+            m.rng = None
+
+
+class _EpochLines(Callback):
+    """Hands one line per epoch to ``log`` (if any): the epoch's record, see
+    :func:`history_records`."""
+
+    def __init__(self, log: Callable[[str], None] | None):
+        self.log = log
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        if self.log is not None:
+            record = history_records(self.trainer.history)[-1]
+            self.log(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                              for k, v in record.items()))
+
+
+def fit(module: nn.Module, X, y, *, settings: dict, monitor: str | None, augment=None,
+        validation_data=None, validate=None, out_dir=None, resume=False, metadata=None,
+        progress="none", log=None) -> tuple[Trainer, BestWeights | None]:
+    """Train ``module`` with the settings' optimiser, learning rate, clipping, seed, epochs,
+    batch size and time budget; keep the weights of the best epoch by ``monitor`` (a name
+    in the logs; None keeps the last). Returns the trainer and the best-weights keeper."""
+    best = None if monitor is None else BestWeights(monitor)
+    callbacks = [ProgressSchedule(partial(half_cosine, floor=LR_FLOOR)), _EpochLines(log),
+                 *([best] if best else [])]
+    trainer = Trainer(module, "cross_entropy", settings["optimizer"], lr=settings["lr"],
+                      clip_norm=settings.get("clip_norm"), augment=augment,
+                      seed=settings["seed"], callbacks=callbacks, progress=progress)
+    with np.errstate(all="ignore"):  # the NaN guard reports what these warnings would
+        trainer.fit(X, y, epochs=settings["epochs"], batch_size=settings["batch_size"],
+                    max_time=settings["max_time"], validation_data=validation_data,
+                    validate=validate, out_dir=out_dir, resume=resume, metadata=metadata,
+                    run_info={"settings": settings})
+    return trainer, best
+
+
+def history_records(history) -> list[dict]:
+    """One record per epoch, as the text models keep them in ``info["history"]``:
+    ``epoch``, ``train_loss``, the validation values (``valid_loss``, ``valid_f1``...) and
+    ``seconds``, the training time up to the end of that epoch."""
+    records, seconds = [], 0.0
+    for i, epoch in enumerate(history.epoch):
+        record = {"epoch": epoch}
+        for key, values in history.history.items():
+            if key == "loss":
+                record["train_loss"] = values[i]
+            elif key.startswith("val_"):
+                record["valid_" + key[4:]] = values[i]
+        seconds += history.history.get("time", [0.0] * (i + 1))[i]
+        record["seconds"] = round(seconds, 2)
+        records.append(record)
+    return records
+
+
+def training_info(trainer: Trainer, best: BestWeights | None, settings: dict) -> dict:
+    """What a text model's ``info`` says about its training."""
+    records = history_records(trainer.history)
+    return {"training": dict(settings), "history": records,
+            "best_epoch": best.best_epoch if best and best.best_epoch else len(records),
+            "seconds": records[-1]["seconds"] if records else 0.0}

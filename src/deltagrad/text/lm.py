@@ -14,15 +14,19 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from .. import io, nn
+from .._checks import check_float, check_int, check_optional_float
 from ..autograd import no_grad
 from ..nn import functional as F
+from ..train import History, predict_batches
+from . import _training
 from ._model_folder import config_errors, read_metadata
-from ._training import Budget, cosine_lr, hidden_sizes, make_optimizer, positive_float, positive_int
+from ._training import hidden_sizes
 from .metrics import perplexity
 from .ngram import KneserNeyLM
 from .sampling import check_sampling, generate
@@ -53,7 +57,7 @@ class FeedForwardLM(nn.Module):
                  rng: np.random.Generator | None = None):
         super().__init__()
         where = "FeedForwardLM"
-        self.context = positive_int(context, "context", where)
+        self.context = check_int(context, "context", where)
         self.hidden = hidden_sizes(hidden, where)
         self.embedding = nn.Embedding(vocab_size, embed_dim, rng=rng)
         width = self.context * self.embedding.embedding_dim
@@ -96,7 +100,7 @@ def split_text(text: str, valid_fraction: float = 0.1) -> tuple[str, str]:
     """
     if not isinstance(text, str):
         raise TypeError(f"split_text: text must be a str, got {type(text).__name__}")
-    positive_float(valid_fraction, "valid_fraction", "split_text", upper=1)
+    check_float(valid_fraction, "valid_fraction", "split_text", below=1)
     cut = int(len(text) * (1 - valid_fraction))
     newline = text.find("\n", cut)
     if 0 <= newline < len(text) - 1:
@@ -139,6 +143,7 @@ class LanguageModel:
         self.level = level
         self.lowercase = bool(lowercase)
         self.info = dict(info or {})
+        self.history: History | None = None  # the Trainer's history, after train_lm
 
     @property
     def context(self) -> int:
@@ -161,14 +166,11 @@ class LanguageModel:
 
     def nll(self, contexts, targets, batch_size: int = 8192) -> np.ndarray:
         """The negative log-likelihood (nats) of each target given its context."""
-        out = np.empty(len(targets), np.float64)
-        self.module.eval()
-        with no_grad():
-            for start in range(0, len(targets), batch_size):
-                sl = slice(start, start + batch_size)
-                out[sl] = F.cross_entropy(self.module(contexts[sl]), targets[sl],
-                                          reduction="none").numpy()
-        return out
+        def nll(logits, rows):
+            return F.cross_entropy(logits, targets[rows], reduction="none").data.astype(
+                np.float64)
+
+        return predict_batches(self.module, np.asarray(contexts), batch_size, transform=nll)
 
     def evaluate(self, text: str) -> dict:
         """Cross-entropy (nats per token), perplexity (its exp), bits per token and the
@@ -218,10 +220,12 @@ class LanguageModel:
     def save(self, path: str | os.PathLike) -> Path:
         """Save as a model folder: weights in ``model.safetensors``; the network's settings,
         the vocabulary, the level and ``info`` in ``config.json``."""
-        metadata = {"kind": KIND, "network": self.module.config(),
-                    "vocab": self.vocab.to_dict(), "level": self.level,
-                    "lowercase": self.lowercase, "info": self.info}
-        return io.save(self.module, path, metadata=metadata)
+        return io.save(self.module, path, metadata=self.metadata())
+
+    def metadata(self) -> dict:
+        """What :meth:`save` writes in ``config.json`` besides the network's layers."""
+        return {"kind": KIND, "network": self.module.config(), "vocab": self.vocab.to_dict(),
+                "level": self.level, "lowercase": self.lowercase, "info": self.info}
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> LanguageModel:
@@ -256,18 +260,25 @@ def train_lm(text: str, *, level: str = "char", context: int | None = None,
              embed_dim: int | None = None, hidden=None, dropout: float | None = None,
              direct: bool | None = None, context_dropout: float = 0.0, epochs: int = 10,
              batch_size: int = 256, lr: float | None = None, optimizer: str = "adam",
-             max_time: float | None = None, seed: int = 0,
-             log: Callable[[str], None] | None = None) -> LanguageModel:
+             clip_norm: float | None = None, max_time: float | None = None, seed: int = 0,
+             out_dir: str | os.PathLike | None = None, resume: bool = False,
+             progress="none", log: Callable[[str], None] | None = None) -> LanguageModel:
     """Train a :class:`FeedForwardLM` on ``text``; return the :class:`LanguageModel`.
 
     Without ``valid_text`` the last ``valid_fraction`` of ``text`` is held out for
     validation (:func:`split_text`; 0 holds nothing out). ``level`` "char" models every
     character; "word" models words and punctuation from :func:`tokenize`, line breaks
     included, words seen fewer than ``min_freq`` times becoming ``<unk>``. Settings left
-    as None take the level's value in :data:`LEVEL_DEFAULTS`. The learning rate falls
-    along a half cosine over the run, ``epochs`` long or ``max_time`` seconds, whichever
-    ends first; with validation text the validation loss is measured after each epoch and
-    the best weights kept. ``log`` receives one line per epoch.
+    as None take the level's value in :data:`LEVEL_DEFAULTS`. Training runs in
+    :class:`~deltagrad.train.Trainer`: the learning rate falls along a half cosine (to 5 %)
+    over the run, ``epochs`` long or ``max_time`` seconds (evaluation included), whichever
+    ends first; with validation text the validation loss and perplexity are measured after
+    each epoch and the best epoch's weights kept. ``clip_norm`` clips the gradients' norm;
+    a NaN or infinite loss stops training with an error naming the epoch, batch and op.
+    With ``out_dir`` a checkpoint is written there after every epoch and the model folder
+    at the end; ``resume=True`` continues an interrupted run exactly (with the same text
+    and settings). ``progress`` is the trainer's display ("auto", "bar", "plain", "none");
+    ``log`` receives one line per epoch.
 
     ``dropout`` zeroes hidden units; ``context_dropout`` hides each context token (shows
     ``<unk>`` in its place) with that probability while training, which teaches the network
@@ -276,84 +287,73 @@ def train_lm(text: str, *, level: str = "char", context: int | None = None,
     models").
     """
     where = "train_lm"
-    if level not in LEVELS:
-        raise ValueError(f"{where}: level must be one of {LEVELS}, got {level!r}")
     if not isinstance(text, str):
         raise TypeError(f"{where}: text must be a str, got {type(text).__name__}")
-    given = {"context": context, "hidden": hidden, "embed_dim": embed_dim, "dropout": dropout,
-             "direct": direct, "lr": lr, "lowercase": lowercase, "min_freq": min_freq}
-    s = {k: LEVEL_DEFAULTS[level][k] if v is None else v for k, v in given.items()}
-    min_freq = positive_int(s["min_freq"], "min_freq", where)
-    embed_dim = positive_int(s["embed_dim"], "embed_dim", where)
-    epochs = positive_int(epochs, "epochs", where)
-    batch_size = positive_int(batch_size, "batch_size", where)
-    lr = positive_float(s["lr"], "lr", where)
-    context_dropout = positive_float(context_dropout, "context_dropout", where,
-                                     allow_zero=True, upper=1)
-    lowercase, dropout, direct = bool(s["lowercase"]), s["dropout"], bool(s["direct"])
-    budget = Budget(max_time, where)
+    s = _lm_settings(level, context, lowercase, min_freq, embed_dim, hidden, dropout, direct,
+                     context_dropout, epochs, batch_size, lr, optimizer, clip_norm, max_time,
+                     seed, valid_fraction)
+    _training.check_resume(out_dir, resume, s, where)
     if valid_text is None and valid_fraction:
         text, valid_text = split_text(text, valid_fraction)
-    rng = np.random.default_rng(seed)
-
-    vocab = Vocabulary.build(_tokens(text, level, lowercase), min_freq=min_freq)
-    module = FeedForwardLM(len(vocab), s["context"], embed_dim=embed_dim, hidden=s["hidden"],
-                           dropout=dropout, direct=direct, rng=rng)
-    model = LanguageModel(module, vocab, level=level, lowercase=lowercase)
+    vocab = Vocabulary.build(_tokens(text, level, s["lowercase"]), min_freq=s["min_freq"])
+    module = FeedForwardLM(len(vocab), s["context"], embed_dim=s["embed_dim"],
+                           hidden=s["hidden"], dropout=s["dropout"], direct=s["direct"],
+                           rng=np.random.default_rng(seed))
+    _training.use_trainer_dropout(module)
+    model = LanguageModel(module, vocab, level=level, lowercase=s["lowercase"], info={
+        "training": s})
     X, y = model.dataset(text)
     if len(y) == 0:
         raise ValueError(f"{where}: the training text has no tokens")
     valid = model.dataset(valid_text) if valid_text else None
-    opt = make_optimizer(optimizer, module.parameters(), lr, where)
-    total_steps = epochs * -(-len(y) // batch_size)
-
-    history, best, step = [], None, 0
-    for epoch in range(1, epochs + 1):
-        module.train()
-        order = rng.permutation(len(y))
-        loss_sum, seen = 0.0, 0
-        for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
-            progress = step / total_steps
-            if max_time is not None:
-                progress = max(progress, budget.elapsed() / max_time)
-            opt.param_groups[0]["lr"] = cosine_lr(lr, progress)
-            xb = X[rows]
-            if context_dropout:
-                xb = np.where(rng.random(xb.shape) < context_dropout, vocab.unk_id, xb)
-            loss = F.cross_entropy(module(xb), y[rows])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            loss_sum += loss.item() * len(rows)
-            seen += len(rows)
-            step += 1
-            if budget.over():
-                break
-        record = {"epoch": epoch, "train_loss": loss_sum / seen,
-                  "seconds": round(budget.elapsed(), 2)}
-        if valid is not None and len(valid[1]):
-            valid_loss = float(model.nll(*valid).mean())
-            record["valid_loss"] = valid_loss
-            if best is None or valid_loss < best[0]:
-                best = (valid_loss, module.state_dict(), epoch)
-        history.append(record)
-        if log is not None:
-            log(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
-                         for k, v in record.items()))
-        if budget.over():
-            break
-    if best is not None:
-        module.load_state_dict(best[1])
+    if valid is not None and len(valid[1]) == 0:
+        valid = None
+    augment = None if not s["context_dropout"] else partial(
+        _hide_context, p=s["context_dropout"], unk_id=vocab.unk_id)
+    trainer, best = _training.fit(
+        module, X, y, settings=s, monitor="val_loss" if valid else None, augment=augment,
+        validation_data=valid, validate=_perplexity if valid else None, out_dir=out_dir,
+        resume=resume, metadata=model.metadata(), progress=progress, log=log)
     module.eval()
-    model.info = {"training": {"level": level, "context": module.context,
-                               "embed_dim": embed_dim, "hidden": list(module.hidden),
-                               "dropout": dropout, "direct": direct,
-                               "context_dropout": context_dropout, "min_freq": min_freq,
-                               "lowercase": lowercase, "epochs": epochs,
-                               "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
-                               "max_time": max_time, "seed": seed,
-                               "valid_fraction": valid_fraction},
-                  "history": history, "best_epoch": best[2] if best else len(history),
-                  "seconds": round(budget.elapsed(), 2)}
+    model.info = _training.training_info(trainer, best, s)
+    model.history = trainer.history
+    if out_dir is not None:
+        model.save(out_dir)
     return model
+
+
+def _lm_settings(level, context, lowercase, min_freq, embed_dim, hidden, dropout, direct,
+                 context_dropout, epochs, batch_size, lr, optimizer, clip_norm, max_time,
+                 seed, valid_fraction) -> dict:
+    """Every setting of a run, checked, the level's defaults filled in (JSON data)."""
+    where = "train_lm"
+    if level not in LEVELS:
+        raise ValueError(f"{where}: level must be one of {LEVELS}, got {level!r}")
+    given = {"context": context, "hidden": hidden, "embed_dim": embed_dim, "dropout": dropout,
+             "direct": direct, "lr": lr, "lowercase": lowercase, "min_freq": min_freq}
+    s = {k: LEVEL_DEFAULTS[level][k] if v is None else v for k, v in given.items()}
+    return {"level": level, "context": check_int(s["context"], "context", where),
+            "embed_dim": check_int(s["embed_dim"], "embed_dim", where),
+            "hidden": list(hidden_sizes(s["hidden"], where)),
+            "dropout": check_float(s["dropout"], "dropout", where, allow_minimum=True,
+                                   below=1),
+            "direct": bool(s["direct"]),
+            "context_dropout": check_float(context_dropout, "context_dropout", where,
+                                           allow_minimum=True, below=1),
+            "min_freq": check_int(s["min_freq"], "min_freq", where),
+            "lowercase": bool(s["lowercase"]), "epochs": check_int(epochs, "epochs", where),
+            "batch_size": check_int(batch_size, "batch_size", where),
+            "lr": check_float(s["lr"], "lr", where), "optimizer": optimizer,
+            "clip_norm": check_optional_float(clip_norm, "clip_norm", where),
+            "max_time": check_optional_float(max_time, "max_time", where),
+            "seed": seed, "valid_fraction": valid_fraction}
+
+
+def _hide_context(inputs: tuple, rng: np.random.Generator, p: float, unk_id: int) -> tuple:
+    """Context dropout: each context token of the batch shown as ``<unk>`` with chance p."""
+    (contexts,) = inputs
+    return (np.where(rng.random(contexts.shape) < p, unk_id, contexts),)
+
+
+def _perplexity(logs: dict) -> dict:
+    return {"val_perplexity": math.exp(logs["val_loss"])}

@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from .. import io, nn
-from ..autograd import concatenate, no_grad
+from .._checks import check_float, check_int, check_optional_float
+from ..autograd import concatenate
 from ..nn import functional as F
+from ..train import History, predict_batches
+from . import _training
 from ._model_folder import config_errors, read_metadata
-from ._training import Budget, cosine_lr, hidden_sizes, make_optimizer, positive_float, positive_int
+from ._training import hidden_sizes
 from .bio import constrained_decode
 from .casing import CASINGS, casing_ids, normalize_word
 from .metrics import entity_scores
@@ -51,7 +55,7 @@ class WindowTagger(nn.Module):
                  rng: np.random.Generator | None = None):
         super().__init__()
         where = "WindowTagger"
-        self.radius = positive_int(radius, "radius", where, minimum=0)
+        self.radius = check_int(radius, "radius", where, minimum=0)
         self.width = 2 * self.radius + 1
         self.hidden = hidden_sizes(hidden, where)
         self.words = nn.Embedding(num_words, word_dim, rng=rng)
@@ -95,20 +99,17 @@ def _word_list(sentence, where: str) -> list[str]:
     return words
 
 
-class _Features:
-    """Flat word ids and casing ids of a list of sentences, with one padding id appended at
-    the end, and the window positions into them (-1 = padding, so it picks that last id)."""
-
-    def __init__(self, sentences: Sequence[Sequence[str]], words: Vocabulary, radius: int):
-        flat = [w for s in sentences for w in s]
-        self.lengths = np.array([len(s) for s in sentences], dtype=np.int64)
-        self.word_ids = np.append(words.encode([normalize_word(w) for w in flat]),
-                                  words.pad_id)
-        self.casing_ids = np.append(casing_ids(flat), 0)
-        self.positions = window_positions(self.lengths, radius)
-
-    def __len__(self) -> int:
-        return len(self.positions)
+def _windows(sentences: Sequence[Sequence[str]], words: Vocabulary,
+             radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """The word-id windows and casing-id windows (each (words, 2r+1)) of every word of
+    ``sentences``, padding where a window runs past its sentence."""
+    flat = [w for s in sentences for w in s]
+    lengths = np.array([len(s) for s in sentences], dtype=np.int64)
+    # One padding id appended at the end: position -1 (padding) picks it.
+    word_ids = np.append(words.encode([normalize_word(w) for w in flat]), words.pad_id)
+    casings = np.append(casing_ids(flat), 0)
+    positions = window_positions(lengths, radius)
+    return word_ids[positions], casings[positions]
 
 
 # --- the tagger -------------------------------------------------------------------------
@@ -138,6 +139,7 @@ class NERTagger:
         self.tags = list(tags)
         self.decode = decode
         self.info = dict(info or {})  # training settings, history, scores: saved with it
+        self.history: History | None = None  # the Trainer's history, after train_tagger
 
     def __repr__(self) -> str:
         return (f"NERTagger({len(self.words)} words, tags={self.tags}, "
@@ -147,15 +149,12 @@ class NERTagger:
                   batch_size: int = 8192) -> list[np.ndarray]:
         """Per sentence, the (words, tags) log-probabilities of each tag for each word."""
         sentences = [_word_list(s, "NERTagger.log_probs") for s in sentences]
-        feats = _Features(sentences, self.words, self.module.radius)
-        out = np.empty((len(feats), len(self.tags)), np.float64)
-        self.module.eval()
-        with no_grad():
-            for start in range(0, len(feats), batch_size):
-                pos = feats.positions[start:start + batch_size]
-                logits = self.module(feats.word_ids[pos], feats.casing_ids[pos])
-                out[start:start + len(pos)] = F.log_softmax(logits, axis=-1).numpy()
-        return np.split(out, np.cumsum(feats.lengths)[:-1]) if len(sentences) else []
+        if not sentences:
+            return []
+        windows = _windows(sentences, self.words, self.module.radius)
+        out = predict_batches(self.module, windows, batch_size, transform=lambda logits, rows:
+                              F.log_softmax(logits, axis=-1).data.astype(np.float64))
+        return np.split(out, np.cumsum([len(s) for s in sentences])[:-1])
 
     def predict(self, sentences: Sequence[Sequence[str]],
                 decode: str | None = None) -> list[list[str]]:
@@ -189,10 +188,12 @@ class NERTagger:
     def save(self, path: str | os.PathLike) -> Path:
         """Save as a model folder: the weights in ``model.safetensors``; the network's
         settings, the vocabulary, the tags and ``info`` in ``config.json``."""
-        metadata = {"kind": KIND, "network": self.module.config(),
-                    "words": self.words.to_dict(), "tags": self.tags, "decode": self.decode,
-                    "info": self.info}
-        return io.save(self.module, path, metadata=metadata)
+        return io.save(self.module, path, metadata=self.metadata())
+
+    def metadata(self) -> dict:
+        """What :meth:`save` writes in ``config.json`` besides the network's layers."""
+        return {"kind": KIND, "network": self.module.config(), "words": self.words.to_dict(),
+                "tags": self.tags, "decode": self.decode, "info": self.info}
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> NERTagger:
@@ -231,100 +232,94 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
                  casing_dim: int = 8, hidden=(300,), activation: str = "tanh",
                  dropout: float = 0.5, min_freq: int = 1, unk_replace: float = 0.5,
                  epochs: int = 10, batch_size: int = 64, lr: float = 1e-3,
-                 optimizer: str = "adam", max_time: float | None = None, seed: int = 0,
-                 decode: str = "viterbi",
-                 log: Callable[[str], None] | None = None) -> NERTagger:
+                 optimizer: str = "adam", clip_norm: float | None = None,
+                 max_time: float | None = None, seed: int = 0, decode: str = "viterbi",
+                 out_dir: str | os.PathLike | None = None, resume: bool = False,
+                 progress="none", log: Callable[[str], None] | None = None) -> NERTagger:
     """Train a :class:`WindowTagger` on ``train`` (``(words, tags)`` sentences, e.g. from
     :func:`~deltagrad.text.conll.read_conll`); return the :class:`NERTagger`.
 
     Words are looked up lower-cased with digits as 0 (:func:`normalize_word`) in a
-    vocabulary of the training words seen ``min_freq`` times or more; each epoch, every
-    training word seen only once is replaced by ``<unk>`` with probability ``unk_replace``,
-    so the ``<unk>`` vector is learned for the unseen words of new text. ``dropout`` after
-    each hidden layer (0.5 by default) matters: without it the tagger learns the training
-    set by heart within two epochs and does worse on new text. The learning rate
-    falls along a half cosine over the run (to 5 % of ``lr``), ``epochs`` long or
-    ``max_time`` seconds, whichever ends first. With ``valid`` sentences, the entity F1
-    on them is measured after each epoch and the best epoch's weights are kept. ``log``
-    (e.g. ``print``) receives one line per epoch.
+    vocabulary of the training words seen ``min_freq`` times or more; in every training
+    batch each word seen only once in training is shown as ``<unk>`` with probability
+    ``unk_replace``, so the ``<unk>`` vector is learned for the unseen words of new text.
+    ``dropout`` after each hidden layer (0.5 by default) matters: without it the tagger
+    learns the training set by heart within two epochs and does worse on new text.
+    Training runs in :class:`~deltagrad.train.Trainer`: the learning rate falls along a
+    half cosine over the run (to 5 % of ``lr``), ``epochs`` long or ``max_time`` seconds
+    (evaluation included), whichever ends first. With ``valid`` sentences, the entity F1
+    on them is measured after each epoch and the best epoch's weights are kept.
+    ``clip_norm`` clips the gradients' norm; a NaN or infinite loss stops training with an
+    error naming the epoch, batch and op. With ``out_dir`` a checkpoint is written there
+    after every epoch and the model folder at the end; ``resume=True`` continues an
+    interrupted run exactly (with the same sentences and settings). ``progress`` is the
+    trainer's display ("auto", "bar", "plain", "none"); ``log`` (e.g. ``print``) receives
+    one line per epoch.
     """
     where = "train_tagger"
     train = _checked_sentences(train, where, "training")
     valid = None if valid is None else _checked_sentences(valid, where, "validation")
-    epochs = positive_int(epochs, "epochs", where)
-    batch_size = positive_int(batch_size, "batch_size", where)
-    min_freq = positive_int(min_freq, "min_freq", where)
-    lr = positive_float(lr, "lr", where)
-    unk_replace = positive_float(unk_replace, "unk_replace", where, allow_zero=True, upper=1)
-    if decode not in DECODERS:
-        raise ValueError(f"{where}: decode must be one of {DECODERS}, got {decode!r}")
-    budget = Budget(max_time, where)
-    rng = np.random.default_rng(seed)
-
+    s = _tagger_settings(radius, word_dim, casing_dim, hidden, activation, dropout, min_freq,
+                         unk_replace, epochs, batch_size, lr, optimizer, clip_norm, max_time,
+                         seed, decode)
+    _training.check_resume(out_dir, resume, s, where)
     tags = sorted({t for _, ts in train for t in ts}, key=lambda t: (t != "O", t[2:], t))
     tag_index = {t: i for i, t in enumerate(tags)}
     words = Vocabulary.build((normalize_word(w) for ws, _ in train for w in ws),
-                             min_freq=min_freq)
+                             min_freq=s["min_freq"])
     module = WindowTagger(len(words), len(tags), radius=radius, word_dim=word_dim,
                           casing_dim=casing_dim, hidden=hidden, activation=activation,
-                          dropout=dropout, rng=rng)
-    tagger = NERTagger(module, words, tags, decode=decode)
-    opt = make_optimizer(optimizer, module.parameters(), lr, where)
-
-    feats = _Features([ws for ws, _ in train], words, module.radius)
-    targets = np.array([tag_index[t] for _, ts in train for t in ts], dtype=np.int64)
+                          dropout=dropout, rng=np.random.default_rng(seed))
+    _training.use_trainer_dropout(module)
+    tagger = NERTagger(module, words, tags, decode=decode, info={"training": s})
+    X = _windows([ws for ws, _ in train], words, module.radius)
+    y = np.array([tag_index[t] for _, ts in train for t in ts], dtype=np.int64)
     counts = np.array([words.counts.get(t, 0) for t in words.tokens], dtype=np.int64)
-    singleton = counts[feats.word_ids] == 1  # the padding id at the end has count 0
-    steps_per_epoch = -(-len(targets) // batch_size)
-    total_steps = epochs * steps_per_epoch
+    augment = None if not s["unk_replace"] else partial(
+        _hide_singletons, singleton=counts == 1, p=s["unk_replace"], unk_id=words.unk_id)
 
-    history, best = [], None
-    step = 0
-    for epoch in range(1, epochs + 1):
-        word_ids = np.where(singleton & (rng.random(singleton.size) < unk_replace),
-                            words.unk_id, feats.word_ids)
-        order = rng.permutation(len(targets))
-        module.train()
-        loss_sum, seen = 0.0, 0
-        for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
-            pos = feats.positions[rows]
-            progress = step / total_steps
-            if max_time is not None:
-                progress = max(progress, budget.elapsed() / max_time)
-            opt.param_groups[0]["lr"] = cosine_lr(lr, progress)
-            loss = F.cross_entropy(module(word_ids[pos], feats.casing_ids[pos]),
-                                   targets[rows])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            loss_sum += loss.item() * len(rows)
-            seen += len(rows)
-            step += 1
-            if budget.over():
-                break
-        record = {"epoch": epoch, "train_loss": loss_sum / seen,
-                  "seconds": round(budget.elapsed(), 2)}
-        if valid is not None:
-            scores = tagger.evaluate(valid)
-            record.update(valid_f1=scores["f1"], valid_accuracy=scores["accuracy"])
-            if best is None or scores["f1"] > best[0]:
-                best = (scores["f1"], module.state_dict(), epoch)
-        history.append(record)
-        if log is not None:
-            log(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
-                         for k, v in record.items()))
-        if budget.over():
-            break
-    if best is not None:
-        module.load_state_dict(best[1])
-    tagger.info = {"training": {"radius": module.radius, "word_dim": word_dim,
-                                "casing_dim": casing_dim, "hidden": list(module.hidden),
-                                "activation": activation, "dropout": dropout,
-                                "min_freq": min_freq, "unk_replace": unk_replace,
-                                "epochs": epochs, "batch_size": batch_size, "lr": lr,
-                                "optimizer": optimizer, "max_time": max_time, "seed": seed},
-                   "history": history, "best_epoch": best[2] if best else len(history),
-                   "seconds": round(budget.elapsed(), 2)}
+    def entity_f1(logs: dict) -> dict:
+        scores = tagger.evaluate(valid)
+        return {"val_f1": scores["f1"], "val_accuracy": scores["accuracy"]}
+
+    trainer, best = _training.fit(
+        module, X, y, settings=s, monitor="val_f1" if valid else None, augment=augment,
+        validate=entity_f1 if valid else None, out_dir=out_dir, resume=resume,
+        metadata=tagger.metadata(), progress=progress, log=log)
     module.eval()
+    tagger.info = _training.training_info(trainer, best, s)
+    tagger.history = trainer.history
+    if out_dir is not None:
+        tagger.save(out_dir)
     return tagger
+
+
+def _tagger_settings(radius, word_dim, casing_dim, hidden, activation, dropout, min_freq,
+                     unk_replace, epochs, batch_size, lr, optimizer, clip_norm, max_time,
+                     seed, decode) -> dict:
+    """Every setting of a run, checked (JSON data)."""
+    where = "train_tagger"
+    if decode not in DECODERS:
+        raise ValueError(f"{where}: decode must be one of {DECODERS}, got {decode!r}")
+    return {"radius": check_int(radius, "radius", where, minimum=0),
+            "word_dim": check_int(word_dim, "word_dim", where),
+            "casing_dim": check_int(casing_dim, "casing_dim", where),
+            "hidden": list(hidden_sizes(hidden, where)), "activation": activation,
+            "dropout": check_float(dropout, "dropout", where, allow_minimum=True, below=1),
+            "min_freq": check_int(min_freq, "min_freq", where),
+            "unk_replace": check_float(unk_replace, "unk_replace", where, allow_minimum=True,
+                                       below=1),
+            "epochs": check_int(epochs, "epochs", where),
+            "batch_size": check_int(batch_size, "batch_size", where),
+            "lr": check_float(lr, "lr", where), "optimizer": optimizer,
+            "clip_norm": check_optional_float(clip_norm, "clip_norm", where),
+            "max_time": check_optional_float(max_time, "max_time", where), "seed": seed}
+
+
+def _hide_singletons(inputs: tuple, rng: np.random.Generator, singleton: np.ndarray, p: float,
+                     unk_id: int) -> tuple:
+    """Word dropout for rare words: each word of the batch's windows that was seen once in
+    training is shown as ``<unk>`` with chance p."""
+    word_windows, casing_windows = inputs
+    hide = singleton[word_windows] & (rng.random(word_windows.shape) < p)
+    return np.where(hide, unk_id, word_windows), casing_windows

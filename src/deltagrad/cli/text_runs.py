@@ -1,0 +1,86 @@
+"""What ``deltagrad ner train`` and ``deltagrad lm train`` share (with each other, and with
+``deltagrad train``): the optimiser's name, one error path, the rules of the output folder
+(``--resume``, ``--overwrite``), an interrupt that says how to continue, and ``--plot``."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from .. import plots
+from ..train import CHECKPOINT, load_checkpoint
+from .errors import CLIError, say_error
+
+
+class Optimizer(str, Enum):
+    adam = "adam"
+    adamw = "adamw"
+    adagrad = "adagrad"
+    rmsprop = "rmsprop"
+    sgd = "sgd"
+
+
+@contextmanager
+def user_errors():
+    """A user's mistake (bad file, bad setting, a diverged run, a missing optional package)
+    ends as one ``error:`` line and exit status 1; an interrupt as one line and 130."""
+    try:
+        yield
+    except (ValueError, TypeError, OSError, ImportError, FloatingPointError) as exc:
+        say_error(str(exc) or type(exc).__name__)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt as exc:
+        say_error("interrupted" + (f": {exc}" if str(exc) else ""))
+        raise typer.Exit(130) from None
+
+
+def prepare_out(out: Path, resume: bool, overwrite: bool, plot: bool) -> None:
+    """Refuse an unusable output folder (or setting) before training, not after: with
+    ``resume`` it must hold a run; without, it must not, unless ``overwrite`` (which removes
+    the old run's checkpoint)."""
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {out}: exists and is not a folder")
+    if resume and overwrite:
+        raise CLIError("--resume and --overwrite contradict each other; pick one")
+    if plot:
+        plots.require_matplotlib()
+    has_run = (out / CHECKPOINT).exists()
+    if resume and not has_run:
+        raise CLIError(f"--resume: {out} holds no checkpoint to resume (drop --resume to "
+                       f"start a new run there)")
+    if has_run and not resume:
+        if not overwrite:
+            raise CLIError(f"{out} already holds a training run; pass --resume to continue "
+                           f"it or --overwrite to replace it")
+        (out / CHECKPOINT).unlink()
+
+
+@contextmanager
+def resumable(out: Path):
+    """An interrupt during training says where its last checkpoint is."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if (out / CHECKPOINT).exists():
+            epoch = load_checkpoint(out / CHECKPOINT)["epoch"]
+            raise KeyboardInterrupt(f"the checkpoint of epoch {epoch} is in {out}; continue "
+                                    f"with the same command and --resume") from None
+        raise
+
+
+def progress(quiet: bool) -> str:
+    """The trainer's display: a bar on a terminal, lines elsewhere, nothing when quiet."""
+    return "none" if quiet else "auto"
+
+
+def plot_curves(history, out: Path, title: str, quiet: bool) -> None:
+    """The loss and metric curves of the run, as ``history.png`` in ``out``."""
+    if history is None or not len(history):
+        return
+    path = plots.plot_history(history, out / "history.png", title=title)
+    if not quiet:
+        print(f"plots: {path}", file=sys.stderr, flush=True)
