@@ -409,16 +409,16 @@ def test_fitting_leaves_deltagrads_global_generator_alone():
 def test_small_networks_train_with_single_threaded_blas_and_restore_it(monkeypatch):
     from threadpoolctl import threadpool_info, threadpool_limits
 
-    from deltagrad.sklearn import _stochastic
+    from deltagrad.train import Trainer
 
     seen = []
-    real_run_epoch = _stochastic.run_epoch
+    real_train_epoch = Trainer.train_epoch  # the solvers' epochs are the Trainer's
 
     def spy(*args, **kwargs):
         seen.append(max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"))
-        return real_run_epoch(*args, **kwargs)
+        return real_train_epoch(*args, **kwargs)
 
-    monkeypatch.setattr(_stochastic, "run_epoch", spy)
+    monkeypatch.setattr(Trainer, "train_epoch", spy)
     with threadpool_limits(limits=2, user_api="blas"):
         clf(max_iter=2).fit(X, Y_IRIS)  # 150 x 4 x 100: tiny products, one thread
         assert seen == [1, 1]

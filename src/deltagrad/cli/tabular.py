@@ -61,12 +61,9 @@ def _print_metrics(title: str, metrics: dict, n: int, as_json: bool, extra: dict
 
 
 def _predict_outputs(model, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    from ..autograd import no_grad
+    from ..train import predict_batches
 
-    model.eval()
-    with no_grad():
-        parts = [model(X[i:i + batch_size]).numpy() for i in range(0, len(X), batch_size)]
-    return np.concatenate(parts) if parts else np.zeros((0, 1), np.float32)
+    return predict_batches(model, X, batch_size)
 
 
 # --- train -----------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """One browser tab's training run, and the table of all of them.
 
-A ``Session`` owns a data set, an MLP and its optimiser, and trains in a background thread
-of its own while it runs (deltagrad's grad mode is per thread, so sessions never see each
+A ``Session`` owns a data set, an MLP, its optimiser and the ``Trainer`` whose per-epoch
+function trains it (with the NaN guard), in a background thread of its own while it runs (deltagrad's grad mode is per thread, so sessions never see each
 other's graphs). At most every ``publish_every`` seconds it evaluates the network, on the
 train and test points and on a grid over the plane (the decision-boundary heat map), and
 publishes that as a JSON-ready snapshot with a version number that the event stream watches.
@@ -22,13 +22,15 @@ import numpy as np
 
 from .. import nn, optim
 from ..autograd import no_grad
-from ..data import iterate_minibatches, load_dataset, train_val_test_split
+from ..data import load_dataset, train_val_test_split
 from ..nn import functional as F
+from ..train import NonFiniteError, Trainer, predict_batches
 from .settings import LIVE_FIELDS, Settings
 
 GRID = 64  # heat-map cells per side
 MAX_EPOCHS = 100_000  # a run stops by itself here
 MAX_HISTORY = 1000  # loss-curve points kept; older ones are thinned out, never the ends
+EVAL_BATCH = GRID * GRID  # rows per forward pass when evaluating: every point at once
 
 
 class Session:
@@ -49,6 +51,7 @@ class Session:
         self._lock = threading.RLock()  # guards the model, optimiser and history
         self._running = threading.Event()
         self._thread: threading.Thread | None = None
+        self.trainer: Trainer  # made by _build, with the model, data and settings
         self._build(settings)
 
     # --- building --------------------------------------------------------------------------------
@@ -61,13 +64,13 @@ class Session:
         self.X_train, self.y_train = split.X_train, split.y_train
         self.X_test, self.y_test = split.X_test, split.y_test
         self.n_classes = ds.n_classes
-        rng = np.random.default_rng(s.seed)
-        self.rng = rng
         self.model = nn.MLP(2, list(s.hidden), self.n_classes, activation=s.activation,
-                            dropout=s.dropout, rng=rng)
+                            dropout=s.dropout, rng=np.random.default_rng(s.seed))
         self.weights = [m.weight for m in self.model.modules() if isinstance(m, nn.Linear)]
         self.optimizer = _optimizer(s.optimizer, self.model.parameters(), s.learning_rate)
-        self.epoch = 0
+        self.trainer = Trainer(self.model, self._loss, self.optimizer, seed=s.seed,
+                               progress="none")
+        self.samples = self.trainer.prepare(self.X_train, self.y_train)
         self.message = None
         self.history = {"epoch": [], "train": [], "test": []}
         self._stride = 1
@@ -84,37 +87,34 @@ class Session:
 
     # --- training --------------------------------------------------------------------------------
 
-    def _train_epoch(self) -> float:
-        """One pass over the training points in shuffled mini-batches; the mean batch loss."""
-        s, model, opt = self.settings, self.model, self.optimizer
-        model.train()
-        total, count = 0.0, 0
-        for xb, yb in iterate_minibatches(self.X_train, self.y_train, s.batch_size,
-                                          rng=self.rng):
-            opt.zero_grad()
-            loss = F.cross_entropy(model(xb), yb)
-            if s.l2 > 0:
-                loss = loss + optim.l2_penalty(self.weights, s.l2)
-            loss.backward()
-            opt.step()
-            total += float(loss.item()) * len(xb)
-            count += len(xb)
-        self.epoch += 1
-        return total / count
+    @property
+    def epoch(self) -> int:
+        return self.trainer.epoch
+
+    def _loss(self, logits, target):
+        loss = F.cross_entropy(logits, target)
+        l2 = self.settings.l2  # read at every batch: a live setting
+        return loss + optim.l2_penalty(self.weights, l2) if l2 > 0 else loss
+
+    def _train_epoch(self) -> None:
+        """One pass over the training points in shuffled mini-batches (the Trainer's epoch,
+        NaN guard included); a diverged run stops with a message saying where."""
+        try:
+            self.trainer.train_epoch(self.samples, self.settings.batch_size)
+        except NonFiniteError as exc:
+            self.message = (f"training diverged at epoch {exc.epoch}, batch {exc.batch} (a "
+                            f"loss or gradient is not finite): lower the learning rate and "
+                            f"press Reset")
+            self._running.clear()
 
     def _evaluate(self) -> dict:
-        model = self.model
-        model.eval()
-        try:
-            with no_grad():
-                train = model(self.X_train)
-                test = model(self.X_test)
-                grid = F.softmax(model(self.grid), axis=1).numpy()
-                train_loss = float(F.cross_entropy(train, self.y_train).item())
-                test_loss = float(F.cross_entropy(test, self.y_test).item())
-        finally:
-            model.train()
-        acc = {name: float((logits.numpy().argmax(axis=1) == y).mean()) for name, logits, y in
+        train, test, grid = (predict_batches(self.model, x, EVAL_BATCH)
+                             for x in (self.X_train, self.X_test, self.grid))
+        with no_grad():
+            train_loss = float(F.cross_entropy(train, self.y_train).item())
+            test_loss = float(F.cross_entropy(test, self.y_test).item())
+            grid = F.softmax(grid, axis=1).numpy()
+        acc = {name: float((logits.argmax(axis=1) == y).mean()) for name, logits, y in
                (("train", train, self.y_train), ("test", test, self.y_test))}
         if not np.all(np.isfinite(grid)):
             grid = np.full_like(grid, 1.0 / self.n_classes)
@@ -149,12 +149,8 @@ class Session:
         last = self.clock()
         while self._running.is_set():
             with self._lock:
-                loss = self._train_epoch()
-                if not math.isfinite(loss):
-                    self.message = ("training diverged (the loss is not finite): lower the "
-                                    "learning rate and press Reset")
-                    self._running.clear()
-                elif self.epoch >= MAX_EPOCHS:
+                self._train_epoch()
+                if self.epoch >= MAX_EPOCHS:
                     self.message = f"stopped after {MAX_EPOCHS} epochs"
                     self._running.clear()
             now = self.clock()
@@ -194,9 +190,7 @@ class Session:
         """Pause, then train exactly one epoch."""
         self.pause()
         with self._lock:
-            loss = self._train_epoch()
-            if not math.isfinite(loss):
-                self.message = "training diverged (the loss is not finite)"
+            self._train_epoch()
         self._publish()
 
     def reset(self, settings: Settings | None = None) -> None:

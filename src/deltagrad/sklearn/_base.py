@@ -20,7 +20,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..autograd import no_grad
+from ..train import predict_batches
 from ._blas import blas_threads_for
 from ._heads import HEADS
 from ._lbfgs import fit_lbfgs
@@ -28,8 +28,8 @@ from ._network import Network, as_layout, copy_layers, init_layers
 from ._params import STOCHASTIC_SOLVERS, check_hidden_layer_sizes, validate_params
 from ._stochastic import fit_stochastic
 
-#: rows per forward pass when predicting from a sparse matrix (densified chunk by chunk)
-SPARSE_CHUNK = 1024
+#: rows per forward pass when predicting: a sparse matrix is densified chunk by chunk
+SPARSE_CHUNK, DENSE_CHUNK = 1024, 8192
 
 
 class TrainingData(NamedTuple):
@@ -274,14 +274,11 @@ class BaseMLP(BaseEstimator):
         return self._logits_of(net, X.astype(np.float64, copy=False))
 
     def _logits_of(self, net: Network, X) -> np.ndarray:
-        """Logits of ``net`` for X already in its dtype (a sparse X a chunk at a time)."""
-        with no_grad():
-            if not scipy.sparse.issparse(X):
-                return net.forward(X).data
-            X = X.tocsr()
-            chunks = [net.forward(X[i:i + SPARSE_CHUNK].toarray()).data
-                      for i in range(0, X.shape[0], SPARSE_CHUNK)]
-            return np.concatenate(chunks) if chunks else np.empty((0, self.n_outputs_))
+        """Logits of ``net`` for X already in its dtype (a sparse X a chunk at a time), in
+        eval mode (no dropout)."""
+        if scipy.sparse.issparse(X):
+            return predict_batches(net, X.tocsr(), SPARSE_CHUNK)
+        return predict_batches(net, X, DENSE_CHUNK)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

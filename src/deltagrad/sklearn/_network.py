@@ -14,7 +14,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from ..nn import Parameter
+from ..nn import Module, Parameter
 from ..nn import functional as F
 
 #: hidden activations by scikit-learn's names (None: the identity)
@@ -55,16 +55,18 @@ def copy_layers(arrays):
     return [a.copy(order="K") for a in arrays]
 
 
-class Network:
-    """The MLP as deltagrad ``Parameter``s viewing the given coefs and intercepts.
+class Network(Module):
+    """The MLP as a deltagrad ``Module`` whose parameters view the given coefs and
+    intercepts (named ``coefs_0``..., ``intercepts_0``...).
 
-    ``forward`` returns the output layer's pre-activation (the logits); the fused losses
-    and the estimators' output activations work from those.
+    ``forward`` returns the output layer's pre-activation (the logits), with dropout between
+    hidden layers in training mode; the fused losses and the estimators' output activations
+    work from those.
 
     >>> import numpy as np
     >>> coefs, intercepts = init_layers([4, 3, 2], "tanh", np.random.RandomState(0), np.float64)
     >>> net = Network(coefs, intercepts, "tanh")
-    >>> net.forward(np.ones((5, 4))).shape
+    >>> net(np.ones((5, 4))).shape
     (5, 2)
     >>> net.weights[0].data.base is coefs[0].base  # a view: no copy was made
     True
@@ -72,17 +74,21 @@ class Network:
 
     def __init__(self, coefs, intercepts, activation: str, dropout: float = 0.0,
                  rng: np.random.Generator | None = None):
+        super().__init__()
         self.weights = [Parameter(c.T) for c in coefs]
         self.biases = [Parameter(b) for b in intercepts]
         self.params = self.weights + self.biases  # scikit-learn's order: coefs_ + intercepts_
+        for kind, params in (("coefs", self.weights), ("intercepts", self.biases)):
+            for i, p in enumerate(params):
+                self.register_parameter(f"{kind}_{i}", p)
         self.activation = HIDDEN_ACTIVATIONS[activation]
         self.dropout, self.rng = dropout, rng
 
-    def forward(self, x, training: bool = False):
-        """Logits for the rows of ``x`` (dropout between hidden layers while ``training``)."""
+    def forward(self, x):
+        """Logits for the rows of ``x`` (dropout between hidden layers in training mode)."""
         h = x
         last = len(self.weights) - 1
-        activation, dropout = self.activation, self.dropout if training else 0.0
+        activation, dropout = self.activation, self.dropout if self.training else 0.0
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             h = F.linear(h, w, b)
             if i < last:
@@ -91,7 +97,3 @@ class Network:
                 if dropout:
                     h = F.dropout(h, dropout, True, self.rng)
         return h
-
-    def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = None

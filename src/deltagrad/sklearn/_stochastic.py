@@ -1,11 +1,14 @@
-"""The stochastic solvers ("sgd", "adam"): scikit-learn's training loop, on deltagrad.
+"""The stochastic solvers ("sgd", "adam"): scikit-learn's iterations, on deltagrad's
+training loop.
 
-One epoch shuffles an index array in place (the same draws scikit-learn makes), cuts it
-into batches and takes one optimiser step per batch. A step is a forward pass through
-:class:`~deltagrad.sklearn._network.Network`, one fused loss op, ``backward``, the L2
-gradient added in place, optional clipping and a ``deltagrad.optim`` update, which
-writes straight into ``coefs_``/``intercepts_``. Nothing is validated or converted inside
-the loop: the estimator hands over arrays already in the training dtype.
+Each iteration is one epoch of ``Trainer.train_epoch``: the samples in the order of an
+index array shuffled in place (the same draws scikit-learn makes), cut into batches, one
+optimiser step per batch. What a step minimises is :class:`SklearnObjective`: one fused
+loss op of :class:`~deltagrad.sklearn._network.Network`'s logits, ``backward`` seeded with
+the sample weights, the L2 gradient added in place; then the trainer's optional clipping
+and a ``deltagrad.optim`` update, which writes straight into ``coefs_``/``intercepts_``.
+Nothing is validated or converted inside the loop: the estimator hands over arrays already
+in the training dtype (a sparse matrix is densified a batch at a time).
 
 What scikit-learn records per epoch is recorded with the same meaning: ``loss_`` (the
 batches' losses, L2 term included, averaged over the samples), ``loss_curve_``,
@@ -23,6 +26,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .. import optim
 from ..optim.lr_scheduler import InverseTimeLR
+from ..train import Objective, Trainer
+from ..train.inputs import Samples
 from ._heads import batch_loss
 from ._network import copy_layers
 
@@ -62,72 +67,42 @@ def rescale_momentum(opt, old_lr: float, new_lr: float) -> None:
             buffer *= old_lr / new_lr
 
 
-class Stepper:
-    """One optimiser step on one batch: forward, loss, backward, L2, clip, update."""
+class SklearnObjective(Objective):
+    """scikit-learn's objective on one batch: the head's loss (the sample weights as the
+    seed of ``backward``) plus ``alpha / 2 * ||W||² / n``; ``backward`` returns the loss
+    scikit-learn reports, L2 term included. With Adam it also sets the next step's eps to
+    scikit-learn's: scikit-learn adds epsilon to sqrt(v), deltagrad (as PyTorch) to the
+    bias-corrected sqrt(v) / sqrt(1 - beta2^t), the same update when deltagrad's eps is
+    epsilon / sqrt(1 - beta2^t)."""
 
-    def __init__(self, net, head, opt, alpha: float, clip: float | None, n_outputs: int,
-                 epsilon: float):
-        self.net, self.head, self.opt = net, head, opt
-        self.alpha, self.clip, self.n_outputs = alpha, clip, n_outputs
+    def __init__(self, net, head, opt, alpha: float, n_outputs: int, epsilon: float):
+        self.net, self.head, self.alpha, self.n_outputs = net, head, alpha, n_outputs
         self.adam = opt.param_groups[0] if isinstance(opt, optim.Adam) else None
-        if self.adam is not None:
-            # scikit-learn adds epsilon to sqrt(v), deltagrad (as PyTorch) to the
-            # bias-corrected sqrt(v) / sqrt(1 - beta2^t): the same update when deltagrad's
-            # eps is epsilon / sqrt(1 - beta2^t), set before each step.
-            self.epsilon = epsilon
-            steps = [opt.state[p]["step"] for p in net.params if p in opt.state]
-            self.t = steps[0] if steps else 0
+        self.epsilon = epsilon
+        steps = [opt.state[p]["step"] for p in net.params if p in opt.state] \
+            if self.adam is not None else []
+        self.t = steps[0] if steps else 0  # Adam's steps so far (partial_fit resumes them)
 
-    def __call__(self, xb, tb, wb) -> float:
-        """Update on batch (xb, tb, weights wb or None); return scikit-learn's batch loss."""
-        net = self.net
-        if wb is not None and not wb.any():
+    def backward(self, logits, target, weight) -> float:
+        if weight is not None and not weight.any():
             return 0.0  # no sample counts: no gradient to follow (scikit-learn would divide 0/0)
-        logits = net.forward(xb, training=True)
-        loss, seed, reported, denominator = batch_loss(self.head, logits, tb, wb,
+        loss, seed, reported, denominator = batch_loss(self.head, logits, target, weight,
                                                        self.n_outputs)
-        net.zero_grad()
         loss.backward(seed)
         if self.alpha:
             # scikit-learn's L2: alpha/2 ||W||² / n in the loss, alpha W / n in the gradient,
-            # weights only. Computed here, before the step, on the weights the loss saw.
+            # weights only, on the weights the loss saw.
             c = self.alpha / denominator
             squares = 0.0
-            for w in net.weights:
+            for w in self.net.weights:
                 data = w.data
                 squares += float(np.vdot(data, data))
                 w.grad += c * data
             reported += 0.5 * c * squares
-        if self.clip is not None:
-            optim.clip_grad_norm_(net.params, self.clip)
         if self.adam is not None:
             self.t += 1
             self.adam["eps"] = self.epsilon / math.sqrt(1.0 - self.adam["betas"][1] ** self.t)
-        self.opt.step()
         return reported
-
-
-def run_epoch(step: Stepper, X, T, weight, order, batch_size: int, shuffle: bool,
-              random_state, sparse: bool) -> float:
-    """One pass over the data in batches; the mean of the batch losses over the samples."""
-    n = X.shape[0]
-    if shuffle:
-        random_state.shuffle(order)  # in place: the same draws as scikit-learn's shuffle()
-    total = 0.0
-    for start in range(0, n, batch_size):
-        stop = min(start + batch_size, n)
-        if shuffle:
-            rows = order[start:stop]
-            # take() gathers rows about 3x faster than X[rows] for a batch of 200
-            xb = X[rows].toarray() if sparse else X.take(rows, axis=0)
-            tb = T.take(rows, axis=0)
-            wb = None if weight is None else weight.take(rows)
-        else:  # slices are views: no copy at all
-            xb = X[start:stop].toarray() if sparse else X[start:stop]
-            tb = T[start:stop]
-            wb = None if weight is None else weight[start:stop]
-        total += step(xb, tb, wb) * (stop - start)
-    return total / n
 
 
 def _stop_or_decay(est, opt, message: str) -> bool:
@@ -177,10 +152,11 @@ def fit_stochastic(est, net, head, data, incremental: bool) -> None:
     """Train ``net`` (viewing ``est.coefs_``/``est.intercepts_``) for up to ``max_iter``
     epochs, or one epoch when ``incremental``; ``data`` is a ``TrainingData``."""
     opt, schedule = make_optimizer(est, net.params, resume=incremental)
-    step = Stepper(net, head, opt, est.alpha, est.clip_grad_norm, est.n_outputs_, est.epsilon)
-    rs = est._random_state
-    X, T, weight = data.X, data.T, data.weight
-    n = X.shape[0]
+    objective = SklearnObjective(net, head, opt, est.alpha, est.n_outputs_, est.epsilon)
+    trainer = Trainer(net, objective, opt, clip_norm=est.clip_grad_norm, nan_guard=False,
+                      seed=0, progress="none")
+    samples = Samples((data.X,), data.T, data.weight)
+    n = len(samples)
     order = np.arange(n)
     batch_size = min(200, n) if est.batch_size == "auto" else int(np.clip(est.batch_size, 1, n))
     if est.batch_size != "auto" and est.batch_size > n:
@@ -188,27 +164,12 @@ def fit_stochastic(est, net, head, data, incremental: bool) -> None:
                       "to be clipped", UserWarning, stacklevel=4)
     try:
         est.n_iter_ = 0
-        for _ in range(est.max_iter):
-            est.loss_ = run_epoch(step, X, T, weight, order, batch_size, est.shuffle, rs,
-                                  data.sparse)
-            est.n_iter_ += 1
-            est.t_ += n
-            est.loss_curve_.append(est.loss_)
-            if est.verbose:
-                print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
-            _update_no_improvement(est, data.score_validation)
-            if schedule is not None:  # scikit-learn's iteration_ends(t_): t_ = samples seen
-                old = opt.param_groups[0]["lr"]
-                schedule.step(t=est.t_)
-                rescale_momentum(opt, old, opt.param_groups[0]["lr"])
-            if est._no_improvement_count > est.n_iter_no_change:
-                what = "Validation score" if data.score_validation else "Training loss"
-                message = (f"{what} did not improve more than tol={est.tol:f} for "
-                           f"{est.n_iter_no_change} consecutive epochs.")
-                if _stop_or_decay(est, opt, message):
-                    break
-                est._no_improvement_count = 0
-            if incremental:
+        while est.n_iter_ < est.max_iter:
+            if est.shuffle:
+                est._random_state.shuffle(order)  # in place: scikit-learn's draws
+            est.loss_ = trainer.train_epoch(samples, batch_size, shuffle=False,
+                                            order=order if est.shuffle else None)["loss"]
+            if _end_of_iteration(est, opt, schedule, data.score_validation, n) or incremental:
                 break
             if est.n_iter_ == est.max_iter:
                 warnings.warn(f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) "
@@ -219,3 +180,25 @@ def fit_stochastic(est, net, head, data, incremental: bool) -> None:
     est._optimizer_state = (est.solver, opt.state_dict())
     if data.score_validation is not None:  # restore the best weights, as scikit-learn
         est.coefs_, est.intercepts_ = est._best_coefs, est._best_intercepts
+
+
+def _end_of_iteration(est, opt, schedule, score_validation, n: int) -> bool:
+    """scikit-learn's bookkeeping after an epoch; True when training should stop."""
+    est.n_iter_ += 1
+    est.t_ += n
+    est.loss_curve_.append(est.loss_)
+    if est.verbose:
+        print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
+    _update_no_improvement(est, score_validation)
+    if schedule is not None:  # scikit-learn's iteration_ends(t_): t_ = samples seen
+        old = opt.param_groups[0]["lr"]
+        schedule.step(t=est.t_)
+        rescale_momentum(opt, old, opt.param_groups[0]["lr"])
+    if est._no_improvement_count > est.n_iter_no_change:
+        what = "Validation score" if score_validation else "Training loss"
+        message = (f"{what} did not improve more than tol={est.tol:f} for "
+                   f"{est.n_iter_no_change} consecutive epochs.")
+        if _stop_or_decay(est, opt, message):
+            return True
+        est._no_improvement_count = 0
+    return False
