@@ -23,12 +23,20 @@ LOSS_WITH_FLOAT_TARGET = ("bce_with_logits", "mse", "l1", "huber")
 
 def is_sparse(x) -> bool:
     """A SciPy sparse matrix or array (recognised without importing SciPy)."""
-    return hasattr(x, "tocsr") and hasattr(x, "toarray")
+    return not isinstance(x, np.ndarray) and hasattr(x, "tocsr") and hasattr(x, "toarray")
 
 
 def batch_rows(x, rows: slice):
     """Rows ``rows`` of one input: a view of an array, a dense copy of sparse rows."""
-    return x[rows].toarray() if is_sparse(x) else x[rows]
+    return x[rows] if isinstance(x, np.ndarray) else x[rows].toarray()
+
+
+def _take(x, index: np.ndarray):
+    """Rows ``index`` of ``x`` (None stays None); ``take`` is several times faster than
+    fancy indexing for the small arrays of small data sets."""
+    if isinstance(x, np.ndarray):
+        return x.take(index, axis=0)
+    return None if x is None else x[index]
 
 
 class Samples:
@@ -46,15 +54,13 @@ class Samples:
     def take(self, index: np.ndarray) -> Samples:
         """The samples at ``index``: one gather per array, after which every batch is a
         view (sparse inputs stay sparse until their batch is cut)."""
-        inputs = tuple(x[index] for x in self.inputs)
-        target = None if self.target is None else self.target[index]
-        weight = None if self.weight is None else self.weight[index]
-        return Samples(inputs, target, weight)
+        inputs = tuple([_take(x, index) for x in self.inputs])
+        return Samples(inputs, _take(self.target, index), _take(self.weight, index))
 
     def batch(self, start: int, stop: int):
         """``(inputs, target, weight)`` of rows ``start:stop``, ready for the model."""
         rows = slice(start, stop)
-        inputs = tuple(batch_rows(x, rows) for x in self.inputs)
+        inputs = tuple([batch_rows(x, rows) for x in self.inputs])
         weight = None if self.weight is None else self.weight[rows]
         return inputs, self.target[rows], weight
 

@@ -92,11 +92,8 @@ class Trainer:
         self.nan_guard = bool(nan_guard)
         self.augment = augment
         seed = check_seed(seed, "seed", "Trainer")
-        entropy = seed if seed is not None else int(_config.default_rng().integers(2 ** 63))
-        sequence = np.random.SeedSequence(entropy)
-        self.split_seed = int(sequence.generate_state(1)[0])
-        self.shuffle_rng, self.dropout_rng, self.augment_rng = (
-            np.random.default_rng(s) for s in sequence.spawn(3))
+        self.seed = seed if seed is not None else int(_config.default_rng().integers(2 ** 63))
+        self._generators: tuple | None = None  # made from the seed when first needed
         self.display = make_progress(progress, stream)
         self.history = History()
         self.stop_training = False
@@ -108,6 +105,32 @@ class Trainer:
         for cb in self.callbacks:
             cb.set_trainer(self)
         self.replay_dropout = False  # does a diverged batch need its dropout mask back?
+
+    # --- random generators: the split seed, then shuffling, dropout, augmentation ---------
+
+    def _seeded(self) -> tuple:
+        # Made on first use (a few generators cost more than a short partial_fit's epoch).
+        if self._generators is None:
+            sequence = np.random.SeedSequence(self.seed)
+            self._generators = (int(sequence.generate_state(1)[0]),
+                                *(np.random.default_rng(s) for s in sequence.spawn(3)))
+        return self._generators
+
+    @property
+    def split_seed(self) -> int:
+        return self._seeded()[0]
+
+    @property
+    def shuffle_rng(self) -> np.random.Generator:
+        return self._seeded()[1]
+
+    @property
+    def dropout_rng(self) -> np.random.Generator:
+        return self._seeded()[2]
+
+    @property
+    def augment_rng(self) -> np.random.Generator:
+        return self._seeded()[3]
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -203,7 +226,8 @@ class Trainer:
         scikit-learn estimators) may call it directly.
         """
         self.epoch += 1
-        self.model.train()
+        if not self.model.training:
+            self.model.train()
         for hook in self.hooks.epoch_begin:
             hook(self.epoch)
         if order is None and shuffle:
@@ -212,16 +236,19 @@ class Trainer:
             data = data.take(order)  # one gather; every batch is then a view
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
         n, keep, budget = len(data), bool(self.metrics), self.budget
+        timed = budget.limited
         show = self.display.batch if self.display.per_batch else None
-        total, done, outputs = 0.0, 0, None
+        total, done, outputs, began = 0.0, 0, None, 0.0
         for b, start in enumerate(range(0, n, batch_size), 1):
-            if budget.limited and b > 1 and not budget.allows_batch():
-                self.stop_training, self.history.stop_reason = True, "max_time"
-                break
-            began = time.perf_counter()
+            if timed:
+                if b > 1 and not budget.allows_batch():
+                    self.stop_training, self.history.stop_reason = True, "max_time"
+                    break
+                began = time.perf_counter()
             inputs, target, weight = data.batch(start, start + batch_size)
             value, out = self._step(b, inputs, target, weight, params)
-            budget.record_batch(time.perf_counter() - began)
+            if timed:
+                budget.record_batch(time.perf_counter() - began)
             done = start + len(target)
             total += value * len(target)
             if keep:
@@ -365,6 +392,7 @@ class Trainer:
         self.stop_training = False
         borrowed = []
         self.replay_dropout = False
+        self.model.train()
         for cb in run.callbacks:
             cb.set_trainer(self)
         for module in self.model.modules():
