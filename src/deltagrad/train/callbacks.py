@@ -270,11 +270,12 @@ class LearningRateScheduler(Callback):
 
 
 class ProgressSchedule(Callback):
-    """Before every batch, set each parameter group's learning rate to its rate at the start
+    """Before every step, set each parameter group's learning rate to its rate at the start
     of training times ``factor(progress)``, where progress (0 to 1) is
     ``trainer.fraction_done()``: the share of the run's steps done or, with a time budget,
     the share of the time used, whichever is larger. So a schedule ends on time however the
-    run is measured.
+    run is measured. (The rate is set when the previous step ends, so the rate an epoch
+    logs is the one its first step used.)
 
     >>> from functools import partial
     >>> cosine = ProgressSchedule(partial(half_cosine, floor=0.05))  # to 5 % of the rate
@@ -290,8 +291,12 @@ class ProgressSchedule(Callback):
     def on_train_begin(self) -> None:
         if self.base_lrs is None:
             self.base_lrs = [g["lr"] for g in self.trainer.optimizer.param_groups]
+        self._set()
 
-    def on_batch_begin(self, batch: int) -> None:
+    def on_batch_end(self, batch: int, loss: float) -> None:
+        self._set()
+
+    def _set(self) -> None:
         scale = self.factor(min(self.trainer.fraction_done(), 1.0))
         for group, base in zip(self.trainer.optimizer.param_groups, self.base_lrs):
             group["lr"] = base * scale
