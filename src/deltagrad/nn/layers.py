@@ -12,17 +12,12 @@ import numbers
 import numpy as np
 
 from .. import _config
+from .._checks import check_int
 from ..autograd.tensor import Tensor, apply, as_tensor
 from ..backend import is_array
 from . import functional as F
 from . import init, ops
 from .module import Module, Parameter
-
-
-def _positive_int(value, what: str, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{where}: {what} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _as_input(x):
@@ -47,8 +42,8 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  rng: np.random.Generator | None = None):
         super().__init__()
-        self.in_features = _positive_int(in_features, "in_features", "Linear")
-        self.out_features = _positive_int(out_features, "out_features", "Linear")
+        self.in_features = check_int(in_features, "in_features", "Linear")
+        self.out_features = check_int(out_features, "out_features", "Linear")
         dtype = _config.get_default_dtype()
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype))
         self.bias = Parameter(np.empty(self.out_features, dtype)) if bias else None
@@ -267,8 +262,8 @@ class Embedding(Module):
     def __init__(self, num_embeddings: int, embedding_dim: int,
                  rng: np.random.Generator | None = None):
         super().__init__()
-        self.num_embeddings = _positive_int(num_embeddings, "num_embeddings", "Embedding")
-        self.embedding_dim = _positive_int(embedding_dim, "embedding_dim", "Embedding")
+        self.num_embeddings = check_int(num_embeddings, "num_embeddings", "Embedding")
+        self.embedding_dim = check_int(embedding_dim, "embedding_dim", "Embedding")
         self.weight = Parameter(np.empty((self.num_embeddings, self.embedding_dim),
                                          _config.get_default_dtype()))
         self.reset_parameters(rng)
@@ -319,10 +314,10 @@ class MLP(Module):
         if not isinstance(hidden_sizes, (list, tuple)):
             raise TypeError(f"MLP: hidden_sizes must be a list or tuple of widths, got "
                             f"{type(hidden_sizes).__name__}")
-        self.in_features = _positive_int(in_features, "in_features", "MLP")
-        self.hidden_sizes = tuple(_positive_int(h, "each hidden size", "MLP")
+        self.in_features = check_int(in_features, "in_features", "MLP")
+        self.hidden_sizes = tuple(check_int(h, "each hidden size", "MLP")
                                   for h in hidden_sizes)
-        self.out_features = _positive_int(out_features, "out_features", "MLP")
+        self.out_features = check_int(out_features, "out_features", "MLP")
         self.activation = activation
         self.dropout = F.check_dropout_p(dropout, "MLP")
         sizes = (self.in_features,) + self.hidden_sizes + (self.out_features,)

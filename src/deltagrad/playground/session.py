@@ -1,8 +1,8 @@
 """One browser tab's training run, and the table of all of them.
 
 A ``Session`` owns a data set, an MLP, its optimiser and the ``Trainer`` whose per-epoch
-function trains it (with the NaN guard), in a background thread of its own while it runs (deltagrad's grad mode is per thread, so sessions never see each
-other's graphs). At most every ``publish_every`` seconds it evaluates the network, on the
+function trains it (with the NaN guard), in a background thread of its own while it runs
+(deltagrad's grad mode is per thread, so sessions never see each other's graphs). At most every ``publish_every`` seconds it evaluates the network, on the
 train and test points and on a grid over the plane (the decision-boundary heat map), and
 publishes that as a JSON-ready snapshot with a version number that the event stream watches.
 

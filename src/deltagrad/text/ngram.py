@@ -16,9 +16,9 @@ the vocabulary gets a probability above zero and each distribution sums to 1.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
+
+from .._checks import check_int
 
 _INT64_MAX = np.iinfo(np.int64).max
 
@@ -57,13 +57,9 @@ class KneserNeyLM:
     """
 
     def __init__(self, context: int, vocab_size: int):
-        for name, value, low in (("context", context, 0), ("vocab_size", vocab_size, 1)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
-                    or value < low:
-                raise ValueError(f"KneserNeyLM: {name} must be an int >= {low}, got {value!r}")
-        self.context = int(context)
+        self.context = check_int(context, "context", "KneserNeyLM", minimum=0)
         self.order = self.context + 1
-        self.vocab_size = int(vocab_size)
+        self.vocab_size = check_int(vocab_size, "vocab_size", "KneserNeyLM")
         self.fitted = False
 
     # --- ids of id sequences ------------------------------------------------------------

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Callable, Sequence
 
 import numpy as np
+
+from .._checks import check_float, check_int, check_seed
 
 
 def check_sampling(temperature, top_k, where: str) -> tuple[float, int | None]:
     """Validated ``(temperature, top_k)``: temperature >= 0 (0 means always the most likely
     token), top_k None or an int >= 1."""
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) \
-            or not math.isfinite(temperature) or temperature < 0:
-        raise ValueError(f"{where}: temperature must be a finite number >= 0, got "
-                         f"{temperature!r}")
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral)
-                              or top_k < 1):
-        raise ValueError(f"{where}: top_k must be None or an int >= 1, got {top_k!r}")
-    return float(temperature), None if top_k is None else int(top_k)
+    temperature = check_float(temperature, "temperature", where, allow_minimum=True)
+    return temperature, None if top_k is None else check_int(top_k, "top_k", where)
 
 
 def sample_next(logits, rng: np.random.Generator, *, temperature: float = 1.0,
@@ -71,11 +65,8 @@ def generate(next_logits: Callable[[np.ndarray], np.ndarray], prompt: Sequence[i
     [2, 3, 0, 1, 2]
     """
     check_sampling(temperature, top_k, "generate")
-    if isinstance(length, bool) or not isinstance(length, numbers.Integral) or length < 0:
-        raise ValueError(f"generate: length must be an int >= 0, got {length!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise ValueError(f"generate: seed must be None or an int, got {seed!r}")
-    rng = np.random.default_rng(seed)
+    length = check_int(length, "length", "generate", minimum=0)
+    rng = np.random.default_rng(check_seed(seed, "seed", "generate"))
     history = [pad_id] * context + [int(i) for i in prompt]
     out: list[int] = []
     for _ in range(int(length)):

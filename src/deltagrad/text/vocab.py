@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from .._checks import check_int
+
 PAD = "<pad>"
 UNK = "<unk>"
 
@@ -61,10 +63,7 @@ class Vocabulary:
         >>> Vocabulary.build("a b b c c c".split(), min_freq=2, pad=None).tokens
         ['<unk>', 'c', 'b']
         """
-        if isinstance(min_freq, bool) or not isinstance(min_freq, numbers.Integral) \
-                or min_freq < 1:
-            raise ValueError(f"Vocabulary.build: min_freq must be a positive int, got "
-                             f"{min_freq!r}")
+        check_int(min_freq, "min_freq", "Vocabulary.build")
         if isinstance(tokens, str):
             raise TypeError("Vocabulary.build: tokens must be an iterable of str tokens, not "
                             "one str (split it with tokenize() or char_tokenize() first)")
@@ -73,10 +72,8 @@ class Vocabulary:
         kept = sorted((t for t, c in counts.items() if c >= min_freq and t not in specials),
                       key=lambda t: (-counts[t], t))
         if max_size is not None:
-            if isinstance(max_size, bool) or not isinstance(max_size, numbers.Integral) \
-                    or max_size < len(specials):
-                raise ValueError(f"Vocabulary.build: max_size must be an int >= the "
-                                 f"{len(specials)} special tokens, got {max_size!r}")
+            check_int(max_size, "max_size (at least the special tokens)", "Vocabulary.build",
+                      minimum=len(specials))
             kept = kept[:max_size - len(specials)]
         return cls(specials + kept, pad=pad, unk=unk,
                    counts={t: counts[t] for t in kept})

@@ -3,15 +3,9 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-
-def _count(value, what: str, where: str, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{where}: {what} must be an int >= {minimum}, got {value!r}")
-    return int(value)
+from .._checks import check_int
 
 
 def _ids(ids, where: str) -> np.ndarray:
@@ -33,7 +27,7 @@ def sliding_windows(ids, radius: int, pad_id: int) -> np.ndarray:
            [5, 6, 7],
            [6, 7, 0]])
     """
-    radius = _count(radius, "radius", "sliding_windows")
+    radius = check_int(radius, "radius", "sliding_windows", minimum=0)
     arr = _ids(ids, "sliding_windows")
     if arr.size == 0:
         return np.zeros((0, 2 * radius + 1), np.int64)
@@ -52,7 +46,7 @@ def sentence_windows(sentences, radius: int, pad_id: int) -> np.ndarray:
            [1, 2, 0],
            [0, 3, 0]])
     """
-    radius = _count(radius, "radius", "sentence_windows")
+    radius = check_int(radius, "radius", "sentence_windows", minimum=0)
     parts = [sliding_windows(s, radius, pad_id) for s in sentences]
     if not parts:
         return np.zeros((0, 2 * radius + 1), np.int64)
@@ -70,7 +64,7 @@ def window_positions(lengths, radius: int) -> np.ndarray:
            [ 0,  1, -1],
            [-1,  2, -1]])
     """
-    radius = _count(radius, "radius", "window_positions")
+    radius = check_int(radius, "radius", "window_positions", minimum=0)
     lengths = np.asarray(lengths, dtype=np.int64)
     if lengths.ndim != 1 or (lengths.size and lengths.min() < 0):
         raise ValueError(f"window_positions: lengths must be a 1-D sequence of counts >= 0, "
@@ -91,7 +85,7 @@ def ngram_dataset(ids, context: int, pad_id: int) -> tuple[np.ndarray, np.ndarra
     >>> X.tolist(), y.tolist()
     ([[0, 0], [0, 4], [4, 5]], [4, 5, 6])
     """
-    context = _count(context, "context", "ngram_dataset", minimum=1)
+    context = check_int(context, "context", "ngram_dataset")
     arr = _ids(ids, "ngram_dataset")
     padded = np.concatenate([np.full(context, pad_id, np.int64), arr])
     X = np.lib.stride_tricks.sliding_window_view(padded[:-1], context) if arr.size else \
