@@ -46,14 +46,8 @@ MAX_FILE_LINES = 450
 # this test was written. They may shrink but not grow; an entry that is no longer over the
 # limit fails the test until it is removed. Nothing else may be added here: the list is to
 # be emptied when that work lands.
-ALLOWED_LONG_FUNCTIONS = {
-    "deltagrad.text.lm:train_lm": 99,
-    "deltagrad.text.ner:train_tagger": 94,
-    "deltagrad.train.trainer:Trainer.fit": 76,
-}
-ALLOWED_LONG_FILES = {
-    "deltagrad/train/trainer.py": 526,
-}
+ALLOWED_LONG_FUNCTIONS: dict[str, int] = {}
+ALLOWED_LONG_FILES: dict[str, int] = {}
 # The same for import cycles: the one there was, between the two halves of the graph
 # pictures, is gone.
 ALLOWED_CYCLES: list[list[str]] = []

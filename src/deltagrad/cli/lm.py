@@ -15,7 +15,9 @@ from typing import Annotated
 import typer
 
 from ..text.lm import LanguageModel, split_text, train_lm
-from .text_runs import Optimizer, plot_curves, prepare_out, progress, resumable, user_errors
+from .text_runs import (ClipNorm, MaxMinutes, Optimizer, OptimizerOption, Overwrite, Plot,
+                        Quiet, Resume, Seed, plot_curves, prepare_out, progress, resumable,
+                        user_errors)
 
 app = typer.Typer(name="lm", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
@@ -73,8 +75,7 @@ def train(
     ] = None,
     valid_fraction: Annotated[float, typer.Option(help="Share of the text held out.")] = 0.1,
     epochs: Annotated[int, typer.Option(help="Passes over the training text.")] = 10,
-    max_minutes: Annotated[float | None, typer.Option(
-        help="Stop training after this many minutes (evaluation included).")] = None,
+    max_minutes: MaxMinutes = None,
     hidden: Annotated[str | None, typer.Option(
         help="tanh hidden layer widths (default 512,512 for chars, 256 for words).")] = None,
     embed_dim: Annotated[int | None, typer.Option(
@@ -91,20 +92,15 @@ def train(
     lr: Annotated[float | None, typer.Option(
         help="Learning rate at the start (default 2e-3 for chars, 1e-3 for words).")] = None,
     batch_size: Annotated[int, typer.Option(help="Tokens per step.")] = 256,
-    optimizer: Annotated[Optimizer, typer.Option(help="Optimiser.")] = Optimizer.adam,
-    clip_norm: Annotated[float | None, typer.Option(
-        help="Clip the gradients' joint norm to this.")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    resume: Annotated[bool, typer.Option(
-        "--resume", help="Continue the interrupted run in --out from its last checkpoint.")
-    ] = False,
-    overwrite: Annotated[bool, typer.Option(
-        "--overwrite", help="Start a new run in an --out folder that holds one.")] = False,
-    plot: Annotated[bool, typer.Option(
-        "--plot", help="Write the loss curves to history.png in --out.")] = False,
+    optimizer: OptimizerOption = Optimizer.adam,
+    clip_norm: ClipNorm = None,
+    seed: Seed = 0,
+    resume: Resume = False,
+    overwrite: Overwrite = False,
+    plot: Plot = False,
     ngram: Annotated[bool, typer.Option(
         help="Also score a Kneser-Ney n-gram model with the same context.")] = True,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    quiet: Quiet = False,
     as_json: Annotated[bool, typer.Option("--json", help="Scores as one JSON line.")] = False,
 ):
     """Train a language model on a text file and save it as a model folder."""

@@ -15,7 +15,9 @@ from typing import Annotated
 import typer
 
 from ..text import NERTagger, read_conll, train_tagger
-from .text_runs import Optimizer, plot_curves, prepare_out, progress, resumable, user_errors
+from .text_runs import (ClipNorm, MaxMinutes, Optimizer, OptimizerOption, Overwrite, Plot,
+                        Quiet, Resume, Seed, plot_curves, prepare_out, progress, resumable,
+                        user_errors)
 
 app = typer.Typer(name="ner", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
@@ -48,8 +50,7 @@ def train(
         help="CoNLL validation file: the best epoch on it is kept.")] = None,
     test: Annotated[Path | None, typer.Option(help="CoNLL test file, scored at the end.")] = None,
     epochs: Annotated[int, typer.Option(help="Passes over the training data.")] = 10,
-    max_minutes: Annotated[float | None, typer.Option(
-        help="Stop training after this many minutes (evaluation included).")] = None,
+    max_minutes: MaxMinutes = None,
     hidden: Annotated[str, typer.Option(help="Hidden layer widths, e.g. 300 or 300,100.")] = "300",
     word_dim: Annotated[int, typer.Option(help="Size of a word vector.")] = 50,
     casing_dim: Annotated[int, typer.Option(help="Size of a casing vector.")] = 8,
@@ -57,18 +58,13 @@ def train(
     dropout: Annotated[float, typer.Option(help="Dropout after each hidden layer.")] = 0.5,
     lr: Annotated[float, typer.Option(help="Learning rate at the start.")] = 1e-3,
     batch_size: Annotated[int, typer.Option(help="Words per step.")] = 64,
-    optimizer: Annotated[Optimizer, typer.Option(help="Optimiser.")] = Optimizer.adam,
-    clip_norm: Annotated[float | None, typer.Option(
-        help="Clip the gradients' joint norm to this.")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    resume: Annotated[bool, typer.Option(
-        "--resume", help="Continue the interrupted run in --out from its last checkpoint.")
-    ] = False,
-    overwrite: Annotated[bool, typer.Option(
-        "--overwrite", help="Start a new run in an --out folder that holds one.")] = False,
-    plot: Annotated[bool, typer.Option(
-        "--plot", help="Write the loss and F1 curves to history.png in --out.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    optimizer: OptimizerOption = Optimizer.adam,
+    clip_norm: ClipNorm = None,
+    seed: Seed = 0,
+    resume: Resume = False,
+    overwrite: Overwrite = False,
+    plot: Plot = False,
+    quiet: Quiet = False,
     as_json: Annotated[bool, typer.Option("--json", help="Scores as JSON lines.")] = False,
 ):
     """Train a tagger on CoNLL files and save it as a model folder."""

@@ -19,7 +19,8 @@ import numpy as np
 from .. import nn, plots
 from ..data import Dataset, load_csv_features
 from ..io import atomic_write_text, load, load_metadata, save
-from ..train import CHECKPOINT, EarlyStopping, History, Trainer, confusion_matrix, load_checkpoint
+from ..train import (CHECKPOINT, EarlyStopping, History, Trainer, confusion_matrix,
+                     load_checkpoint, predict_batches)
 from ..train import metrics as M
 from . import tabular_data as td
 from .errors import CLIError
@@ -61,8 +62,6 @@ def _print_metrics(title: str, metrics: dict, n: int, as_json: bool, extra: dict
 
 
 def _predict_outputs(model, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    from ..train import predict_batches
-
     return predict_batches(model, X, batch_size)
 
 

@@ -8,6 +8,7 @@ import sys
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -22,6 +23,21 @@ class Optimizer(str, Enum):
     adagrad = "adagrad"
     rmsprop = "rmsprop"
     sgd = "sgd"
+
+
+# The options both training commands take, declared once.
+OptimizerOption = Annotated[Optimizer, typer.Option(help="Optimiser.")]
+ClipNorm = Annotated[float | None, typer.Option(help="Clip the gradients' joint norm to this.")]
+Seed = Annotated[int, typer.Option(help="Random seed.")]
+Resume = Annotated[bool, typer.Option(
+    "--resume", help="Continue the interrupted run in --out from its last checkpoint.")]
+Overwrite = Annotated[bool, typer.Option(
+    "--overwrite", help="Start a new run in an --out folder that holds one.")]
+Plot = Annotated[bool, typer.Option(
+    "--plot", help="Write the loss and metric curves to history.png in --out.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
+MaxMinutes = Annotated[float | None, typer.Option(
+    help="Stop training after this many minutes (evaluation included).")]
 
 
 @contextmanager

@@ -351,3 +351,17 @@ def check_callbacks(callbacks) -> list[Callback]:
         if not isinstance(cb, Callback):
             raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
     return callbacks
+
+
+class Hooks:
+    """The callbacks' per-epoch and per-batch hooks, only those a callback overrides (so a
+    hook nobody uses costs nothing per batch)."""
+
+    def __init__(self, callbacks):
+        def bound(name):
+            return [getattr(cb, name) for cb in callbacks if overrides(cb, name)]
+
+        self.epoch_begin = bound("on_epoch_begin")
+        self.batch_begin = bound("on_batch_begin")
+        self.gradients = bound("on_gradients")
+        self.batch_end = bound("on_batch_end")

@@ -54,7 +54,7 @@ def diverged(trainer, batch: int, inputs: tuple, target, weight, value: float, p
         what = (f"the gradient of {names.get(id(bad), 'a parameter')!r} holds "
                 f"{describe_nonfinite(bad.grad)}")
     if rng_state is not None:
-        trainer.dropout_rng.bit_generator.state = rng_state
+        trainer.rng.dropout.bit_generator.state = rng_state
     anomaly = None
     trainer.optimizer.zero_grad()
     try:

@@ -108,21 +108,56 @@ def restore(trainer, state: dict, callbacks) -> None:
         raise ValueError(f"fit: can not resume from the checkpoint: {exc}") from None
 
 
+class Generators:
+    """A trainer's random generators, all from its one seed and made when first needed (a
+    few generators cost more than a short ``partial_fit`` epoch): the validation split's
+    seed, then one generator each for shuffling, dropout and augmentation."""
+
+    def __init__(self, seed: int):
+        self.seed = seed
+        self._made: tuple | None = None
+
+    def _all(self) -> tuple:
+        if self._made is None:
+            sequence = np.random.SeedSequence(self.seed)
+            self._made = (int(sequence.generate_state(1)[0]),
+                          *(np.random.default_rng(s) for s in sequence.spawn(3)))
+        return self._made
+
+    @property
+    def split_seed(self) -> int:
+        return self._all()[0]
+
+    @property
+    def shuffle(self) -> np.random.Generator:
+        return self._all()[1]
+
+    @property
+    def dropout(self) -> np.random.Generator:
+        return self._all()[2]
+
+    @property
+    def augment(self) -> np.random.Generator:
+        return self._all()[3]
+
+
 def rng_states(trainer) -> dict:
+    rng = trainer.rng
     own = {name: m.rng.bit_generator.state for name, m in trainer.model.named_modules()
            if isinstance(getattr(m, "rng", None), np.random.Generator)
-           and m.rng is not trainer.dropout_rng}
-    return {"shuffle": trainer.shuffle_rng.bit_generator.state,
-            "dropout": trainer.dropout_rng.bit_generator.state,
-            "augment": trainer.augment_rng.bit_generator.state,
+           and m.rng is not rng.dropout}
+    return {"shuffle": rng.shuffle.bit_generator.state,
+            "dropout": rng.dropout.bit_generator.state,
+            "augment": rng.augment.bit_generator.state,
             "global": _config.default_rng().bit_generator.state, "modules": own}
 
 
 def set_rng_states(trainer, states: dict) -> None:
-    trainer.shuffle_rng.bit_generator.state = states["shuffle"]
-    trainer.dropout_rng.bit_generator.state = states["dropout"]
+    rng = trainer.rng
+    rng.shuffle.bit_generator.state = states["shuffle"]
+    rng.dropout.bit_generator.state = states["dropout"]
     if "augment" in states:  # checkpoints from before augmentation have none
-        trainer.augment_rng.bit_generator.state = states["augment"]
+        rng.augment.bit_generator.state = states["augment"]
     _config.default_rng().bit_generator.state = states["global"]
     modules = dict(trainer.model.named_modules())
     for name, state in states["modules"].items():

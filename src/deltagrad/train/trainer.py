@@ -36,7 +36,7 @@ from ..optim import clip_grad_norm_, clip_grad_value_
 from . import state as run_state
 from ._resolve import resolve_metrics, resolve_optimizer
 from .budget import Budget
-from .callbacks import check_callbacks, overrides
+from .callbacks import Hooks, check_callbacks
 from .guard import diverged, finite_gradients
 from .history import History
 from .inference import predict_batches
@@ -92,8 +92,8 @@ class Trainer:
         self.nan_guard = bool(nan_guard)
         self.augment = augment
         seed = check_seed(seed, "seed", "Trainer")
-        self.seed = seed if seed is not None else int(_config.default_rng().integers(2 ** 63))
-        self._generators: tuple | None = None  # made from the seed when first needed
+        self.rng = run_state.Generators(  # shuffling, dropout, augmentation, the split
+            seed if seed is not None else int(_config.default_rng().integers(2 ** 63)))
         self.display = make_progress(progress, stream)
         self.history = History()
         self.stop_training = False
@@ -101,36 +101,10 @@ class Trainer:
         self.step = 0  # optimiser steps taken in the run
         self.total_steps: int | None = None  # steps the run will take, set by fit
         self.budget = Budget()  # fit's time budget (none outside fit)
-        self.hooks = _Hooks(self.callbacks)  # the callbacks that act per epoch or batch
+        self.hooks = Hooks(self.callbacks)  # the callbacks that act per epoch or batch
         for cb in self.callbacks:
             cb.set_trainer(self)
         self.replay_dropout = False  # does a diverged batch need its dropout mask back?
-
-    # --- random generators: the split seed, then shuffling, dropout, augmentation ---------
-
-    def _seeded(self) -> tuple:
-        # Made on first use (a few generators cost more than a short partial_fit's epoch).
-        if self._generators is None:
-            sequence = np.random.SeedSequence(self.seed)
-            self._generators = (int(sequence.generate_state(1)[0]),
-                                *(np.random.default_rng(s) for s in sequence.spawn(3)))
-        return self._generators
-
-    @property
-    def split_seed(self) -> int:
-        return self._seeded()[0]
-
-    @property
-    def shuffle_rng(self) -> np.random.Generator:
-        return self._seeded()[1]
-
-    @property
-    def dropout_rng(self) -> np.random.Generator:
-        return self._seeded()[2]
-
-    @property
-    def augment_rng(self) -> np.random.Generator:
-        return self._seeded()[3]
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -194,7 +168,7 @@ class Trainer:
             return self.history
         finally:
             self.display.train_end()
-            self.hooks = _Hooks(self.callbacks)
+            self.hooks = Hooks(self.callbacks)
             for module in borrowed:
                 module.rng = None
 
@@ -231,7 +205,7 @@ class Trainer:
         for hook in self.hooks.epoch_begin:
             hook(self.epoch)
         if order is None and shuffle:
-            order = self.shuffle_rng.permutation(len(data))
+            order = self.rng.shuffle.permutation(len(data))
         if order is not None:
             data = data.take(order)  # one gather; every batch is then a view
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
@@ -267,10 +241,10 @@ class Trainer:
     def _step(self, batch: int, inputs: tuple, target, weight, params) -> tuple:
         """One optimiser step on one batch; returns (the batch's loss, the outputs)."""
         if self.augment is not None:
-            inputs = self.augment(inputs, self.augment_rng)
+            inputs = self.augment(inputs, self.rng.augment)
         for hook in self.hooks.batch_begin:
             hook(batch)
-        rng_state = self.dropout_rng.bit_generator.state if self.replay_dropout else None
+        rng_state = self.rng.dropout.bit_generator.state if self.replay_dropout else None
         self.optimizer.zero_grad()
         out = self.model(*inputs)
         value = self.objective.backward(out, target, weight)
@@ -335,7 +309,7 @@ class Trainer:
         if not validation_split:
             return data, None
         fraction = check_float(validation_split, "validation_split", "fit", below=1)
-        return split_validation(data, fraction, self.objective.name, self.split_seed)
+        return split_validation(data, fraction, self.objective.name, self.rng.split_seed)
 
     def _dtype(self) -> np.dtype:
         return next(iter(self.model.parameters())).dtype
@@ -386,7 +360,7 @@ class Trainer:
     def _begin(self, run: _Run, total_steps: int, max_time: float | None) -> list:
         """Set up a run: hooks, step count and time budget; lend the trainer's dropout
         generator to dropout layers without their own (returned, to be given back after)."""
-        self.hooks = _Hooks(run.callbacks)
+        self.hooks = Hooks(run.callbacks)
         self.total_steps = total_steps
         self.budget = Budget(max_time)
         self.stop_training = False
@@ -399,7 +373,7 @@ class Trainer:
             if isinstance(module, nn.Dropout):
                 self.replay_dropout = self.replay_dropout or module.p > 0
                 if module.rng is None:
-                    module.rng = self.dropout_rng
+                    module.rng = self.rng.dropout
                     borrowed.append(module)
         return borrowed
 
@@ -432,17 +406,3 @@ class _Run:
         self.callbacks, self.settings, self.val, self.validate = (callbacks, settings, val,
                                                                    validate)
         self.batch_size, self.out_dir, self.run_info = batch_size, out_dir, run_info
-
-
-class _Hooks:
-    """The callbacks' per-epoch and per-batch hooks, only those a callback overrides (so
-    a hook nobody uses costs nothing per batch)."""
-
-    def __init__(self, callbacks):
-        def bound(name):
-            return [getattr(cb, name) for cb in callbacks if overrides(cb, name)]
-
-        self.epoch_begin = bound("on_epoch_begin")
-        self.batch_begin = bound("on_batch_begin")
-        self.gradients = bound("on_gradients")
-        self.batch_end = bound("on_batch_end")
