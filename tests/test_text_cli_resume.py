@@ -113,6 +113,12 @@ def test_a_resume_with_other_settings_or_data_is_refused_by_name(files, tmp_path
         other.write_text(TEXT.replace("question", "answer!!"))
         changed = [str(other) if str(a) == str(files / "text.txt") else a for a in args(files)]
     assert_one_line_error(run(*changed, "--out", out, "--resume"), "trained on other data")
+    if kind == "ner":  # the sentences only the F1 hook sees are checked too
+        conll(tmp_path / "valid.txt", 40, 6)
+        changed = [str(tmp_path / "valid.txt") if str(a) == str(files / "valid.txt") else a
+                   for a in args(files)]
+        assert_one_line_error(run(*changed, "--out", out, "--resume"),
+                              "trained on other data (the validation data differ)")
     assert_one_line_error(run(*args(files), "--out", out), "already holds a training run",
                           "--resume", "--overwrite")
     assert_one_line_error(run(*args(files), "--out", tmp_path / "new", "--resume"),

@@ -2,9 +2,10 @@
 
 A ``Session`` owns a data set, an MLP, its optimiser and the ``Trainer`` whose per-epoch
 function trains it (with the NaN guard), in a background thread of its own while it runs
-(deltagrad's grad mode is per thread, so sessions never see each other's graphs). At most every ``publish_every`` seconds it evaluates the network, on the
-train and test points and on a grid over the plane (the decision-boundary heat map), and
-publishes that as a JSON-ready snapshot with a version number that the event stream watches.
+(deltagrad's grad mode is per thread, so sessions never see each other's graphs). At most
+every ``publish_every`` seconds it evaluates the network, on the train and test points and
+on a grid over the plane (the decision-boundary heat map), and publishes that as a
+JSON-ready snapshot with a version number that the event stream watches.
 
 ``Sessions`` hands out unguessable ids, caps how many exist, pauses sessions nobody watches
 and closes those left idle, so closed tabs do not keep a CPU busy.
@@ -21,10 +22,9 @@ import time
 import numpy as np
 
 from .. import nn, optim
-from ..autograd import no_grad
 from ..data import load_dataset, train_val_test_split
 from ..nn import functional as F
-from ..train import NonFiniteError, Trainer, predict_batches
+from ..train import NonFiniteError, Samples, Trainer, predict_batches
 from .settings import LIVE_FIELDS, Settings
 
 GRID = 64  # heat-map cells per side
@@ -51,7 +51,8 @@ class Session:
         self._lock = threading.RLock()  # guards the model, optimiser and history
         self._running = threading.Event()
         self._thread: threading.Thread | None = None
-        self.trainer: Trainer  # made by _build, with the model, data and settings
+        self.trainer: Trainer  # made by _build, with the model and settings,
+        self.samples: Samples  # and the training points it trains on
         self._build(settings)
 
     # --- building --------------------------------------------------------------------------------
@@ -110,10 +111,10 @@ class Session:
     def _evaluate(self) -> dict:
         train, test, grid = (predict_batches(self.model, x, EVAL_BATCH)
                              for x in (self.X_train, self.X_test, self.grid))
-        with no_grad():
-            train_loss = float(F.cross_entropy(train, self.y_train).item())
-            test_loss = float(F.cross_entropy(test, self.y_test).item())
-            grid = F.softmax(grid, axis=1).numpy()
+        # Plain arrays in, so no graph is recorded.
+        train_loss = float(F.cross_entropy(train, self.y_train).item())
+        test_loss = float(F.cross_entropy(test, self.y_test).item())
+        grid = F.softmax(grid, axis=1).numpy()
         acc = {name: float((logits.argmax(axis=1) == y).mean()) for name, logits, y in
                (("train", train, self.y_train), ("test", test, self.y_test))}
         if not np.all(np.isfinite(grid)):

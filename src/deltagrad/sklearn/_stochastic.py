@@ -26,8 +26,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .. import optim
 from ..optim.lr_scheduler import InverseTimeLR
-from ..train import Objective, Trainer
-from ..train.inputs import Samples
+from ..train import Objective, Samples, Trainer
 from ._heads import batch_loss
 from ._network import copy_layers
 

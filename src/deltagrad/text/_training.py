@@ -5,6 +5,8 @@ whichever ends first), the best epoch's weights kept, checkpoints and exact resu
 
 from __future__ import annotations
 
+import hashlib
+import json
 import numbers
 import os
 from collections.abc import Callable
@@ -37,15 +39,24 @@ def hidden_sizes(value, where: str) -> tuple[int, ...]:
     return tuple(check_int(v, "each hidden width", where) for v in value)
 
 
-def check_resume(out_dir, resume, settings: dict, where: str) -> None:
-    """Before any work: a run resumed in ``out_dir`` must be given the settings it was
-    started with (the first that differs is named)."""
+def check_resume(out_dir, resume, run_info: dict, where: str) -> None:
+    """Before any work: a run resumed in ``out_dir`` must be given the settings (and the
+    data the trainer does not see, such as the sentences a validation hook scores) it was
+    started with; the first setting that differs is named. ``run_info`` is
+    ``{"settings": {...}, "data": {name: digest}}``."""
     if out_dir is None or not resume:
         return
     saved = saved_run_info(out_dir)
     if saved is not None:
-        check_same_settings(saved.get("settings", {}), settings,
-                            f"{where}: the run in {os.fspath(out_dir)}")
+        what = f"{where}: the run in {os.fspath(out_dir)}"
+        check_same_settings(saved.get("settings", {}), run_info["settings"], what)
+        check_same_settings({"data": saved.get("data") or {}}, {"data": run_info["data"]},
+                            what)
+
+
+def digest(value) -> str:
+    """A short digest of JSON data (e.g. sentences), for :func:`check_resume`."""
+    return hashlib.blake2b(json.dumps(value).encode(), digest_size=12).hexdigest()
 
 
 def use_trainer_dropout(module: nn.Module) -> None:
@@ -70,12 +81,14 @@ class _EpochLines(Callback):
                               for k, v in record.items()))
 
 
-def fit(module: nn.Module, X, y, *, settings: dict, monitor: str | None, augment=None,
+def fit(module: nn.Module, X, y, *, run_info: dict, monitor: str | None, augment=None,
         validation_data=None, validate=None, out_dir=None, resume=False, metadata=None,
         progress="none", log=None) -> tuple[Trainer, BestWeights | None]:
-    """Train ``module`` with the settings' optimiser, learning rate, clipping, seed, epochs,
-    batch size and time budget; keep the weights of the best epoch by ``monitor`` (a name
-    in the logs; None keeps the last). Returns the trainer and the best-weights keeper."""
+    """Train ``module`` with the optimiser, learning rate, clipping, seed, epochs, batch
+    size and time budget of ``run_info["settings"]``; keep the weights of the best epoch by
+    ``monitor`` (a name in the logs; None keeps the last). Returns the trainer and the
+    best-weights keeper."""
+    settings = run_info["settings"]
     best = None if monitor is None else BestWeights(monitor)
     callbacks = [ProgressSchedule(partial(half_cosine, floor=LR_FLOOR)), _EpochLines(log),
                  *([best] if best else [])]
@@ -86,7 +99,7 @@ def fit(module: nn.Module, X, y, *, settings: dict, monitor: str | None, augment
         trainer.fit(X, y, epochs=settings["epochs"], batch_size=settings["batch_size"],
                     max_time=settings["max_time"], validation_data=validation_data,
                     validate=validate, out_dir=out_dir, resume=resume, metadata=metadata,
-                    run_info={"settings": settings})
+                    run_info=run_info)
     return trainer, best
 
 

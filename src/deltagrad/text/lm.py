@@ -292,7 +292,8 @@ def train_lm(text: str, *, level: str = "char", context: int | None = None,
     s = _lm_settings(level, context, lowercase, min_freq, embed_dim, hidden, dropout, direct,
                      context_dropout, epochs, batch_size, lr, optimizer, clip_norm, max_time,
                      seed, valid_fraction)
-    _training.check_resume(out_dir, resume, s, where)
+    run_info = {"settings": s, "data": {}}  # the trainer checks the token arrays itself
+    _training.check_resume(out_dir, resume, run_info, where)
     if valid_text is None and valid_fraction:
         text, valid_text = split_text(text, valid_fraction)
     vocab = Vocabulary.build(_tokens(text, level, s["lowercase"]), min_freq=s["min_freq"])
@@ -311,7 +312,7 @@ def train_lm(text: str, *, level: str = "char", context: int | None = None,
     augment = None if not s["context_dropout"] else partial(
         _hide_context, p=s["context_dropout"], unk_id=vocab.unk_id)
     trainer, best = _training.fit(
-        module, X, y, settings=s, monitor="val_loss" if valid else None, augment=augment,
+        module, X, y, run_info=run_info, monitor="val_loss" if valid else None, augment=augment,
         validation_data=valid, validate=_perplexity if valid else None, out_dir=out_dir,
         resume=resume, metadata=model.metadata(), progress=progress, log=log)
     module.eval()

@@ -262,7 +262,10 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
     s = _tagger_settings(radius, word_dim, casing_dim, hidden, activation, dropout, min_freq,
                          unk_replace, epochs, batch_size, lr, optimizer, clip_norm, max_time,
                          seed, decode)
-    _training.check_resume(out_dir, resume, s, where)
+    # The trainer checks the training windows itself; the validation sentences only the
+    # validate hook sees.
+    run_info = {"settings": s, "data": {"validation": _training.digest(valid)}}
+    _training.check_resume(out_dir, resume, run_info, where)
     tags = sorted({t for _, ts in train for t in ts}, key=lambda t: (t != "O", t[2:], t))
     tag_index = {t: i for i, t in enumerate(tags)}
     words = Vocabulary.build((normalize_word(w) for ws, _ in train for w in ws),
@@ -283,7 +286,7 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
         return {"val_f1": scores["f1"], "val_accuracy": scores["accuracy"]}
 
     trainer, best = _training.fit(
-        module, X, y, settings=s, monitor="val_f1" if valid else None, augment=augment,
+        module, X, y, run_info=run_info, monitor="val_f1" if valid else None, augment=augment,
         validate=entity_f1 if valid else None, out_dir=out_dir, resume=resume,
         metadata=tagger.metadata(), progress=progress, log=log)
     module.eval()

@@ -10,6 +10,7 @@ from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from .guard import NonFiniteError
 from .history import History
 from .inference import predict_batches
+from .inputs import Samples
 from .metrics import (accuracy, classification_report, confusion_matrix, f1, log_loss, mae, mse,
                       precision, precision_recall_f1_support, r2, recall, regression_report, rmse)
 from .objective import LossObjective, Objective
@@ -18,8 +19,8 @@ from .trainer import Trainer
 __all__ = [
     "CHECKPOINT", "BestWeights", "Callback", "EarlyStopping", "History", "LambdaCallback",
     "LearningRateScheduler", "LossObjective", "ModelCheckpoint", "NonFiniteError", "Objective",
-    "ProgressSchedule", "Trainer", "accuracy", "classification_report", "confusion_matrix",
-    "f1", "half_cosine", "load_checkpoint", "log_loss", "mae", "mse", "precision",
-    "precision_recall_f1_support", "predict_batches", "r2", "recall", "regression_report",
-    "rmse", "save_checkpoint",
+    "ProgressSchedule", "Samples", "Trainer", "accuracy", "classification_report",
+    "confusion_matrix", "f1", "half_cosine", "load_checkpoint", "log_loss", "mae", "mse",
+    "precision", "precision_recall_f1_support", "predict_batches", "r2", "recall",
+    "regression_report", "rmse", "save_checkpoint",
 ]
