@@ -1,13 +1,11 @@
 """``deltagrad lm``: train, evaluate and sample a feed-forward (Bengio-style) language model.
 
-Results go to standard output; progress goes to standard error. A user's mistake ends as one
-``error:`` line on standard error and exit status 1.
+Results go to standard output, progress to standard error; errors as ``text_runs`` says.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -16,7 +14,7 @@ import typer
 
 from ..text.lm import LanguageModel, split_text, train_lm
 from .text_runs import (ClipNorm, MaxMinutes, Optimizer, OptimizerOption, Overwrite, Plot,
-                        Quiet, Resume, Seed, plot_curves, prepare_out, progress, resumable,
+                        Quiet, Resume, Seed, progress, resumable, save_run, start_run,
                         user_errors)
 
 app = typer.Typer(name="lm", no_args_is_help=True, add_completion=False,
@@ -105,11 +103,9 @@ def train(
 ):
     """Train a language model on a text file and save it as a model folder."""
     with user_errors():
-        if max_minutes is not None and max_minutes <= 0:
-            raise ValueError(f"--max-minutes must be > 0, got {max_minutes}")
         if not 0 < valid_fraction < 1:
             raise ValueError(f"--valid-fraction must lie in (0, 1), got {valid_fraction}")
-        prepare_out(out, resume, overwrite, plot)
+        max_time = start_run(out, resume, overwrite, plot, max_minutes)
         text = _read(data)
         train_text, valid_text = split_text(text, valid_fraction)
         with resumable(out):
@@ -119,16 +115,12 @@ def train(
                              context_dropout=context_dropout, min_freq=min_freq,
                              epochs=epochs, batch_size=batch_size, lr=lr,
                              optimizer=optimizer.value, clip_norm=clip_norm, seed=seed,
-                             max_time=None if max_minutes is None else max_minutes * 60,
-                             out_dir=out, resume=resume, progress=progress(quiet))
+                             max_time=max_time, out_dir=out, resume=resume,
+                             progress=progress(quiet))
         if valid_text:
             scores = _report(model, train_text, valid_text, ngram, as_json, "valid")
             model.info["valid"] = scores
-        folder = model.save(out)
-        if plot:
-            plot_curves(model.history, out, f"{model.level} LM: {data.name}", quiet)
-        if not quiet:
-            print(f"saved the model to {folder}", file=sys.stderr)
+        save_run(model, out, plot, quiet, f"{model.level} LM: {data.name}", "model")
 
 
 @app.command()

@@ -1,7 +1,6 @@
 """``deltagrad ner``: train, evaluate and use the window named-entity tagger on CoNLL files.
 
-Results go to standard output; progress goes to standard error. A user's mistake ends as one
-``error:`` line on standard error and exit status 1.
+Results go to standard output, progress to standard error; errors as ``text_runs`` says.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import typer
 
 from ..text import NERTagger, read_conll, train_tagger
 from .text_runs import (ClipNorm, MaxMinutes, Optimizer, OptimizerOption, Overwrite, Plot,
-                        Quiet, Resume, Seed, plot_curves, prepare_out, progress, resumable,
+                        Quiet, Resume, Seed, progress, resumable, save_run, start_run,
                         user_errors)
 
 app = typer.Typer(name="ner", no_args_is_help=True, add_completion=False,
@@ -69,9 +68,7 @@ def train(
 ):
     """Train a tagger on CoNLL files and save it as a model folder."""
     with user_errors():
-        if max_minutes is not None and max_minutes <= 0:
-            raise ValueError(f"--max-minutes must be > 0, got {max_minutes}")
-        prepare_out(out, resume, overwrite, plot)
+        max_time = start_run(out, resume, overwrite, plot, max_minutes)
         train_s = read_conll(train_path)
         valid_s = read_conll(valid) if valid is not None else None
         test_s = read_conll(test) if test is not None else None
@@ -80,19 +77,15 @@ def train(
                                   casing_dim=casing_dim, hidden=hidden, dropout=dropout,
                                   epochs=epochs, batch_size=batch_size, lr=lr,
                                   optimizer=optimizer.value, clip_norm=clip_norm, seed=seed,
-                                  max_time=None if max_minutes is None else max_minutes * 60,
-                                  out_dir=out, resume=resume, progress=progress(quiet))
+                                  max_time=max_time, out_dir=out, resume=resume,
+                                  progress=progress(quiet))
         for name, sents in (("valid", valid_s), ("test", test_s)):
             if sents is not None:
                 scores = tagger.evaluate(sents)
                 tagger.info[name] = {k: scores[k] for k in ("precision", "recall", "f1",
                                                             "accuracy")}
                 _print_scores(name, scores, as_json)
-        folder = tagger.save(out)
-        if plot:
-            plot_curves(tagger.history, out, f"NER tagger: {train_path.name}", quiet)
-        if not quiet:
-            print(f"saved the tagger to {folder}", file=sys.stderr)
+        save_run(tagger, out, plot, quiet, f"NER tagger: {train_path.name}", "tagger")
 
 
 @app.command()

@@ -1,5 +1,6 @@
 """What ``deltagrad ner train`` and ``deltagrad lm train`` share (with each other, and with
-``deltagrad train``): the optimiser's name, one error path, the rules of the output folder
+``deltagrad train``): the options both declare, one error path (a user's mistake ends as one
+``error:`` line on standard error and exit status 1), the rules of the output folder
 (``--resume``, ``--overwrite``), an interrupt that says how to continue, and ``--plot``."""
 
 from __future__ import annotations
@@ -54,10 +55,13 @@ def user_errors():
         raise typer.Exit(130) from None
 
 
-def prepare_out(out: Path, resume: bool, overwrite: bool, plot: bool) -> None:
+def start_run(out: Path, resume: bool, overwrite: bool, plot: bool,
+              max_minutes: float | None) -> float | None:
     """Refuse an unusable output folder (or setting) before training, not after: with
     ``resume`` it must hold a run; without, it must not, unless ``overwrite`` (which removes
-    the old run's checkpoint)."""
+    the old run's checkpoint). Returns the time budget in seconds (None: no budget)."""
+    if max_minutes is not None and not max_minutes > 0:
+        raise CLIError(f"--max-minutes must be > 0, got {max_minutes}")
     if out.exists() and not out.is_dir():
         raise CLIError(f"--out {out}: exists and is not a folder")
     if resume and overwrite:
@@ -73,6 +77,19 @@ def prepare_out(out: Path, resume: bool, overwrite: bool, plot: bool) -> None:
             raise CLIError(f"{out} already holds a training run; pass --resume to continue "
                            f"it or --overwrite to replace it")
         (out / CHECKPOINT).unlink()
+    return None if max_minutes is None else max_minutes * 60
+
+
+def save_run(model, out: Path, plot: bool, quiet: bool, title: str, what: str) -> None:
+    """Save the trained ``model`` (a tagger or language model) in ``out``, with its loss and
+    metric curves as ``history.png`` when ``plot``."""
+    folder = model.save(out)
+    if plot and model.history is not None and len(model.history):
+        path = plots.plot_history(model.history, out / "history.png", title=title)
+        if not quiet:
+            print(f"plots: {path}", file=sys.stderr, flush=True)
+    if not quiet:
+        print(f"saved the {what} to {folder}", file=sys.stderr)
 
 
 @contextmanager
@@ -91,12 +108,3 @@ def resumable(out: Path):
 def progress(quiet: bool) -> str:
     """The trainer's display: a bar on a terminal, lines elsewhere, nothing when quiet."""
     return "none" if quiet else "auto"
-
-
-def plot_curves(history, out: Path, title: str, quiet: bool) -> None:
-    """The loss and metric curves of the run, as ``history.png`` in ``out``."""
-    if history is None or not len(history):
-        return
-    path = plots.plot_history(history, out / "history.png", title=title)
-    if not quiet:
-        print(f"plots: {path}", file=sys.stderr, flush=True)

@@ -32,6 +32,8 @@ import numpy as np
 
 from .. import _config, nn
 from .._checks import check_float, check_int, check_optional_float, check_seed
+from ..autograd import no_grad
+from ..autograd.tensor import as_tensor
 from ..optim import clip_grad_norm_, clip_grad_value_
 from . import state as run_state
 from ._resolve import resolve_metrics, resolve_optimizer
@@ -335,7 +337,8 @@ class Trainer:
                                          out, target[rows]))
             return {prefix + "loss": float(np.mean(losses, dtype=np.float64))}
         outputs = predict_batches(self.model, data.inputs, batch_size)
-        losses = objective.per_sample(outputs, target)
+        with no_grad():  # the loss as training computes it, on the kept outputs
+            losses = objective.per_sample(as_tensor(outputs), target)
         return {prefix + "loss": float(np.mean(losses, dtype=np.float64)),
                 **self._metrics(target, outputs, prefix)}
 
