@@ -3,9 +3,11 @@
 Training starts no batch whose expected end, with the end-of-epoch work after it (the
 evaluation, the callbacks, the checkpoint), would fall past the budget. A batch is expected
 to last as long as the run's batches have lasted on average; the end-of-epoch work as long
-as it last took (the trainer times it once before the first epoch, so the budget holds from
-the start). A run so stopped ends its epoch early, evaluates it, and reports
-``stop_reason == "max_time"``.
+as it last took. Before it has been timed once, it is expected to last as long as
+``end_batches`` training batches: the trainer counts one per two batches of validation data
+(a training step costs about three forward passes, so this errs on the safe side) and, for
+a ``validate`` hook without validation data, a quarter of an epoch's batches. A run so stopped
+ends its epoch early, evaluates it, and reports ``stop_reason == "max_time"``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ class Budget:
         self.started = time.perf_counter()
         self.batches = 0
         self.batch_seconds = 0.0  # total over self.batches
-        self.end_seconds = 0.0  # the last end-of-epoch work
+        self.end_seconds: float | None = None  # the last end-of-epoch work, once timed
+        self.end_batches = 0  # its estimate in training batches until then
 
     @property
     def limited(self) -> bool:
@@ -45,4 +48,5 @@ class Budget:
         if self.seconds is None:
             return True
         batch = self.batch_seconds / self.batches if self.batches else 0.0
-        return self.elapsed() + batch + self.end_seconds <= self.seconds
+        end = self.end_batches * batch if self.end_seconds is None else self.end_seconds
+        return self.elapsed() + batch + end <= self.seconds

@@ -150,17 +150,17 @@ class Trainer:
                                 "validation": val.fingerprint() if val else None}
         saved = run_state.open_run(out_dir, resume, settings)
         run = _Run(callbacks, settings, val, validate, batch_size, out_dir, run_info)
-        borrowed = self._begin(run, epochs * math.ceil(len(data) / batch_size), max_time)
+        batches = math.ceil(len(data) / batch_size)
+        borrowed = self._begin(run, epochs * batches, max_time)
+        # Until it is timed, the evaluation is budgeted as so many training batches.
+        self.budget.end_batches = (math.ceil(len(val) / batch_size / 2) if val else
+                                   math.ceil(batches / 4) if validate else 0)
         try:
             for cb in callbacks:
                 cb.on_train_begin()
             if saved is not None and self._resume(saved, callbacks):
                 return self.history
-            self.display.train_begin(epochs, self.epoch, math.ceil(len(data) / batch_size))
-            if self.budget.limited:  # how long the end of an epoch takes, before it counts
-                start = time.perf_counter()
-                self._end_of_epoch_logs(run)
-                self.budget.end_seconds = time.perf_counter() - start
+            self.display.train_begin(epochs, self.epoch, batches)
             while self.epoch < epochs and not self.stop_training:
                 if not self.budget.allows_batch():
                     self.history.stop_reason = "max_time"
