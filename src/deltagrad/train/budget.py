@@ -17,12 +17,14 @@ import time
 
 class Budget:
     """Seconds allowed (None: no limit) and how they are being spent. ``spent`` is time
-    already used by an earlier, interrupted part of the run."""
+    already used by an earlier, interrupted part of the run. ``clock`` reads the time (in a
+    data-parallel run: rank 0's, as of the last step, so that every rank measures alike)."""
 
-    def __init__(self, seconds: float | None = None, spent: float = 0.0):
+    def __init__(self, seconds: float | None = None, spent: float = 0.0, clock=None):
         self.seconds = seconds
         self.spent = spent
-        self.started = time.perf_counter()
+        self.clock = clock or time.perf_counter
+        self.started = self.clock()
         self.batches = 0
         self.batch_seconds = 0.0  # total over self.batches
         self.end_seconds: float | None = None  # the last end-of-epoch work, once timed
@@ -33,7 +35,7 @@ class Budget:
         return self.seconds is not None
 
     def elapsed(self) -> float:
-        return self.spent + time.perf_counter() - self.started
+        return self.spent + self.clock() - self.started
 
     def fraction(self) -> float:
         """The share of the budget used (0 without a budget)."""

@@ -42,8 +42,9 @@ def finite_gradients(params) -> bool:
 def diverged(trainer, batch: int, inputs: tuple, target, weight, value: float, params,
              rng_state) -> NonFiniteError:
     """The error for a non-finite ``value`` or gradient at ``batch`` of the trainer's epoch:
-    re-runs the batch under ``detect_anomaly`` (with the dropout generator back at
-    ``rng_state`` when given) to name the first bad op and its layer."""
+    re-runs the batch under ``detect_anomaly`` (its dropout masks drawn again for the rows
+    ``rng_state`` = (epoch, start, stop) when given) to name the first bad op and its
+    layer."""
     model = trainer.model
     names = {id(p): name for name, p in model.named_parameters()}
     if not math.isfinite(value):
@@ -54,7 +55,7 @@ def diverged(trainer, batch: int, inputs: tuple, target, weight, value: float, p
         what = (f"the gradient of {names.get(id(bad), 'a parameter')!r} holds "
                 f"{describe_nonfinite(bad.grad)}")
     if rng_state is not None:
-        trainer.rng.dropout.bit_generator.state = rng_state
+        trainer.rng.at(*rng_state)
     anomaly = None
     trainer.optimizer.zero_grad()
     try:

@@ -20,6 +20,7 @@ from ..io import atomic_write_text, save
 from ..io.jsonio import dumps
 from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from .history import History
+from .sample_random import SampleRandom
 
 
 def open_run(out_dir, resume, settings: dict) -> dict | None:
@@ -86,6 +87,23 @@ def capture(trainer, callbacks, settings: dict, run_info, finished: bool) -> dic
     }
 
 
+def fingerprint(trainer, data, val, settings: dict, epochs: int) -> dict:
+    """What every rank of a data-parallel run must agree on (``DataParallel.start`` compares
+    it): the data, the model's shapes, the seed, the settings, the resumed epoch."""
+    group = {k: v for k, v in trainer.optimizer.param_groups[0].items() if k != "params"}
+    parallel = trainer.parallel
+    return {"data": data.fingerprint(),
+            "validation data": val.fingerprint() if val else None,
+            "model": [(name, p.shape, p.dtype.str)
+                      for name, p in trainer.model.named_parameters()],
+            "seed": trainer.rng.seed,
+            "settings": repr((settings["batch_size"], settings["shuffle"], epochs,
+                              parallel.deterministic, parallel.micro_batch_size,
+                              type(trainer.optimizer).__name__, group, trainer.objective.name,
+                              trainer.clip_norm, trainer.clip_value)),
+            "checkpoint": (trainer.epoch, trainer.step)}
+
+
 def restore(trainer, state: dict, callbacks) -> None:
     """Put ``trainer`` (and its callbacks) back in the saved ``state``."""
     try:
@@ -111,7 +129,9 @@ def restore(trainer, state: dict, callbacks) -> None:
 class Generators:
     """A trainer's random generators, all from its one seed and made when first needed (a
     few generators cost more than a short ``partial_fit`` epoch): the validation split's
-    seed, then one generator each for shuffling, dropout and augmentation."""
+    seed, then one generator each for shuffling, dropout and augmentation. Dropout and
+    augmentation draw per sample (``SampleRandom``: keyed by the epoch and the sample's
+    place in it, so any rank or micro-batch draws a sample's numbers alike)."""
 
     def __init__(self, seed: int):
         self.seed = seed
@@ -120,9 +140,18 @@ class Generators:
     def _all(self) -> tuple:
         if self._made is None:
             sequence = np.random.SeedSequence(self.seed)
-            self._made = (int(sequence.generate_state(1)[0]),
-                          *(np.random.default_rng(s) for s in sequence.spawn(3)))
+            shuffle, dropout, augment = sequence.spawn(3)
+            self._made = (int(sequence.generate_state(1)[0]), np.random.default_rng(shuffle),
+                          *(SampleRandom(int(s.generate_state(1)[0]))
+                            for s in (dropout, augment)))
         return self._made
+
+    def at(self, epoch: int, start: int, stop: int) -> None:
+        """The next dropout masks and augmentations are for rows ``start:stop`` of epoch
+        ``epoch``'s order."""
+        made = self._all()
+        made[2].at(epoch, start, stop)
+        made[3].at(epoch, start, stop)
 
     @property
     def split_seed(self) -> int:
@@ -155,9 +184,11 @@ def rng_states(trainer) -> dict:
 def set_rng_states(trainer, states: dict) -> None:
     rng = trainer.rng
     rng.shuffle.bit_generator.state = states["shuffle"]
-    rng.dropout.bit_generator.state = states["dropout"]
-    if "augment" in states:  # checkpoints from before augmentation have none
-        rng.augment.bit_generator.state = states["augment"]
+    for name in ("dropout", "augment"):
+        # Checkpoints from before per-sample dropout (or augmentation) hold another kind
+        # of generator: the masks of a resumed run are then drawn per sample from here on.
+        if states.get(name, {}).get("bit_generator") == "Philox":
+            getattr(rng, name).bit_generator.state = states[name]
     _config.default_rng().bit_generator.state = states["global"]
     modules = dict(trainer.model.named_modules())
     for name, state in states["modules"].items():

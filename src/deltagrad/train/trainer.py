@@ -27,17 +27,18 @@ from __future__ import annotations
 import math
 import os
 import time
+from functools import partial
 
 import numpy as np
 
 from .. import _config, nn
 from .._checks import check_float, check_int, check_optional_float, check_seed
-from ..autograd import no_grad
-from ..autograd.tensor import as_tensor
+from ..distributed import DataParallel, raised_on_every_rank, world
 from ..optim import clip_grad_norm_, clip_grad_value_
 from . import state as run_state
 from ._resolve import resolve_metrics, resolve_optimizer
 from .budget import Budget
+from .evaluation import evaluate, metric_values
 from .callbacks import Hooks, check_callbacks
 from .guard import diverged, finite_gradients
 from .history import History
@@ -72,13 +73,17 @@ class Trainer:
       split; None takes a seed from the global generator (``dg.manual_seed``).
     - ``progress``: ``"auto"`` (a live bar on a terminal, one line per epoch otherwise),
       ``"bar"``, ``"plain"`` or ``"none"``, written to ``stream`` (standard error).
+    - ``deterministic``: sum the gradients of micro-batches of ``micro_batch_size`` rows (None:
+      an eighth of the batch) exactly, so that ``fit`` over any number of MPI processes (see
+      ``deltagrad.distributed``: ``batch_size`` is then the global batch) ends bit-identical.
     """
 
     def __init__(self, model: nn.Module, loss=None, optimizer="adam", *, lr: float | None = None,
                  weight_decay: float | None = None, metrics=(), callbacks=(),
                  clip_norm: float | None = None, clip_value: float | None = None,
                  nan_guard: bool = True, augment=None, seed: int | None = None,
-                 progress="auto", stream=None):
+                 progress="auto", stream=None, deterministic: bool = False,
+                 micro_batch_size: int | None = None):
         if not isinstance(model, nn.Module):
             raise TypeError(f"Trainer: model must be an nn.Module, got {type(model).__name__}")
         if augment is not None and not callable(augment):
@@ -94,8 +99,10 @@ class Trainer:
         self.nan_guard = bool(nan_guard)
         self.augment = augment
         seed = check_seed(seed, "seed", "Trainer")
+        self.seeded = seed is not None
         self.rng = run_state.Generators(  # shuffling, dropout, augmentation, the split
             seed if seed is not None else int(_config.default_rng().integers(2 ** 63)))
+        self.parallel = DataParallel(None, deterministic, micro_batch_size)  # fit: the ranks
         self.display = make_progress(progress, stream)
         self.history = History()
         self.stop_training = False
@@ -107,6 +114,8 @@ class Trainer:
         for cb in self.callbacks:
             cb.set_trainer(self)
         self.replay_dropout = False  # does a diverged batch need its dropout mask back?
+        self.keyed = augment is not None  # do the batches draw per-sample random numbers?
+        self.last_rows = None  # inputs, target, weight and rows of the last forward pass
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -142,27 +151,45 @@ class Trainer:
         if validate is not None and not callable(validate):
             raise TypeError(f"fit: validate must be a function (logs) -> dict, got "
                             f"{type(validate).__name__}")
-        data, val = self._fit_data(X, y, sample_weight, validation_data, validation_split)
-        callbacks = self.callbacks + check_callbacks(callbacks)
-        settings = {"batch_size": batch_size, "shuffle": bool(shuffle)}
-        if out_dir is not None:
-            settings["data"] = {"train": data.fingerprint(),
-                                "validation": val.fingerprint() if val else None}
-        saved = run_state.open_run(out_dir, resume, settings)
-        run = _Run(callbacks, settings, val, validate, batch_size, out_dir, run_info)
-        batches = math.ceil(len(data) / batch_size)
-        borrowed = self._begin(run, epochs * batches, max_time)
-        # Until it is timed, the evaluation is budgeted as so many training batches.
-        self.budget.end_batches = (math.ceil(len(val) / batch_size / 2) if val else
-                                   math.ceil(batches / 4) if validate else 0)
+        alone = self.parallel
+        self.parallel = DataParallel(world(), alone.deterministic,  # the ranks of an MPI launch
+                                     alone.micro_batch_size)
         try:
-            for cb in callbacks:
+            with self.parallel.failures_stop_all():
+                if not self.seeded:  # every rank shuffles (and splits) as rank 0 does
+                    self.rng = run_state.Generators(self.parallel.root_seed(self.rng.seed))
+                data, val = self._fit_data(X, y, sample_weight, validation_data,
+                                           validation_split)
+                settings = {"batch_size": batch_size, "shuffle": bool(shuffle)}
+                if out_dir is not None:
+                    settings["data"] = {"train": data.fingerprint(),
+                                        "validation": val.fingerprint() if val else None}
+                saved = run_state.open_run(out_dir, resume, settings)
+                run = _Run(self.callbacks + check_callbacks(callbacks), settings, val,
+                           validate, batch_size, out_dir, run_info)
+                return self._run(run, data, saved, epochs, max_time, shuffle, metadata)
+        finally:
+            self.parallel = alone
+
+    def _run(self, run: _Run, data: Samples, saved: dict | None, epochs: int,
+             max_time: float | None, shuffle: bool, metadata: dict | None) -> History:
+        """``fit`` once its data and folder are checked: resume, start, epochs, finish."""
+        batches = math.ceil(len(data) / run.batch_size)
+        borrowed, shown = self._begin(run, epochs * batches, max_time)
+        # Until it is timed, the evaluation is budgeted as so many training batches.
+        self.budget.end_batches = (math.ceil(len(run.val) / run.batch_size / 2) if run.val
+                                   else math.ceil(batches / 4) if run.validate else 0)
+        try:
+            for cb in run.callbacks:
                 cb.on_train_begin()
-            if saved is not None and self._resume(saved, callbacks):
+            if saved is not None and self._resume(saved, run.callbacks):
                 return self.history
+            self.parallel.start(self.model, lambda: run_state.fingerprint(
+                self, data, run.val, run.settings, epochs))
+            self.budget.started = self.budget.clock()
             self.display.train_begin(epochs, self.epoch, batches)
             while self.epoch < epochs and not self.stop_training:
-                if not self.budget.allows_batch():
+                if self.budget.limited and not self.parallel.decide(self.budget.allows_batch):
                     self.history.stop_reason = "max_time"
                     break
                 self._fit_epoch(data, shuffle, run)
@@ -170,15 +197,18 @@ class Trainer:
             return self.history
         finally:
             self.display.train_end()
+            self.display = shown
             self.hooks = Hooks(self.callbacks)
-            for module in borrowed:
-                module.rng = None
+            for module, own in borrowed:
+                module.rng = own
+            self.keyed = self.augment is not None
 
     def _fit_epoch(self, data: Samples, shuffle: bool, run: _Run) -> None:
         """One epoch of ``fit``: train, evaluate, log, call back, checkpoint."""
         began = time.perf_counter()
         lr = self.optimizer.param_groups[0]["lr"]
         logs = self.train_epoch(data, run.batch_size, shuffle=shuffle)
+        self.parallel.average_buffers(self.model)
         trained = time.perf_counter()
         logs.update(self._end_of_epoch_logs(run))
         logs["lr"] = lr
@@ -186,7 +216,7 @@ class Trainer:
         self.history.append(self.epoch, logs)
         for cb in run.callbacks:
             cb.on_epoch_end(self.epoch, logs)
-        if run.out_dir is not None:
+        if run.out_dir is not None and self.parallel.is_root:
             run_state.write_checkpoint(run.out_dir, run_state.capture(
                 self, run.callbacks, run.settings, run.run_info, finished=False))
         self.budget.end_seconds = time.perf_counter() - trained
@@ -211,47 +241,46 @@ class Trainer:
         if order is not None:
             data = data.take(order)  # one gather; every batch is then a view
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
-        n, keep, budget = len(data), bool(self.metrics), self.budget
+        n, keep, budget, parallel = len(data), bool(self.metrics), self.budget, self.parallel
         timed = budget.limited
         show = self.display.batch if self.display.per_batch else None
         total, done, outputs, began = 0.0, 0, None, 0.0
+        compute = partial(self._compute, data)
         for b, start in enumerate(range(0, n, batch_size), 1):
             if timed:
-                if b > 1 and not budget.allows_batch():
+                if b > 1 and not parallel.decide(budget.allows_batch):
                     self.stop_training, self.history.stop_reason = True, "max_time"
                     break
                 began = time.perf_counter()
-            inputs, target, weight = data.batch(start, start + batch_size)
-            value, out = self._step(b, inputs, target, weight, params)
+            done = min(start + batch_size, n)
+            value, pieces = self._step(b, compute, data.weight, start, done, batch_size,
+                                       params)
             if timed:
                 budget.record_batch(time.perf_counter() - began)
-            done = start + len(target)
-            total += value * len(target)
-            if keep:
-                if outputs is None:
-                    outputs = np.empty((n, *out.shape[1:]), out.dtype)
-                outputs[start:done] = out.data
+            total += value * (done - start)
+            for lo, hi, out in pieces if keep else ():
+                if outputs is None:  # zeros: the rows other ranks compute are summed in
+                    outputs = np.zeros((n, *out.shape[1:]), out.dtype)
+                outputs[lo:hi] = out.data
             for hook in self.hooks.batch_end:
                 hook(b, value)
             if show is not None:
                 show(self.epoch, b, total / done)
         logs = {"loss": total / done}
         if keep:
-            logs.update(self._metrics(data.target[:done], outputs[:done], ""))
+            outputs = parallel.combine(outputs[:done])
+            logs.update(metric_values(self.metrics, data.target[:done], outputs, ""))
         return logs
 
-    def _step(self, batch: int, inputs: tuple, target, weight, params) -> tuple:
-        """One optimiser step on one batch; returns (the batch's loss, the outputs)."""
-        if self.augment is not None:
-            inputs = self.augment(inputs, self.rng.augment)
+    def _step(self, batch: int, compute, weight, start: int, stop: int, batch_size: int,
+              params) -> tuple:
+        """One optimiser step on the batch of rows ``start:stop`` (on every rank); returns
+        (the batch's loss, ``[(lo, hi, outputs)]`` for the rows this rank computed)."""
         for hook in self.hooks.batch_begin:
             hook(batch)
-        rng_state = self.rng.dropout.bit_generator.state if self.replay_dropout else None
-        self.optimizer.zero_grad()
-        out = self.model(*inputs)
-        value = self.objective.backward(out, target, weight)
-        # The gradients are final here: whatever reads or changes them (on_gradients
-        # hooks, an all-reduce across processes) comes before the guard, clipping, the step.
+        value, pieces = self.parallel.step(compute, params, start, stop, batch_size, weight)
+        # The gradients are final here (summed over the ranks): whatever reads or changes
+        # them (on_gradients hooks) comes before the guard, clipping, the step.
         for hook in self.hooks.gradients:
             hook(batch)
         if self.clip_norm is not None:
@@ -260,12 +289,28 @@ class Trainer:
         else:
             finite = not self.nan_guard or (math.isfinite(value) and finite_gradients(params))
         if self.nan_guard and not finite:
-            raise diverged(self, batch, inputs, target, weight, value, params, rng_state)
+            inputs, target, weight, rows = self.last_rows
+            raise raised_on_every_rank(diverged(  # the same sums, so the same on every rank
+                self, batch, inputs, target, weight, value, params,
+                rows if self.replay_dropout else None))
         if self.clip_value is not None:
             clip_grad_value_(params, self.clip_value)
         self.optimizer.step()
         self.step += 1
-        return value, out
+        return value, pieces
+
+    def _compute(self, data: Samples, lo: int, hi: int) -> tuple:
+        """Forward and backward on rows ``lo:hi`` of the epoch's order: (their mean loss,
+        their outputs). Dropout and augmentation draw for those rows' places."""
+        inputs, target, weight = data.batch(lo, hi)
+        if self.keyed:
+            self.rng.at(self.epoch, lo, hi)
+        if self.augment is not None:
+            inputs = self.augment(inputs, self.rng.augment)
+        self.last_rows = (inputs, target, weight, (self.epoch, lo, hi))
+        self.optimizer.zero_grad()
+        out = self.model(*inputs)
+        return self.objective.backward(out, target, weight), out
 
     def fraction_done(self) -> float:
         """How far the run is, from 0 to 1: the share of its steps taken or, with a time
@@ -321,7 +366,8 @@ class Trainer:
     def evaluate(self, X, y, batch_size: int = 1024) -> dict:
         """The loss and the metrics on ``(X, y)``, in eval mode, without a graph."""
         data = self.prepare(X, y, where="evaluate")
-        return self._evaluate(data, check_int(batch_size, "batch_size", "evaluate"))
+        return evaluate(self.model, self.objective, self.metrics, self.parallel, data,
+                        check_int(batch_size, "batch_size", "evaluate"))
 
     def predict(self, X, batch_size: int = 1024) -> np.ndarray:
         """The model's raw outputs for ``X`` (logits for classification), in eval mode."""
@@ -329,23 +375,12 @@ class Trainer:
         return predict_batches(self.model, inputs, check_int(batch_size, "batch_size",
                                                              "predict"))
 
-    def _evaluate(self, data: Samples, batch_size: int, prefix: str = "") -> dict:
-        objective, target = self.objective, data.target
-        if not self.metrics:  # no outputs kept: memory stays one loss per sample
-            losses = predict_batches(self.model, data.inputs, batch_size,
-                                     transform=lambda out, rows: objective.per_sample(
-                                         out, target[rows]))
-            return {prefix + "loss": float(np.mean(losses, dtype=np.float64))}
-        outputs = predict_batches(self.model, data.inputs, batch_size)
-        with no_grad():  # the loss as training computes it, on the kept outputs
-            losses = objective.per_sample(as_tensor(outputs), target)
-        return {prefix + "loss": float(np.mean(losses, dtype=np.float64)),
-                **self._metrics(target, outputs, prefix)}
-
     def _end_of_epoch_logs(self, run: _Run) -> dict:
         """The validation's values (with the training batch size: a larger product would
         wake the BLAS threads, which then slow the small products of the next epoch)."""
-        logs = {} if run.val is None else self._evaluate(run.val, run.batch_size, "val_")
+        logs = {} if run.val is None else evaluate(
+            self.model, self.objective, self.metrics, self.parallel, run.val, run.batch_size,
+            "val_")
         if run.validate is not None:
             was_training = self.model.training
             self.model.eval()
@@ -355,17 +390,16 @@ class Trainer:
                 self.model.train(was_training)
         return logs
 
-    def _metrics(self, y, outputs, prefix: str) -> dict:
-        return {prefix + name: float(fn(y, outputs)) for name, fn in self.metrics}
-
     # --- the run around the loop ---------------------------------------------------------
 
-    def _begin(self, run: _Run, total_steps: int, max_time: float | None) -> list:
-        """Set up a run: hooks, step count and time budget; lend the trainer's dropout
-        generator to dropout layers without their own (returned, to be given back after)."""
+    def _begin(self, run: _Run, total_steps: int, max_time: float | None) -> tuple:
+        """Set up a run: hooks, step count, time budget, the display (silent but on rank 0);
+        lend the trainer's dropout generator to dropout layers without their own (to all of
+        them in a data-parallel or deterministic run). Returns what to give back after:
+        (layer, its generator) pairs and the display."""
         self.hooks = Hooks(run.callbacks)
         self.total_steps = total_steps
-        self.budget = Budget(max_time)
+        self.budget = Budget(max_time, clock=self.parallel.clock)
         self.stop_training = False
         borrowed = []
         self.replay_dropout = False
@@ -375,10 +409,16 @@ class Trainer:
         for module in self.model.modules():
             if isinstance(module, nn.Dropout):
                 self.replay_dropout = self.replay_dropout or module.p > 0
-                if module.rng is None:
+                # Over several ranks (or exactly) masks must be drawn per sample: even a
+                # layer's own generator is set aside for the run.
+                if module.rng is None or not self.parallel.alone:
+                    borrowed.append((module, module.rng))
                     module.rng = self.rng.dropout
-                    borrowed.append(module)
-        return borrowed
+        self.keyed = bool(borrowed) or self.augment is not None
+        shown = self.display
+        if not self.parallel.is_root:
+            self.display = make_progress("none")
+        return borrowed, shown
 
     def _resume(self, saved: dict, callbacks) -> bool:
         """Restore the saved run; True if it had already finished."""
@@ -396,7 +436,7 @@ class Trainer:
         final = self.history.last()
         for cb in run.callbacks:
             cb.on_train_end(final)
-        if run.out_dir is not None:
+        if run.out_dir is not None and self.parallel.is_root:
             run_state.write_checkpoint(run.out_dir, run_state.capture(
                 self, run.callbacks, run.settings, run.run_info, finished=True))
             run_state.write_final(run.out_dir, self, metadata)
