@@ -8,12 +8,15 @@ settings, a diverged run (exit 1), an interrupt (exit 130).
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
 import typer.main
 
+from .. import distributed
 from .app import build_app
+from .errors import report_error
 from .errors import say_error as _say
 
 try:  # Typer's click exception classes: recent Typer vendors its own copy of click
@@ -30,7 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     0
     """
     args = list(sys.argv[1:] if argv is None else argv)
+    shown = sys.stdout, sys.stderr
     try:
+        if distributed.rank() != 0:  # one of several MPI ranks: rank 0 prints for all
+            sys.stdout = sys.stderr = open(os.devnull, "w")
         command = typer.main.get_command(build_app(args))
         result = command.main(args=args, prog_name="deltagrad", standalone_mode=False)
         return result if isinstance(result, int) else 0
@@ -48,10 +54,12 @@ def main(argv: list[str] | None = None) -> int:
         _say(exc.format_message())
         return exc.exit_code or 1
     except (typer.Abort, KeyboardInterrupt) as exc:
-        _say("interrupted" + (f": {exc}" if str(exc) else ""))
+        report_error(exc, "interrupted" + (f": {exc}" if str(exc) else ""))
         return 130
     except (ValueError, TypeError, OSError, ImportError, FloatingPointError) as exc:
         # User errors: bad data or files, invalid settings, a missing optional package,
         # a diverged run. Anything else is a bug and keeps its traceback.
-        _say(str(exc) or type(exc).__name__)
+        report_error(exc, str(exc) or type(exc).__name__)
         return 1
+    finally:
+        sys.stdout, sys.stderr = shown

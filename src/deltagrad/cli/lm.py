@@ -13,9 +13,9 @@ from typing import Annotated
 import typer
 
 from ..text.lm import LanguageModel, split_text, train_lm
-from .text_runs import (ClipNorm, MaxMinutes, Optimizer, OptimizerOption, Overwrite, Plot,
-                        Quiet, Resume, Seed, progress, resumable, save_run, start_run,
-                        user_errors)
+from .text_runs import (ClipNorm, Deterministic, MaxMinutes, Optimizer, OptimizerOption,
+                        Overwrite, Plot, Quiet, Resume, Seed, progress, resumable, save_run,
+                        start_run, user_errors)
 
 app = typer.Typer(name="lm", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
@@ -98,6 +98,7 @@ def train(
     plot: Plot = False,
     ngram: Annotated[bool, typer.Option(
         help="Also score a Kneser-Ney n-gram model with the same context.")] = True,
+    deterministic: Deterministic = False,
     quiet: Quiet = False,
     as_json: Annotated[bool, typer.Option("--json", help="Scores as one JSON line.")] = False,
 ):
@@ -116,7 +117,7 @@ def train(
                              epochs=epochs, batch_size=batch_size, lr=lr,
                              optimizer=optimizer.value, clip_norm=clip_norm, seed=seed,
                              max_time=max_time, out_dir=out, resume=resume,
-                             progress=progress(quiet))
+                             progress=progress(quiet), deterministic=deterministic)
         if valid_text:
             scores = _report(model, train_text, valid_text, ngram, as_json, "valid")
             model.info["valid"] = scores

@@ -14,9 +14,9 @@ from typing import Annotated
 import typer
 
 from ..text import NERTagger, read_conll, train_tagger
-from .text_runs import (ClipNorm, MaxMinutes, Optimizer, OptimizerOption, Overwrite, Plot,
-                        Quiet, Resume, Seed, progress, resumable, save_run, start_run,
-                        user_errors)
+from .text_runs import (ClipNorm, Deterministic, MaxMinutes, Optimizer, OptimizerOption,
+                        Overwrite, Plot, Quiet, Resume, Seed, progress, resumable, save_run,
+                        start_run, user_errors)
 
 app = typer.Typer(name="ner", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
@@ -63,6 +63,7 @@ def train(
     resume: Resume = False,
     overwrite: Overwrite = False,
     plot: Plot = False,
+    deterministic: Deterministic = False,
     quiet: Quiet = False,
     as_json: Annotated[bool, typer.Option("--json", help="Scores as JSON lines.")] = False,
 ):
@@ -78,7 +79,7 @@ def train(
                                   epochs=epochs, batch_size=batch_size, lr=lr,
                                   optimizer=optimizer.value, clip_norm=clip_norm, seed=seed,
                                   max_time=max_time, out_dir=out, resume=resume,
-                                  progress=progress(quiet))
+                                  progress=progress(quiet), deterministic=deterministic)
         for name, sents in (("valid", valid_s), ("test", test_s)):
             if sents is not None:
                 scores = tagger.evaluate(sents)

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import nn, plots
+from .. import distributed, nn, plots
 from ..data import Dataset, load_csv_features
 from ..io import atomic_write_text, load, load_metadata, save
 from ..train import (CHECKPOINT, EarlyStopping, History, Trainer, confusion_matrix,
                      load_checkpoint, predict_batches)
+from ..train.sample_random import use_trainer_dropout
 from ..train import metrics as M
 from . import tabular_data as td
 from .errors import CLIError
@@ -85,6 +86,7 @@ def run_train(given: dict, out: Path | None, resume: bool, overwrite: bool, plot
               ds.n_classes if ds.task == "classification" else p.y_train.shape[1]]
     model = nn.MLP(widths[0], hidden, widths[-1], activation=s["activation"],
                    dropout=s["dropout"], rng=np.random.default_rng(s["seed"]))
+    use_trainer_dropout(model)
     monitor = "val_loss" if len(p.X_val) else "loss"
     trainer = _trainer(model, ds.task, len(p.X_train), s, monitor, quiet)
     _describe(ds, p, model, widths, s, quiet)
@@ -93,6 +95,8 @@ def run_train(given: dict, out: Path | None, resume: bool, overwrite: bool, plot
     history = _fit(trainer, p, s, out, resume, meta)
     _note_kept_weights(history, monitor, s["patience"], quiet)
     metrics = _report_test(model, ds, p, history, as_json)
+    if distributed.rank() != 0:
+        return  # rank 0 of an MPI run writes the files
     if out is not None:
         save(model, out, {**meta, "test_metrics": metrics, "history": history.to_dict()})
         _note(f"saved the model to {out} (try: deltagrad evaluate {out})", quiet)
@@ -116,7 +120,7 @@ def _trainer(model: nn.Module, task: str, n_train: int, s: dict, monitor: str,
                    optimizer=s["optimizer"], lr=s["lr"], weight_decay=s["weight_decay"],
                    metrics=["accuracy"] if classification else ["r2"], callbacks=callbacks,
                    clip_norm=s["clip_norm"], seed=s["seed"],
-                   progress="none" if quiet else "auto")
+                   progress="none" if quiet else "auto", deterministic=s["deterministic"])
 
 
 def _describe(ds: Dataset, p: td.Prepared, model: nn.Module, widths: list[int], s: dict,

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from .errors import say_error
+from .errors import report_error
 from .tabular import run_evaluate, run_predict, run_train
 
 
@@ -113,6 +113,9 @@ def train(
     plot: Annotated[bool, typer.Option(
         "--plot", help="Write PNGs: loss and metric curves, confusion matrix, decision "
                        "regions for 2-D data (into DIR, else ./deltagrad_plots).")] = False,
+    deterministic: Annotated[bool | None, typer.Option(
+        "--deterministic", help="Sum the gradients exactly, so that any number of MPI "
+                                "processes (mpiexec -n K) ends with the weights of one.")] = None,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="Print only the test metrics.")] = False,
     as_json: Annotated[bool, typer.Option(
@@ -124,13 +127,14 @@ def train(
                "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
                "weight_decay": weight_decay, "clip_norm": clip_norm,
                "lr_schedule": lr_schedule, "patience": patience, "seed": seed,
-               "val_fraction": val_fraction, "test_fraction": test_fraction}
+               "val_fraction": val_fraction, "test_fraction": test_fraction,
+               "deterministic": deterministic}
     given = {k: (v.value if isinstance(v, Enum) else v) for k, v in options.items()
              if v is not None}
     try:
         run_train(given, out, resume, overwrite, plot, quiet, as_json)
     except KeyboardInterrupt as exc:  # Typer would turn it into a silent exit 130
-        say_error("interrupted" + (f": {exc}" if str(exc) else ""))
+        report_error(exc, "interrupted" + (f": {exc}" if str(exc) else ""))
         raise typer.Exit(130) from None
 
 

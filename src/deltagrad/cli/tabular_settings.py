@@ -14,7 +14,7 @@ DEFAULTS = {
     "data": "digits", "target": None, "task": None, "hidden": "64,64", "activation": "relu",
     "dropout": 0.0, "epochs": 100, "batch_size": 32, "lr": 1e-3, "optimizer": "adam",
     "weight_decay": 0.0, "clip_norm": None, "lr_schedule": "none", "patience": 10, "seed": 0,
-    "val_fraction": 0.1, "test_fraction": 0.2,
+    "val_fraction": 0.1, "test_fraction": 0.2, "deterministic": False,
 }
 #: settings a resumed run may change
 RESUMABLE = ("epochs",)
@@ -33,7 +33,7 @@ def run_settings(given: dict, out: Path | None, resume: bool, overwrite: bool) -
         if not overwrite:
             raise CLIError(f"{out} already holds a training run; pass --resume to continue it "
                            f"or --overwrite to replace it")
-        (out / CHECKPOINT).unlink()
+        (out / CHECKPOINT).unlink(missing_ok=True)  # (another MPI rank may have done it)
     return {**DEFAULTS, **given}
 
 
@@ -47,6 +47,8 @@ def _resumed(given: dict, out: Path | None, overwrite: bool) -> dict:
                        f"start a new run there)")
     run = load_checkpoint(out / CHECKPOINT).get("run") or {}
     saved = run.get("settings")
+    if isinstance(saved, dict):
+        saved = {"deterministic": False, **saved}  # runs from before the setting existed
     if not isinstance(saved, dict):
         raise CLIError(f"--resume: the checkpoint in {out} was not written by "
                        f"'deltagrad train'")

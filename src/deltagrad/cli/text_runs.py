@@ -13,9 +13,9 @@ from typing import Annotated
 
 import typer
 
-from .. import plots
+from .. import distributed, plots
 from ..train import CHECKPOINT, load_checkpoint
-from .errors import CLIError, say_error
+from .errors import CLIError, report_error
 
 
 class Optimizer(str, Enum):
@@ -39,6 +39,9 @@ Plot = Annotated[bool, typer.Option(
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
 MaxMinutes = Annotated[float | None, typer.Option(
     help="Stop training after this many minutes (evaluation included).")]
+Deterministic = Annotated[bool, typer.Option(
+    "--deterministic", help="Sum the gradients exactly, so that any number of MPI processes "
+                            "(mpiexec -n K) ends with the weights of one.")]
 
 
 @contextmanager
@@ -48,10 +51,10 @@ def user_errors():
     try:
         yield
     except (ValueError, TypeError, OSError, ImportError, FloatingPointError) as exc:
-        say_error(str(exc) or type(exc).__name__)
+        report_error(exc, str(exc) or type(exc).__name__)
         raise typer.Exit(1) from None
     except KeyboardInterrupt as exc:
-        say_error("interrupted" + (f": {exc}" if str(exc) else ""))
+        report_error(exc, "interrupted" + (f": {exc}" if str(exc) else ""))
         raise typer.Exit(130) from None
 
 
@@ -76,13 +79,15 @@ def start_run(out: Path, resume: bool, overwrite: bool, plot: bool,
         if not overwrite:
             raise CLIError(f"{out} already holds a training run; pass --resume to continue "
                            f"it or --overwrite to replace it")
-        (out / CHECKPOINT).unlink()
+        (out / CHECKPOINT).unlink(missing_ok=True)  # (another MPI rank may have done it)
     return None if max_minutes is None else max_minutes * 60
 
 
 def save_run(model, out: Path, plot: bool, quiet: bool, title: str, what: str) -> None:
     """Save the trained ``model`` (a tagger or language model) in ``out``, with its loss and
-    metric curves as ``history.png`` when ``plot``."""
+    metric curves as ``history.png`` when ``plot`` (on rank 0 only, in an MPI run)."""
+    if distributed.rank() != 0:
+        return
     folder = model.save(out)
     if plot and model.history is not None and len(model.history):
         path = plots.plot_history(model.history, out / "history.png", title=title)

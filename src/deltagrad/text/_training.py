@@ -59,14 +59,6 @@ def digest(value) -> str:
     return hashlib.blake2b(json.dumps(value).encode(), digest_size=12).hexdigest()
 
 
-def use_trainer_dropout(module: nn.Module) -> None:
-    """Dropout layers draw from the trainer's seeded, checkpointed generator while they
-    train, not from the generator that initialised the weights."""
-    for m in module.modules():
-        if isinstance(m, nn.Dropout):
-            m.rng = None
-
-
 class _EpochLines(Callback):
     """Hands one line per epoch to ``log`` (if any): the epoch's record, see
     :func:`history_records`."""
@@ -94,7 +86,8 @@ def fit(module: nn.Module, X, y, *, run_info: dict, monitor: str | None, augment
                  *([best] if best else [])]
     trainer = Trainer(module, "cross_entropy", settings["optimizer"], lr=settings["lr"],
                       clip_norm=settings.get("clip_norm"), augment=augment,
-                      seed=settings["seed"], callbacks=callbacks, progress=progress)
+                      seed=settings["seed"], callbacks=callbacks, progress=progress,
+                      deterministic=settings.get("deterministic", False))
     with np.errstate(all="ignore"):  # the NaN guard reports what these warnings would
         trainer.fit(X, y, epochs=settings["epochs"], batch_size=settings["batch_size"],
                     max_time=settings["max_time"], validation_data=validation_data,

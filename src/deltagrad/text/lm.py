@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import io, nn
+from .. import distributed, io, nn
 from .._checks import check_float, check_int, check_optional_float
 from ..autograd import no_grad
 from ..nn import functional as F
 from ..train import History, predict_batches
+from ..train.sample_random import use_trainer_dropout
 from . import _training
 from ._model_folder import config_errors, read_metadata
 from ._training import hidden_sizes
@@ -262,7 +263,8 @@ def train_lm(text: str, *, level: str = "char", context: int | None = None,
              batch_size: int = 256, lr: float | None = None, optimizer: str = "adam",
              clip_norm: float | None = None, max_time: float | None = None, seed: int = 0,
              out_dir: str | os.PathLike | None = None, resume: bool = False,
-             progress="none", log: Callable[[str], None] | None = None) -> LanguageModel:
+             progress="none", log: Callable[[str], None] | None = None,
+             deterministic: bool = False) -> LanguageModel:
     """Train a :class:`FeedForwardLM` on ``text``; return the :class:`LanguageModel`.
 
     Without ``valid_text`` the last ``valid_fraction`` of ``text`` is held out for
@@ -292,6 +294,7 @@ def train_lm(text: str, *, level: str = "char", context: int | None = None,
     s = _lm_settings(level, context, lowercase, min_freq, embed_dim, hidden, dropout, direct,
                      context_dropout, epochs, batch_size, lr, optimizer, clip_norm, max_time,
                      seed, valid_fraction)
+    s["deterministic"] = bool(deterministic)
     run_info = {"settings": s, "data": {}}  # the trainer checks the token arrays itself
     _training.check_resume(out_dir, resume, run_info, where)
     if valid_text is None and valid_fraction:
@@ -300,7 +303,7 @@ def train_lm(text: str, *, level: str = "char", context: int | None = None,
     module = FeedForwardLM(len(vocab), s["context"], embed_dim=s["embed_dim"],
                            hidden=s["hidden"], dropout=s["dropout"], direct=s["direct"],
                            rng=np.random.default_rng(seed))
-    _training.use_trainer_dropout(module)
+    use_trainer_dropout(module)
     model = LanguageModel(module, vocab, level=level, lowercase=s["lowercase"], info={
         "training": s})
     X, y = model.dataset(text)
@@ -318,7 +321,7 @@ def train_lm(text: str, *, level: str = "char", context: int | None = None,
     module.eval()
     model.info = _training.training_info(trainer, best, s)
     model.history = trainer.history
-    if out_dir is not None:
+    if out_dir is not None and distributed.rank() == 0:
         model.save(out_dir)
     return model
 

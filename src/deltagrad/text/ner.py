@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import io, nn
+from .. import distributed, io, nn
 from .._checks import check_float, check_int, check_optional_float
 from ..autograd import concatenate
 from ..nn import functional as F
 from ..train import History, predict_batches
+from ..train.sample_random import use_trainer_dropout
 from . import _training
 from ._model_folder import config_errors, read_metadata
 from ._training import hidden_sizes
@@ -235,7 +236,8 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
                  optimizer: str = "adam", clip_norm: float | None = None,
                  max_time: float | None = None, seed: int = 0, decode: str = "viterbi",
                  out_dir: str | os.PathLike | None = None, resume: bool = False,
-                 progress="none", log: Callable[[str], None] | None = None) -> NERTagger:
+                 progress="none", log: Callable[[str], None] | None = None,
+                 deterministic: bool = False) -> NERTagger:
     """Train a :class:`WindowTagger` on ``train`` (``(words, tags)`` sentences, e.g. from
     :func:`~deltagrad.text.conll.read_conll`); return the :class:`NERTagger`.
 
@@ -262,6 +264,7 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
     s = _tagger_settings(radius, word_dim, casing_dim, hidden, activation, dropout, min_freq,
                          unk_replace, epochs, batch_size, lr, optimizer, clip_norm, max_time,
                          seed, decode)
+    s["deterministic"] = bool(deterministic)
     # The trainer checks the training windows itself; the validation sentences only the
     # validate hook sees.
     run_info = {"settings": s, "data": {"validation": _training.digest(valid)}}
@@ -273,7 +276,7 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
     module = WindowTagger(len(words), len(tags), radius=radius, word_dim=word_dim,
                           casing_dim=casing_dim, hidden=hidden, activation=activation,
                           dropout=dropout, rng=np.random.default_rng(seed))
-    _training.use_trainer_dropout(module)
+    use_trainer_dropout(module)
     tagger = NERTagger(module, words, tags, decode=decode, info={"training": s})
     X = _windows([ws for ws, _ in train], words, module.radius)
     y = np.array([tag_index[t] for _, ts in train for t in ts], dtype=np.int64)
@@ -292,7 +295,7 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
     module.eval()
     tagger.info = _training.training_info(trainer, best, s)
     tagger.history = trainer.history
-    if out_dir is not None:
+    if out_dir is not None and distributed.rank() == 0:
         tagger.save(out_dir)
     return tagger
 

@@ -203,7 +203,8 @@ class ModelCheckpoint(Callback):
         except (KeyError, IndexError, ValueError) as exc:
             raise ValueError(f"ModelCheckpoint: can not fill in path {self.path!r} ({exc}); "
                              f"it may use {{epoch}} and {sorted(logs)}") from None
-        save(self.trainer.model, path, {**self.metadata, "epoch": epoch, "logs": logs})
+        if self.trainer.parallel.is_root:  # one rank of an MPI run writes
+            save(self.trainer.model, path, {**self.metadata, "epoch": epoch, "logs": logs})
         self.saved.append(path)
 
     def state_dict(self) -> dict:

@@ -21,6 +21,8 @@ import math
 
 import numpy as np
 
+from .. import nn
+
 _PER_ROW = 0  # the second key word's top bit tells per-row streams from per-batch ones
 _PER_BATCH = 1 << 63
 
@@ -69,6 +71,14 @@ class SampleRandom(np.random.Generator):
             values = (raw >> np.uint64(11)).astype(np.float64)
             values *= 2.0 ** -53
         return values.reshape(shape)
+
+
+def use_trainer_dropout(module: nn.Module) -> None:
+    """Dropout layers draw from the trainer's seeded, checkpointed, per-sample generator
+    while they train, not from the generator that initialised the weights."""
+    for m in module.modules():
+        if isinstance(m, nn.Dropout):
+            m.rng = None
 
 
 def _philox_state(counter, key) -> dict:
