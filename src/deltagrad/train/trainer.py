@@ -409,9 +409,7 @@ class Trainer:
         for module in self.model.modules():
             if isinstance(module, nn.Dropout):
                 self.replay_dropout = self.replay_dropout or module.p > 0
-                # Over several ranks (or exactly) masks must be drawn per sample: even a
-                # layer's own generator is set aside for the run.
-                if module.rng is None or not self.parallel.alone:
+                if module.rng is None or not self.parallel.alone:  # (see the docstring)
                     borrowed.append((module, module.rng))
                     module.rng = self.rng.dropout
         self.keyed = bool(borrowed) or self.augment is not None
