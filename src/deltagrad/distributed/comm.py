@@ -114,8 +114,9 @@ def _stop_all_on_uncaught_errors(comm: MPIComm) -> None:
     shown = sys.excepthook
 
     def hook(kind, value, tb):
-        if comm.size == 1 or is_on_every_rank(value):
-            shown(kind, value, tb)  # nobody waits for this rank
+        if is_on_every_rank(value):  # nobody waits for anybody: rank 0 tells
+            if comm.rank == 0:
+                shown(kind, value, tb)
             return
         fail(value, comm, show_traceback=True)
 
