@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from deltagrad import distributed
-from deltagrad.distributed import LocalComm, comm
+from deltagrad.distributed import DataParallel, LocalComm, comm
 from deltagrad.distributed.exact import ExactSum
 from deltagrad.train.sample_random import SampleRandom
 
@@ -89,6 +89,40 @@ def test_launched_by_mpi_without_mpi4py_is_a_clear_error(monkeypatch):
         comm._connect()
     monkeypatch.setenv("PMI_SIZE", "1")  # a launch of one process is just one process
     assert isinstance(comm._connect(), LocalComm)
+
+
+class _FourRanks(LocalComm):
+    rank, size = 0, 4
+
+
+def test_a_batch_that_leaves_a_rank_idle_is_refused_on_every_rank():
+    with pytest.raises(ValueError, match=r"batch of 3 samples gives 3 rows, fewer than the 4"):
+        DataParallel(_FourRanks()).check_batch(3, 100)
+    with pytest.raises(ValueError, match=r"gives 2 micro-batches of 8 rows, fewer than the 4") \
+            as caught:
+        DataParallel(_FourRanks(), deterministic=True, micro_batch_size=8).check_batch(16, 100)
+    assert distributed.is_on_every_rank(caught.value)
+    DataParallel(_FourRanks(), deterministic=True).check_batch(32, 100)  # 8 micro-batches
+
+
+def test_deterministic_mode_in_one_process_trains_and_checks_its_setting():
+    from deltagrad import nn
+    from deltagrad.train import Trainer
+
+    with pytest.raises(ValueError, match="micro_batch_size"):
+        Trainer(nn.Linear(2, 2), deterministic=True, micro_batch_size=0)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 3)).astype(np.float32)
+    y = (X.sum(axis=1) > 0).astype(np.int64)
+    runs = []
+    for _ in range(2):
+        model = nn.MLP(3, [8], 2, dropout=0.3, rng=np.random.default_rng(1))
+        trainer = Trainer(model, "cross_entropy", lr=0.05, seed=0, progress="none",
+                          deterministic=True, micro_batch_size=4, metrics=["accuracy"])
+        history = trainer.fit(X, y, epochs=8, batch_size=16, validation_split=0.25)
+        runs.append(np.concatenate([p.data.ravel() for p in model.parameters()]))
+    assert runs[0].tobytes() == runs[1].tobytes()
+    assert history["loss"][-1] < history["loss"][0] and history["accuracy"][-1] > 0.7
 
 
 # --- under mpiexec ----------------------------------------------------------------------------

@@ -86,7 +86,7 @@ class DataParallel:
         all ranks together."""
         rows = stop - start
         if self.deterministic:
-            size = self.micro_batch_size or max(1, math.ceil(batch_size / MICRO_BATCHES))
+            size = self._micro_size(batch_size)
             n = math.ceil(rows / size)
             mine = range(n * self.rank // self.size, n * (self.rank + 1) // self.size)
             cuts = [(start + j * size, min(start + (j + 1) * size, stop)) for j in mine]
@@ -99,6 +99,22 @@ class DataParallel:
         total = float(weight[start:stop].sum())
         return [(lo, hi, float(weight[lo:hi].sum()) / total if total else 0.0)
                 for lo, hi in cuts], n
+
+    def check_batch(self, batch_size: int, n: int) -> None:
+        """Refuse batches (of ``batch_size``, over ``n`` samples) that leave a rank without
+        rows to compute (on every rank alike)."""
+        size = self._micro_size(batch_size)
+        rows = min(batch_size, n)
+        pieces = math.ceil(rows / size) if self.deterministic else rows
+        if pieces < self.size:
+            what = (f"{pieces} micro-batches of {size} rows" if self.deterministic
+                    else f"{rows} rows")
+            raise raised_on_every_rank(ValueError(
+                f"fit: a batch of {rows} samples gives {what}, fewer than the {self.size} "
+                f"ranks; use a larger batch_size (or fewer ranks)"))
+
+    def _micro_size(self, batch_size: int) -> int:
+        return self.micro_batch_size or max(1, math.ceil(batch_size / MICRO_BATCHES))
 
     def _attach(self, params: list) -> None:
         """One flat buffer for every gradient, preallocated once per parameter list: the

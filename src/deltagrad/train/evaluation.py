@@ -22,11 +22,15 @@ def metric_values(metrics, y, outputs, prefix: str) -> dict:
     return {prefix + name: float(fn(y, outputs)) for name, fn in metrics}
 
 
-def evaluate(model, objective, metrics, parallel, data: Samples, batch_size: int,
-             prefix: str = "") -> dict:
-    """``{prefix + "loss": ..., prefix + metric: ...}`` of ``model`` on ``data``."""
+def evaluate(trainer, data: Samples, batch_size: int, prefix: str = "") -> dict:
+    """``{prefix + "loss": ..., prefix + metric: ...}`` of ``trainer``'s model on ``data``
+    (its loss, metrics and ranks)."""
+    model, objective, metrics, parallel = (trainer.model, trainer.objective, trainer.metrics,
+                                           trainer.parallel)
     lo, hi = parallel.shard(len(data), batch_size)
-    inputs, target = tuple(x[lo:hi] for x in data.inputs), data.target[lo:hi]
+    inputs, target = data.inputs, data.target
+    if (lo, hi) != (0, len(data)):  # (a slice of a sparse matrix is a copy)
+        inputs, target = tuple(x[lo:hi] for x in inputs), target[lo:hi]
     if not metrics:  # no outputs kept: memory stays one loss per sample
         losses = predict_batches(model, inputs, batch_size,
                                  transform=lambda out, rows: objective.per_sample(

@@ -164,6 +164,7 @@ class Trainer:
                 if out_dir is not None:
                     settings["data"] = {"train": data.fingerprint(),
                                         "validation": val.fingerprint() if val else None}
+                self.parallel.check_batch(batch_size, len(data))
                 saved = run_state.open_run(out_dir, resume, settings)
                 run = _Run(self.callbacks + check_callbacks(callbacks), settings, val,
                            validate, batch_size, out_dir, run_info)
@@ -366,8 +367,7 @@ class Trainer:
     def evaluate(self, X, y, batch_size: int = 1024) -> dict:
         """The loss and the metrics on ``(X, y)``, in eval mode, without a graph."""
         data = self.prepare(X, y, where="evaluate")
-        return evaluate(self.model, self.objective, self.metrics, self.parallel, data,
-                        check_int(batch_size, "batch_size", "evaluate"))
+        return evaluate(self, data, check_int(batch_size, "batch_size", "evaluate"))
 
     def predict(self, X, batch_size: int = 1024) -> np.ndarray:
         """The model's raw outputs for ``X`` (logits for classification), in eval mode."""
@@ -378,9 +378,7 @@ class Trainer:
     def _end_of_epoch_logs(self, run: _Run) -> dict:
         """The validation's values (with the training batch size: a larger product would
         wake the BLAS threads, which then slow the small products of the next epoch)."""
-        logs = {} if run.val is None else evaluate(
-            self.model, self.objective, self.metrics, self.parallel, run.val, run.batch_size,
-            "val_")
+        logs = {} if run.val is None else evaluate(self, run.val, run.batch_size, "val_")
         if run.validate is not None:
             was_training = self.model.training
             self.model.eval()
