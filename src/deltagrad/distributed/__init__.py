@@ -22,7 +22,7 @@ at no extra cost.
 
 from __future__ import annotations
 
-from .comm import LocalComm, fail, failure_line, is_on_every_rank, raised_on_every_rank, world
+from .comm import LocalComm, fail, is_on_every_rank, raised_on_every_rank, world
 from .parallel import DataParallel
 
 
@@ -42,5 +42,5 @@ def world_size() -> int:
     return world().size
 
 
-__all__ = ["DataParallel", "LocalComm", "fail", "failure_line", "is_distributed",
+__all__ = ["DataParallel", "LocalComm", "fail", "is_distributed",
            "is_on_every_rank", "raised_on_every_rank", "rank", "world", "world_size"]

@@ -25,8 +25,8 @@ import traceback
 import numpy as np
 
 #: Variables MPI launchers set in every process they start (MPICH's Hydra and Intel MPI,
-#: Slurm's PMI-2: PMI_*; Open MPI: OMPI_*; PMIx launchers: PMIX_RANK).
-_LAUNCHER_SIZE = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS")
+#: Slurm's PMI-2: PMI_*; Open MPI: OMPI_*; PMIx launchers: PMIX_RANK, without a size).
+_LAUNCHER_SIZE = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE")
 _LAUNCHER_RANK = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
 
 
@@ -134,15 +134,15 @@ def is_on_every_rank(exc: BaseException) -> bool:
     return bool(getattr(exc, "on_every_rank", False))
 
 
-def failure_line(exc: BaseException, comm=None) -> str:
-    """``rank 1 of 4 failed: ValueError: ...`` (just the message outside MPI)."""
-    comm = comm or world()
-    message = str(exc) or type(exc).__name__
-    if comm.size == 1:
-        return message
-    kind = "" if isinstance(exc, (ValueError, TypeError, OSError)) else \
-        f"{type(exc).__name__}: "
-    return f"rank {comm.rank} of {comm.size} failed: {kind}{message}"
+def _failure_line(exc: BaseException, comm) -> str:
+    """``rank 1 of 4 failed: <message>``, the error's type named unless it is a user's
+    mistake (a ValueError, TypeError or OSError, whose message says it all)."""
+    message = str(exc)
+    if not message:
+        message = type(exc).__name__
+    elif not isinstance(exc, (ValueError, TypeError, OSError)):
+        message = f"{type(exc).__name__}: {message}"
+    return f"rank {comm.rank} of {comm.size} failed: {message}"
 
 
 def fail(exc: BaseException, comm=None, code: int = 1, show_traceback: bool = False) -> None:
@@ -156,6 +156,6 @@ def fail(exc: BaseException, comm=None, code: int = 1, show_traceback: bool = Fa
     user_error = isinstance(exc, (ValueError, TypeError, OSError, KeyboardInterrupt))
     if show_traceback or not user_error:
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=stream)
-    print(f"error: {failure_line(exc, comm)}; stopping all {comm.size} ranks", file=stream,
+    print(f"error: {_failure_line(exc, comm)}; stopping all {comm.size} ranks", file=stream,
           flush=True)
     comm.abort(code)

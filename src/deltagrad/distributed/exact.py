@@ -12,10 +12,10 @@ Per segment (one parameter tensor, say) with n terms in all, whose largest scale
 has magnitude ``M < 2**E``, the scale is ``2**(62 - h - E)`` with ``h = ceil(log2 n)``
 bits of headroom, so no partial sum can overflow int64. Each term loses at most half a unit
 of the last fixed-point place, ``2**(E - 63 + h)``; the total's absolute error is at most
-``n * 2**(E - 63 + h) <= n**2 * M * 2**-61``. With 64 terms that is ``2**-49 * M``: an
-element as large as ``2**-25 * M`` or larger (all but the tiny ones) keeps full float32
-precision; only elements more than ~10^7 times below their tensor's largest lose relative
-precision, down to absolute resolution ``2**-49 * M``.
+``n * 2**(E - 63 + h) <= n**2 * M * 2**-61``. With the 8 micro-batches of the default
+that is ``2**-55 * M``: every element larger than about ``2**-31 * M`` keeps full float32
+precision (24 bits); only elements more than ~10^9 times below their tensor's largest are
+exact to the absolute resolution ``2**-55 * M`` alone.
 
 Cost: one MAX allreduce of one number per segment, then one SUM allreduce of int64 (twice
 the bytes of a float32 allreduce); locally a few passes over each term.
@@ -69,7 +69,7 @@ class ExactSum:
                     continue
                 counts[s] += 1
                 if finite[s]:
-                    # float64: the float32 term and its scaled value are exact there
+                    # in float64: the scaled term keeps 53 bits before it is rounded
                     fixed = np.multiply(a, share * scale[s], dtype=np.float64)
                     np.rint(fixed, out=fixed)
                     total[bounds[s]:bounds[s + 1]] += fixed.reshape(-1).astype(np.int64)
