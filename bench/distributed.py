@@ -100,7 +100,7 @@ def worker(workload: str, mode: str) -> None:
         _timed(comm_module.MPIComm, name, comm_time)
     _timed(exact.ExactSum, "__call__", exact_time)
 
-    def trainer():  # a new one per fit: the warm-up's run state is not carried over
+    def trainer():  # a fresh one per fit (the warm-up's would count its epoch as done)
         return Trainer(model, "cross_entropy", lr=1e-3, seed=0, progress="none",
                        deterministic=mode == "det")
 
