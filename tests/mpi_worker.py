@@ -41,9 +41,9 @@ def weights(module) -> np.ndarray:
 
 
 def tabular(deterministic: bool, epochs: int = 3, seed: int = 0, callbacks=(), out_dir=None,
-            resume=False):
+            resume=False, dropout: float = 0.2):
     X, y = table(seed)
-    model = nn.MLP(6, [32, 32], 3, dropout=0.2, rng=np.random.default_rng(1))
+    model = nn.MLP(6, [32, 32], 3, dropout=dropout, rng=np.random.default_rng(1))
     use_trainer_dropout(model)  # masks per sample from the trainer, as the commands draw them
     trainer = Trainer(model, "cross_entropy", lr=0.01, metrics=["accuracy"], seed=3,
                       progress="none", deterministic=deterministic, callbacks=callbacks)
@@ -98,6 +98,7 @@ def main(scenario: str, out: Path) -> None:
             results[f"tab_{name}"] = weights(model)
             results[f"tab_{name}_acc"] = np.array(history["val_accuracy"])
         results["tab_fast_1"] = weights(tabular(False, epochs=1)[0])
+        results["tab_det_plain"] = weights(tabular(True, dropout=0.0)[0])  # no dropout
         results["lm_det"] = weights(language_model(True))
         results["lm_fast"] = weights(language_model(False))
     elif scenario == "raise":

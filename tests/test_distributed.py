@@ -166,7 +166,7 @@ def modes(tmp_path_factory):
     return results
 
 
-@pytest.mark.parametrize("key", ["tab_det", "lm_det"])
+@pytest.mark.parametrize("key", ["tab_det", "tab_det_plain", "lm_det"])
 def test_deterministic_mode_is_bit_identical_for_any_number_of_processes(modes, key):
     for k in ("2", "3"):
         assert modes[k][key].tobytes() == modes["1"][key].tobytes(), (key, k)
