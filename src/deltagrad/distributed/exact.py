@@ -30,6 +30,9 @@ import numpy as np
 #: bits of the int64 the fixed point uses, one short of 63 so that rounding up never
 #: overflows
 _BITS = 62
+#: elements converted at a time, through two preallocated buffers (1 MiB; as fast as whole
+#: tensors, which would need fresh pages for every term)
+_CHUNK = 65536
 
 
 class ExactSum:
@@ -37,7 +40,7 @@ class ExactSum:
     of elements). Call it with this rank's terms, each a ``(share, arrays)`` pair (one array
     per segment, ``None`` where the term has none; each term's arrays are multiplied by its
     ``share`` first) and the number of terms on all ranks together. Returns one float64 array
-    per segment (None where no term on any rank had one; NaN where any was not finite)."""
+    per segment (None where no term on any rank had one; inf where any was not finite)."""
 
     def __init__(self, comm, sizes):
         self.comm = comm
@@ -46,6 +49,8 @@ class ExactSum:
         count = len(self.sizes)
         self.total = np.zeros(int(self.bounds[-1]) + count, np.int64)  # sums, then counts
         self.largest = np.zeros(count, np.float64)
+        chunk = min(_CHUNK, max(self.sizes, default=0))
+        self._scaled, self._fixed = np.empty(chunk, np.float64), np.empty(chunk, np.int64)
 
     def __call__(self, terms, n_terms: int) -> list:
         largest, total, bounds = self.largest, self.total, self.bounds
@@ -69,10 +74,8 @@ class ExactSum:
                     continue
                 counts[s] += 1
                 if finite[s]:
-                    # in float64: the scaled term keeps 53 bits before it is rounded
-                    fixed = np.multiply(a, share * scale[s], dtype=np.float64)
-                    np.rint(fixed, out=fixed)
-                    total[bounds[s]:bounds[s + 1]] += fixed.reshape(-1).astype(np.int64)
+                    self._add_fixed(total[bounds[s]:bounds[s + 1]], a.reshape(-1),
+                                    share * scale[s])
         self.comm.allreduce(total, "sum")
         out = []
         for s in range(len(self.sizes)):
@@ -83,3 +86,13 @@ class ExactSum:
             else:
                 out.append(total[bounds[s]:bounds[s + 1]] / scale[s])
         return out
+
+    def _add_fixed(self, total: np.ndarray, values: np.ndarray, scale: float) -> None:
+        """``total += rint(values * scale)`` in int64, chunk by chunk; the product in
+        float64, where the scaled float32 value is exact before it is rounded."""
+        scaled, fixed = self._scaled, self._fixed
+        for lo in range(0, values.size, _CHUNK):
+            hi = min(lo + _CHUNK, values.size)
+            np.multiply(values[lo:hi], scale, out=scaled[:hi - lo])
+            np.rint(scaled[:hi - lo], out=fixed[:hi - lo], casting="unsafe")
+            total[lo:hi] += fixed[:hi - lo]
