@@ -111,8 +111,9 @@ def worker(workload: str, mode: str) -> None:
     seconds = time.perf_counter() - began
     if distributed.rank() == 0:
         params = sum(p.data.size for p in model.parameters())
+        steps = -(-len(y) // batch)
         print(json.dumps({"workload": workload, "mode": mode, "k": distributed.world_size(),
-                          "samples_per_s": len(y) / seconds, "step_s": seconds / -(-len(y) // batch),
+                          "samples_per_s": len(y) / seconds, "step_s": seconds / steps,
                           "comm_share": comm_time[0] / seconds,
                           "exact_share": exact_time[0] / seconds, "params": params}))
 

@@ -38,8 +38,8 @@ from ..optim import clip_grad_norm_, clip_grad_value_
 from . import state as run_state
 from ._resolve import resolve_metrics, resolve_optimizer
 from .budget import Budget
-from .evaluation import evaluate, metric_values
 from .callbacks import Hooks, check_callbacks
+from .evaluation import evaluate, metric_values
 from .guard import diverged, finite_gradients
 from .history import History
 from .inference import predict_batches
