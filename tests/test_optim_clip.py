@@ -181,3 +181,56 @@ def test_l2_penalty_edge_cases():
         optim.l2_penalty([w], -1)
     with pytest.raises(TypeError, match="expected Tensors"):
         optim.l2_penalty([np.ones(2)], 1.0)
+
+
+# --- l1_penalty -------------------------------------------------------------------------
+
+def test_l1_penalty_value_and_gradient():
+    rng = np.random.default_rng(9)
+    params = [dg.tensor(rng.standard_normal(shape), requires_grad=True) for shape in SHAPES]
+    params[0].data.flat[0] = 0.0  # at 0 the gradient is 0 (the subgradient PyTorch takes)
+    penalty = optim.l1_penalty(params, alpha=0.3)
+    expected = 0.3 * sum(float(np.abs(p.data).sum()) for p in params)
+    np.testing.assert_allclose(penalty.item(), expected, rtol=1e-12)
+    penalty.backward()
+    for p in params:
+        np.testing.assert_allclose(p.grad, 0.3 * np.sign(p.data), rtol=1e-12)
+    assert params[0].grad.flat[0] == 0.0
+
+
+def test_l1_penalty_gradient_matches_central_differences():
+    rng = np.random.default_rng(10)
+    w = rng.standard_normal((3, 4))
+    w[np.abs(w) < 0.1] = 0.5  # away from the kink at 0, where differences are meaningless
+    assert dg.gradcheck(lambda t: optim.l1_penalty([t, t * 2.0], alpha=0.7),
+                        [dg.tensor(w, requires_grad=True)])
+
+
+def test_l1_penalty_shrinks_useless_weights_to_zero():
+    # Least squares where only the first feature matters: with L1 the other weights end at
+    # (about) 0 while plain least squares leaves them at their noisy fit.
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((200, 5))
+    y = 2.0 * x[:, 0] + 0.3 * rng.standard_normal(200)
+    fits = {}
+    for alpha in (0.0, 0.1):
+        w = dg.tensor(np.zeros(5), requires_grad=True)
+        opt = optim.SGD([w], lr=0.01)
+        for _ in range(2000):
+            opt.zero_grad()
+            loss = ((x @ w - y) ** 2).mean() + optim.l1_penalty([w], alpha)
+            loss.backward()
+            opt.step()
+        fits[alpha] = w.data
+    assert np.abs(fits[0.1][1:]).max() < 0.01 < np.abs(fits[0.0][1:]).max()
+    assert abs(fits[0.1][0] - 2.0) < 0.1
+
+
+def test_l1_penalty_edge_cases():
+    w = dg.tensor(np.array([1.0, -2.0]), requires_grad=True)
+    assert optim.l1_penalty(w, 1.0).item() == 3.0  # a single Tensor
+    assert optim.l1_penalty([], 1.0).item() == 0.0
+    with pytest.raises(ValueError, match="Invalid alpha value: -1"):
+        optim.l1_penalty([w], -1)
+    with pytest.raises(TypeError, match="l1_penalty: expected Tensors"):
+        optim.l1_penalty([np.ones(2)], 1.0)

@@ -1,4 +1,4 @@
-"""Optimisers, learning-rate schedules, gradient clipping and an L2 penalty.
+"""Optimisers, learning-rate schedules, gradient clipping and L2 and L1 penalties.
 
 >>> import numpy as np, deltagrad as dg
 >>> from deltagrad import optim
@@ -21,11 +21,11 @@ from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .clip import clip_grad_norm_, clip_grad_value_
 from .optimizer import Optimizer
-from .regularization import l2_penalty
+from .regularization import l1_penalty, l2_penalty
 from .rmsprop import RMSprop
 from .sgd import SGD
 
 __all__ = [
     "SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "clip_grad_norm_",
-    "clip_grad_value_", "l2_penalty", "lr_scheduler",
+    "clip_grad_value_", "l1_penalty", "l2_penalty", "lr_scheduler",
 ]
