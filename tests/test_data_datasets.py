@@ -10,16 +10,20 @@ import pytest
 from sklearn import datasets as skd
 
 import deltagrad.data.datasets as datasets_module
-from deltagrad.data import (DATASETS, Dataset, load_dataset, make_blobs, make_circles, make_moons,
-                            make_spirals, make_xor)
+from deltagrad.data import (DATASETS, Dataset, load_dataset, make_blobs, make_circles,
+                            make_gaussians, make_moons, make_plane, make_spirals, make_xor)
+from deltagrad.data.datasets import GAUSSIANS
 
 SYNTHETIC = {"moons": 2, "circles": 2, "spirals": 2, "spirals3": 3, "xor": 2, "blobs": 3}
 REAL = {"iris": skd.load_iris, "digits": skd.load_digits, "wine": skd.load_wine,
         "breast_cancer": skd.load_breast_cancer, "diabetes": skd.load_diabetes}
 
 
+REGRESSION = ("plane", "gaussians")
+
+
 def test_names_listed():
-    assert set(DATASETS) == set(SYNTHETIC) | set(REAL)
+    assert set(DATASETS) == set(SYNTHETIC) | set(REAL) | set(REGRESSION)
 
 
 @pytest.mark.parametrize("name", sorted(SYNTHETIC))
@@ -100,6 +104,40 @@ def test_blobs_without_noise_sit_on_their_centres():
         assert np.hypot(*points[0]) == pytest.approx(3.0, abs=1e-6)
     centres = np.unique(ds.X, axis=0)
     assert len(centres) == 4
+
+
+@pytest.mark.parametrize("name", REGRESSION)
+def test_synthetic_regression_sets(name):
+    ds = load_dataset(name, n_samples=101, seed=3)
+    assert ds.name == name and ds.task == "regression" and ds.n_classes is None
+    assert ds.X.shape == (101, 2) and ds.X.dtype == np.float32 and ds.y.shape == (101,)
+    assert ds.y.dtype == np.float32 and ds.feature_names == ["x0", "x1"]
+    assert (np.abs(ds.X) <= 1).all() and np.isfinite(ds.y).all()
+    again, other = load_dataset(name, n_samples=101, seed=3), load_dataset(name, seed=4)
+    np.testing.assert_array_equal(ds.y, again.y)
+    assert not np.array_equal(ds.X[:50], other.X[:50])
+    # Noise moves the targets, not the points.
+    quiet, loud = load_dataset(name, noise=0.0), load_dataset(name, noise=0.5)
+    np.testing.assert_array_equal(quiet.X, loud.X)
+    assert 0.4 < float(np.std(loud.y - quiet.y)) < 0.6
+
+
+def test_plane_and_gaussians_targets_without_noise():
+    plane = make_plane(300, noise=0.0, seed=1)
+    x = plane.X.astype(np.float64)
+    np.testing.assert_allclose(plane.y, (x[:, 0] + x[:, 1]) / 2, atol=1e-6)
+    bumps = make_gaussians(300, noise=0.0, seed=1, width=0.3)
+    x = bumps.X.astype(np.float64)
+    expected = sum(s * np.exp(-((x[:, 0] - a) ** 2 + (x[:, 1] - b) ** 2) / 0.18)
+                   for a, b, s in GAUSSIANS)
+    np.testing.assert_allclose(bumps.y, expected, atol=1e-6)
+    for a, b, sign in GAUSSIANS:  # default width: at a centre, about its bump's sign
+        peak = sum(s * np.exp(-((a - c) ** 2 + (b - d) ** 2) / 0.08) for c, d, s in GAUSSIANS)
+        assert peak == pytest.approx(sign, abs=0.05)
+    with pytest.raises(ValueError, match="gaussians: width must be a number > 0"):
+        make_gaussians(10, width=0)
+    with pytest.raises(ValueError, match=r"plane: n_samples must be at least 1, got 0"):
+        make_plane(0)
 
 
 @pytest.mark.parametrize("name", sorted(REAL))

@@ -1,4 +1,5 @@
-"""Built-in data sets: the small real ones scikit-learn ships, and seeded synthetic 2-D ones.
+"""Built-in data sets: the small real ones scikit-learn ships, and seeded synthetic 2-D ones
+(classification: moons, circles, spirals, xor, blobs; regression: plane, gaussians).
 
 The real sets (iris, digits, wine, breast_cancer, diabetes) are read from the copies bundled
 with scikit-learn, so nothing is downloaded; scikit-learn is imported only when one is asked
@@ -89,7 +90,8 @@ def _check_synthetic(name: str, n_samples: int, noise: float, seed: int, min_sam
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
         raise TypeError(f"{name}: n_samples must be an int, got {type(n_samples).__name__}")
     if n_samples < min_samples:
-        raise ValueError(f"{name}: n_samples must be at least {min_samples} (one per class), "
+        why = " (one per class)" if min_samples > 1 else ""
+        raise ValueError(f"{name}: n_samples must be at least {min_samples}{why}, "
                          f"got {n_samples}")
     if isinstance(noise, bool) or not isinstance(noise, (int, float, np.number)) \
             or not np.isfinite(noise) or noise < 0:
@@ -205,13 +207,59 @@ def make_blobs(n_samples: int = 300, *, noise: float = 0.75, seed: int = 0,
     return _finish("blobs", parts, noise, rng)
 
 
+# Synthetic 2-D regression sets: points uniform in the square [-1, 1]^2, a target in about
+# [-1, 1] that is a function of the point, and `noise`: the standard deviation of Gaussian
+# noise added to the target (the points stay where they are).
+
+def _regression(name: str, n_samples: int, noise: float, seed: int, target) -> Dataset:
+    rng = _check_synthetic(name, n_samples, noise, seed, 1)
+    X = rng.uniform(-1.0, 1.0, size=(n_samples, 2))
+    y = target(X[:, 0], X[:, 1])
+    y = y + rng.normal(scale=noise, size=y.shape) if noise > 0 else y
+    return Dataset(X=np.ascontiguousarray(X, dtype=np.float32), y=y.astype(np.float32),
+                   task="regression", feature_names=["x0", "x1"], class_names=None, name=name)
+
+
+def make_plane(n_samples: int = 200, *, noise: float = 0.05, seed: int = 0) -> Dataset:
+    """A tilted plane: the target is ``(x0 + x1) / 2``, from -1 in one corner to 1 in the other.
+
+    >>> ds = make_plane(50, noise=0.0); ds.task, bool(np.allclose(ds.y, ds.X.sum(axis=1) / 2))
+    ('regression', True)
+    """
+    return _regression("plane", n_samples, noise, seed, lambda a, b: (a + b) / 2)
+
+
+#: Centres and signs of the bumps of ``make_gaussians``: two rows of three, alternating.
+GAUSSIANS = ((-0.6, 0.45, 1.0), (0.0, 0.45, -1.0), (0.6, 0.45, 1.0),
+             (-0.6, -0.45, -1.0), (0.0, -0.45, 1.0), (0.6, -0.45, -1.0))
+
+
+def make_gaussians(n_samples: int = 300, *, noise: float = 0.05, seed: int = 0,
+                   width: float = 0.2) -> Dataset:
+    """Six Gaussian bumps of height +1 or -1 (``GAUSSIANS``), each of standard deviation
+    ``width``; the target is their sum, near 0 between them.
+
+    >>> ds = make_gaussians(400, noise=0.0); bool(ds.y.max() > 0.5 and ds.y.min() < -0.5)
+    True
+    """
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or not width > 0:
+        raise ValueError(f"gaussians: width must be a number > 0, got {width!r}")
+
+    def bumps(a, b):
+        return sum(sign * np.exp(-((a - cx) ** 2 + (b - cy) ** 2) / (2 * width ** 2))
+                   for cx, cy, sign in GAUSSIANS)
+
+    return _regression("gaussians", n_samples, noise, seed, bumps)
+
+
 _SYNTHETIC = {"moons": make_moons, "circles": make_circles, "xor": make_xor,
-              "blobs": make_blobs}
+              "blobs": make_blobs, "plane": make_plane, "gaussians": make_gaussians}
 _REAL = ("iris", "digits", "wine", "breast_cancer", "diabetes")
 _SPIRALS = re.compile(r"spirals(\d*)")
 
 #: The names ``load_dataset`` knows. Any ``spiralsK`` with K >= 2 arms works too.
-DATASETS = _REAL + ("moons", "circles", "spirals", "spirals3", "xor", "blobs")
+DATASETS = _REAL + ("moons", "circles", "spirals", "spirals3", "xor", "blobs", "plane",
+                    "gaussians")
 
 
 def _load_real(name: str, seed: int, n_samples: int | None) -> Dataset:
