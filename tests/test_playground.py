@@ -26,7 +26,8 @@ with warnings.catch_warnings():  # newer Starlette prefers httpx2; httpx works t
 
 from deltagrad.playground import Settings, SettingsError, create_app, parse_settings
 from deltagrad.playground.server import running_server
-from deltagrad.playground.session import GRID, Sessions
+from deltagrad.playground.session import GRID
+from deltagrad.playground.sessions import Sessions, TooManySessions
 from deltagrad.playground.settings import MAX_LAYERS, MAX_NEURONS, schema
 
 STATIC = Path(__file__).resolve().parents[1] / "src" / "deltagrad" / "playground" / "static"
@@ -227,14 +228,47 @@ def test_every_data_set_optimiser_and_activation_trains_a_step(client):
 
 
 def test_sessions_close_and_are_capped():
-    with TestClient(create_app(allowed_hosts=["testserver"], max_sessions=2)) as c:
-        a, _ = new_session(c), new_session(c)
+    app = create_app(allowed_hosts=["testserver"], max_sessions=2)
+    with TestClient(app) as c:
+        a, b = new_session(c), new_session(c)
+        for sid in (a, b):  # both open in a page: a third is refused, saying why
+            app.state.sessions.get(sid).listeners = 1
         reply = c.post("/api/sessions", json=SMALL)
-        assert reply.status_code == 503 and "already runs 2 sessions" in reply.json()["error"]
+        assert reply.status_code == 503
+        assert reply.json()["error"] == ("all 2 sessions of this playground are open in a page "
+                                         "right now; close a tab or try again later")
+        assert len(app.state.sessions) == 2
         assert c.delete(f"/api/sessions/{a}").json() == {"closed": True}
         assert c.get(f"/api/sessions/{a}").status_code == 404
         assert c.post("/api/sessions", json=SMALL).status_code == 201  # room again
         assert c.post(f"/api/sessions/{a}/close").json() == {"closed": False}
+        assert len(app.state.sessions) == 2
+
+
+def test_at_the_cap_the_least_recently_watched_unwatched_session_makes_room():
+    now = [0.0]
+    sessions = Sessions(max_sessions=3, clock=lambda: now[0])
+    made = []
+    for t in (1.0, 2.0, 3.0):
+        now[0] = t
+        made.append(sessions.create(parse_settings(SMALL)))
+    old, middle, watched = made
+    watched.listeners = 1  # an open event stream: never evicted
+    now[0] = 4.0
+    sessions.get(old.id)  # a request counts as watching: `middle` is now the stalest
+    now[0] = 4.5
+    newest = sessions.create(parse_settings(SMALL))
+    assert middle.closed and middle.id not in sessions
+    assert {old.id, watched.id, newest.id} == set(sessions._sessions) and len(sessions) == 3
+    now[0] = 5.0
+    newer = sessions.create(parse_settings(SMALL))  # then `old` (seen at 4.0, `newest` at 4.5)
+    assert old.closed and not watched.closed and newer.id in sessions and len(sessions) == 3
+    for session in (newest, newer):
+        session.listeners = 1
+    with pytest.raises(TooManySessions, match="all 3 sessions of this playground are open"):
+        sessions.create(parse_settings(SMALL))
+    assert len(sessions) == 3
+    sessions.close_all()
 
 
 def test_idle_sessions_pause_then_close():

@@ -32,7 +32,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from .session import Session, Sessions, TooManySessions
+from .session import Session
+from .sessions import Sessions, TooManySessions
 from .settings import Settings, SettingsError, parse_settings, schema
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")

@@ -1,4 +1,4 @@
-"""One browser tab's training run, and the table of all of them.
+"""One browser tab's training run.
 
 A ``Session`` owns a data set, an MLP, its optimiser and the ``Trainer`` whose per-epoch
 function trains it (with the NaN guard), in a background thread of its own while it runs
@@ -7,8 +7,7 @@ every ``publish_every`` seconds it evaluates the network, on the train and test 
 on a grid over the plane (the decision-boundary heat map), and publishes that as a
 JSON-ready snapshot with a version number that the event stream watches.
 
-``Sessions`` hands out unguessable ids, caps how many exist, pauses sessions nobody watches
-and closes those left idle, so closed tabs do not keep a CPU busy.
+The table of all sessions is ``sessions.py``.
 """
 
 from __future__ import annotations
@@ -223,71 +222,6 @@ class Session:
 
     def touch(self) -> None:
         self.last_seen = self.clock()
-
-
-class TooManySessions(RuntimeError):
-    """The server already holds as many sessions as it allows."""
-
-
-class Sessions:
-    """All live sessions by id, with a cap and idle clean-up."""
-
-    def __init__(self, *, max_sessions: int = 32, idle_pause_s: float = 30.0,
-                 ttl_s: float = 600.0, publish_every: float = 0.1, clock=time.monotonic):
-        self.max_sessions, self.idle_pause_s, self.ttl_s = max_sessions, idle_pause_s, ttl_s
-        self.publish_every, self.clock = publish_every, clock
-        self._sessions: dict[str, Session] = {}
-        self._lock = threading.Lock()
-
-    def create(self, settings: Settings) -> Session:
-        self.reap()
-        with self._lock:
-            if len(self._sessions) >= self.max_sessions:
-                raise TooManySessions(f"the playground already runs {self.max_sessions} "
-                                      f"sessions; close a tab or try again later")
-        session = Session(settings, publish_every=self.publish_every, clock=self.clock)
-        with self._lock:
-            self._sessions[session.id] = session
-        return session
-
-    def get(self, session_id: str) -> Session:
-        session = self._sessions.get(session_id)
-        if session is None:
-            raise KeyError(session_id)
-        session.touch()
-        return session
-
-    def close(self, session_id: str) -> bool:
-        with self._lock:
-            session = self._sessions.pop(session_id, None)
-        if session is not None:
-            session.close()
-        return session is not None
-
-    def reap(self) -> list[str]:
-        """Pause sessions nobody has watched for ``idle_pause_s``; close those idle ``ttl_s``."""
-        now, closed = self.clock(), []
-        for session in list(self._sessions.values()):
-            if session.listeners > 0:
-                session.touch()  # an open event stream counts as being watched
-                continue
-            idle = now - session.last_seen
-            if idle > self.ttl_s:
-                self.close(session.id)
-                closed.append(session.id)
-            elif idle > self.idle_pause_s and session.running:
-                session.pause()
-        return closed
-
-    def close_all(self) -> None:
-        for session_id in list(self._sessions):
-            self.close(session_id)
-
-    def __len__(self) -> int:
-        return len(self._sessions)
-
-    def __contains__(self, session_id: str) -> bool:
-        return session_id in self._sessions
 
 
 def _optimizer(name: str, params, lr: float):
