@@ -61,10 +61,19 @@ def new_session(client, **settings) -> str:
     ("n_samples", 10**6, "n_samples must be an integer in [20, 2000]"),
     ("noise", True, "noise must be a number"),
     ("dropout", 0.95, "dropout must be a number in [0, 0.9]"),
-    ("dataset", "/etc/passwd", "dataset must be one of moons, circles, spirals, xor, blobs"),
+    ("dataset", "/etc/passwd",
+     "dataset must be one of moons, circles, spirals, xor, blobs, plane, gaussians"),
     ("dataset", "iris", "dataset must be one of"),
     ("optimizer", "lbfgs", "optimizer must be one of sgd, momentum, adam"),
     ("activation", None, "activation must be one of"),
+    ("features", [], "features must be a list of one or more of x1, x2, x1_sq"),
+    ("features", ["x1", "x1"], "each at most once"),
+    ("features", ["x3"], "features must be a list"),
+    ("features", [["x1"]], "features must be a list"),
+    ("features", "x1", "features must be a list"),
+    ("regularization", "l3", "regularization must be one of none, l1, l2"),
+    ("regularization_rate", 11, "regularization_rate must be a number in [0, 10], got 11"),
+    ("l2", 0.1, "unknown setting 'l2'"),
     ("path", "model.safetensors", "unknown setting 'path'"),
 ])
 def test_settings_are_checked_against_their_bounds(field, value, words):
@@ -82,6 +91,10 @@ def test_settings_defaults_and_schema_agree():
     assert table["hidden"]["max_layers"] == MAX_LAYERS == 8
     assert table["hidden"]["max_neurons"] == MAX_NEURONS == 64
     assert parse_settings({"hidden": []}).hidden == ()  # no hidden layer: a linear model
+    # Features come back in the page's order, whatever order they were sent in.
+    assert parse_settings({"features": ["x2_sq", "x1"]}).features == ("x1", "x2_sq")
+    assert parse_settings({"dataset": "plane"}).problem == "regression"
+    assert parse_settings({"dataset": "spirals"}).problem == "classification"
 
 
 # --- the page and its files ----------------------------------------------------------------------
@@ -93,6 +106,10 @@ def test_page_is_served_with_its_own_files_only(client):
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert client.get("/static/app.js").headers["content-type"].startswith("text/javascript")
     assert client.get("/static/style.css").status_code == 200
+    for name in ("draw.js", "diagram.js"):  # the modules app.js imports
+        reply = client.get(f"/static/{name}")
+        assert reply.status_code == 200 and reply.headers["content-type"].startswith(
+            "text/javascript") and "export " in reply.text
     for name in ("../settings.py", "..%2Fsettings.py", "index.htm", "missing.js"):
         assert client.get(f"/static/{name}").status_code == 404
     # Offline: nothing is loaded from another site.
@@ -140,17 +157,48 @@ def test_every_refusal_is_one_json_error_with_the_security_headers(client):
                 client.get("/api/sessions/nope/events"), client.post("/api/sessions/nope/step"),
                 client.post("/api/sessions/nope/pause"), client.post("/api/sessions/nope/reset"),
                 client.post("/api/sessions/nope/settings", json={}),
+                client.post("/api/sessions/nope/explain", json={"point": 0}),
                 client.get("/static/missing.js"),
                 client.post(f"/api/sessions/{sid}/reset", json={"seed": -1}),
                 client.post(f"/api/sessions/{sid}/settings", content=b"[]",
                             headers={"Content-Type": "application/json"})]
-    assert [r.status_code for r in refusals] == [404] * 8 + [422, 422]
+    assert [r.status_code for r in refusals] == [404] * 9 + [422, 422]
     for reply in refusals:
         assert set(reply.json()) == {"error"} and reply.json()["error"]
         assert reply.headers["cache-control"] == "no-store"
         assert "default-src 'self'" in reply.headers["content-security-policy"]
     assert "reload the page" in refusals[0].json()["error"]
     assert refusals[-2].json()["error"] == "seed must be an integer in [0, 2.14748e+09], got -1"
+
+
+def test_config_lists_the_features_and_each_problems_data_sets(client):
+    config = client.get("/api/config").json()
+    assert config["features"] == {"x1": "x₁", "x2": "x₂", "x1_sq": "x₁²", "x2_sq": "x₂²",
+                                  "x1_x2": "x₁x₂", "sin_x1": "sin x₁", "sin_x2": "sin x₂"}
+    assert config["problems"] == {"classification": ["moons", "circles", "spirals", "xor",
+                                                     "blobs"],
+                                  "regression": ["plane", "gaussians"]}
+    assert config["fields"]["features"]["options"] == list(config["features"])
+    assert config["defaults"]["features"] == ["x1", "x2"]
+    assert config["defaults"]["regularization"] == "none"
+
+
+def test_explain_sends_one_points_delta_trace(client):
+    sid = new_session(client, n_samples=60)
+    client.post(f"/api/sessions/{sid}/step")
+    reply = client.post(f"/api/sessions/{sid}/explain", json={"point": 2})
+    assert reply.status_code == 200, reply.text
+    trace = reply.json()
+    assert trace["point"] == 2 and trace["epoch"] == 1 and trace["loss"] > 0
+    assert trace["text"].startswith("Backward pass from loss = ")
+    assert "layers.0.weight" in trace["text"]
+    for body, words in (({"point": 30}, "point must be an integer in [0, 29], got 30"),
+                        ({"point": "2"}, "point must be an integer"), ({}, "got None")):
+        reply = client.post(f"/api/sessions/{sid}/explain", json=body)
+        assert reply.status_code == 422 and words in reply.json()["error"], body
+    reply = client.post(f"/api/sessions/{sid}/explain", content=b"point=2",
+                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert reply.status_code == 415
 
 
 def test_a_session_trains_and_the_loss_falls(client):
@@ -164,7 +212,8 @@ def test_a_session_trains_and_the_loss_falls(client):
     assert state["test_loss"] < 0.25 < math.log(2)  # well below chance
     assert state["train_loss"] < first["train_loss"] / 3
     assert state["test_accuracy"] > 0.9
-    assert state["history"]["epoch"][-1] == 25 and len(state["history"]["test"]) >= 25
+    assert state["history"]["epoch"] == list(range(26))  # a point per epoch
+    assert len(state["history"]["test"]) == 26
     # The heat map: GRID x GRID cells, one byte per class, summing to about 255 each.
     probs = np.frombuffer(base64.b64decode(state["grid"]["probs"]), np.uint8)
     cells = probs.reshape(GRID * GRID, 2).astype(int)
@@ -205,7 +254,8 @@ def test_live_settings_keep_the_run_others_rebuild(client):
     sid = new_session(client)
     client.post(f"/api/sessions/{sid}/step")
     reply = client.post(f"/api/sessions/{sid}/settings",
-                        json={"learning_rate": 0.1, "l2": 0.001, "batch_size": 5}).json()
+                        json={"learning_rate": 0.1, "regularization": "l2",
+                              "regularization_rate": 0.001, "batch_size": 5}).json()
     assert reply["rebuilt"] is False and reply["epoch"] == 1
     assert reply["settings"]["learning_rate"] == 0.1
     reply = client.post(f"/api/sessions/{sid}/settings", json={"hidden": [2, 2]}).json()
@@ -220,7 +270,7 @@ def test_every_data_set_optimiser_and_activation_trains_a_step(client):
                                  ["sgd", "momentum", "adam", "rmsprop", "adagrad"],
                                  ["tanh", "relu", "sigmoid", "leaky_relu", "gelu"]):
         sid = new_session(client, dataset=dataset, optimizer=opt, activation=act,
-                          dropout=0.1, l2=0.01)
+                          dropout=0.1, regularization="l2", regularization_rate=0.01)
         state = client.post(f"/api/sessions/{sid}/step").json()
         assert state["epoch"] == 1 and state["test_loss"] is not None, dataset
         classes = client.get(f"/api/sessions/{sid}/data").json()["classes"]
@@ -315,6 +365,10 @@ def test_event_stream_sends_points_and_training_state():
             assert first["data"]["settings"]["dataset"] == "circles"
             assert len(first["data"]["train"]["x"]) + len(first["data"]["test"]["x"]) == 60
             assert first["state"]["epoch"] == 0
+            assert first["data"]["problem"] == "classification"
+            assert len(first["data"]["features"]["scales"]) == 7  # every feature's heat map
+            assert first["state"]["network"]["widths"] == [2, 4, 2]
+            assert first["state"]["last_step"] is None
             http.post(f"/api/sessions/{sid}/step")
             # (a snapshot taken while pausing, still at epoch 0, may come first)
             while (epoch := read_events(lines, {"state"})["state"]["epoch"]) != 1:

@@ -26,13 +26,13 @@ def test_a_diverging_session_stops_and_says_where():
 
 
 def test_live_settings_reach_the_running_loop():
-    session = Session(Settings(batch_size=300, l2=0.0))  # 150 training points: one batch
+    session = Session(Settings(batch_size=300))  # 150 training points: one batch
     session.step()
     assert session.trainer.step == 1 and session.epoch == 1
-    session.update(Settings(batch_size=10, l2=0.5))
+    session.update(Settings(batch_size=10, regularization="l2", regularization_rate=0.5))
     session.step()
     assert session.trainer.step == 1 + 15 and session.epoch == 2
     penalty = session._loss(session.model(session.X_train), session.y_train)
-    session.update(Settings(batch_size=10, l2=0.0))
+    session.update(Settings(batch_size=10, regularization="l2", regularization_rate=0.0))
     plain = session._loss(session.model(session.X_train), session.y_train)
     assert penalty.item() > plain.item()  # the L2 term is read at every batch

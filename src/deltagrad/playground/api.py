@@ -1,9 +1,11 @@
 """The playground's web app: its page, a small JSON API and an event stream, on Starlette.
 
 Each browser tab creates a session (``POST /api/sessions``) and gets its id; it then drives it
-with ``start``, ``pause``, ``step``, ``reset`` and ``settings``, and listens to
-``GET /api/sessions/{id}/events``, a stream of server-sent events: ``data`` (the points, when
-they change) and ``state`` (epoch, losses, accuracies, the heat map, the loss curves).
+with ``start``, ``pause``, ``step``, ``reset`` and ``settings``, asks for the δ trace of one
+training point (``explain``), and listens to ``GET /api/sessions/{id}/events``, a stream of
+server-sent events: ``data`` (the points and the input features' heat maps, when they
+change) and ``state`` (epoch, losses, accuracies, the output heat map, the loss curves, the
+network diagram and the last step's δ's and gradients).
 
 Every endpoint is one module-level function declared with ``@endpoint(path, methods)``:
 adding one is writing one function. A request that can not be served raises (``ApiError``
@@ -12,8 +14,8 @@ answer, the one error path.
 
 Safety: it answers only to the host names it is given (local ones by default, so a web page
 elsewhere cannot reach it through DNS tricks), takes JSON bodies only (so other sites' forms
-cannot post to it), checks every setting against its bounds, and serves exactly three static
-files, by name.
+cannot post to it), checks every setting against its bounds, and serves its own static files
+(``STATIC``), by name.
 """
 
 from __future__ import annotations
@@ -32,14 +34,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from .features import labels
 from .session import Session
 from .sessions import Sessions, TooManySessions
-from .settings import Settings, SettingsError, parse_settings, schema
+from .settings import PROBLEMS, Settings, SettingsError, parse_settings, schema
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 MAX_BODY = 16 * 1024
-STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
-          "style.css": "text/css; charset=utf-8"}
+JAVASCRIPT = "text/javascript; charset=utf-8"
+STATIC = {"index.html": "text/html; charset=utf-8", "app.js": JAVASCRIPT, "draw.js": JAVASCRIPT,
+          "diagram.js": JAVASCRIPT, "style.css": "text/css; charset=utf-8"}
 HEADERS = {  # the page loads nothing from anywhere else
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
                                "connect-src 'self'; frame-ancestors 'none'",
@@ -159,8 +163,10 @@ async def asset(request: Request) -> Response:
 
 @endpoint("/api/config")
 async def config(request: Request) -> JSONResponse:
-    """Every setting's bounds and default, for the page to build its controls from."""
-    return _ok({"fields": schema(), "defaults": Settings().to_json()})
+    """Every setting's bounds and default, the input features' labels and the data sets of
+    each problem, for the page to build its controls from."""
+    return _ok({"fields": schema(), "defaults": Settings().to_json(), "features": labels(),
+                "problems": PROBLEMS})
 
 
 @endpoint("/api/sessions", "POST")
@@ -212,6 +218,15 @@ async def reset(request: Request) -> JSONResponse:
 async def update(request: Request) -> JSONResponse:
     """Change settings: the live ones take effect at once, any other rebuilds the session."""
     return await _apply_settings(request, Session.update)
+
+
+@endpoint(SESSION + "/explain", "POST")
+async def explain(request: Request) -> JSONResponse:
+    """``dg.explain``'s δ trace of one training point (``{"point": index}``) through the
+    network as it is now."""
+    session = _session(request)
+    body = await _json_body(request)
+    return _ok(await run_in_threadpool(session.explain_point, body.get("point")))
 
 
 @endpoint(SESSION + "/events")

@@ -1,13 +1,19 @@
 """One browser tab's training run.
 
-A ``Session`` owns a data set, an MLP, its optimiser and the ``Trainer`` whose per-epoch
-function trains it (with the NaN guard), in a background thread of its own while it runs
-(deltagrad's grad mode is per thread, so sessions never see each other's graphs). At most
-every ``publish_every`` seconds it evaluates the network, on the train and test points and
-on a grid over the plane (the decision-boundary heat map), and publishes that as a
-JSON-ready snapshot with a version number that the event stream watches.
+A ``Session`` owns a data set (its points turned into the chosen input features), an MLP,
+its optimiser and the ``Trainer`` whose per-epoch function trains it (with the NaN guard), in
+a background thread of its own while it runs (deltagrad's grad mode is per thread, so
+sessions never see each other's graphs). After every epoch it measures the loss on the
+training and test points, so the loss curves have a point per epoch. At most every
+``publish_every`` seconds it evaluates the network on a grid over the plane (the output heat
+map), draws the diagram (``network.py``: every neuron's heat map, the weights, the last
+step's δ's and gradients) and publishes all of it as a JSON-ready snapshot with a version
+number that the event stream watches.
 
-The table of all sessions is ``sessions.py``.
+Memory, at the settings' bounds (2,000 points, 7 features, 8 hidden layers of 64 neurons, a
+full loss history): a session holds at most ``MEMORY_HELD`` bytes between epochs, and up to
+``MEMORY_STEP`` more while a step runs (the graph of a batch of 2,000 points). Both are
+measured with ``tracemalloc`` in ``tests/test_playground_network.py``.
 """
 
 from __future__ import annotations
@@ -21,15 +27,22 @@ import time
 import numpy as np
 
 from .. import nn, optim
+from ..autograd import tensor
 from ..data import load_dataset, train_val_test_split
 from ..nn import functional as F
 from ..train import NonFiniteError, Samples, Trainer, predict_batches
-from .settings import LIVE_FIELDS, Settings
+from ..viz import explain
+from .features import feature_matrix
+from .network import Diagram, LastStep, encode_maps, finite, grid_points
+from .settings import LIVE_FIELDS, Number, Settings
 
-GRID = 64  # heat-map cells per side
+GRID = 64  # output heat-map cells per side
 MAX_EPOCHS = 100_000  # a run stops by itself here
 MAX_HISTORY = 1000  # loss-curve points kept; older ones are thinned out, never the ends
 EVAL_BATCH = GRID * GRID  # rows per forward pass when evaluating: every point at once
+MEMORY_HELD = 2 * 2**20  # bytes a session holds between epochs, at most (1.2 MiB measured)
+MEMORY_STEP = 20 * 2**20  # bytes more while it trains a step, at most (16.4 MiB measured)
+PENALTIES = {"l1": optim.l1_penalty, "l2": optim.l2_penalty}
 
 
 class Session:
@@ -61,28 +74,36 @@ class Session:
         ds = load_dataset(s.dataset, seed=s.seed, n_samples=s.n_samples, noise=s.noise)
         split = train_val_test_split(ds.X, ds.y, val_fraction=0.0,
                                      test_fraction=1.0 - s.train_fraction, seed=s.seed)
-        self.X_train, self.y_train = split.X_train, split.y_train
-        self.X_test, self.y_test = split.X_test, split.y_test
-        self.n_classes = ds.n_classes
-        self.model = nn.MLP(2, list(s.hidden), self.n_classes, activation=s.activation,
-                            dropout=s.dropout, rng=np.random.default_rng(s.seed))
-        self.weights = [m.weight for m in self.model.modules() if isinstance(m, nn.Linear)]
+        self.n_classes = ds.n_classes  # None for regression: one output, squared error
+        self.points = {"train": split.X_train, "test": split.X_test}
+        self.X_train = feature_matrix(split.X_train, s.features)
+        self.X_test = feature_matrix(split.X_test, s.features)
+        self.y_train, self.y_test = (y if self.n_classes else y.reshape(-1, 1)
+                                     for y in (split.y_train, split.y_test))
+        self.model = nn.MLP(len(s.features), list(s.hidden), self.n_classes or 1,
+                            activation=s.activation, dropout=s.dropout,
+                            rng=np.random.default_rng(s.seed))
         self.optimizer = _optimizer(s.optimizer, self.model.parameters(), s.learning_rate)
+        self.bounds = _square_bounds(ds.X)
+        self.grid = feature_matrix(grid_points(self.bounds, GRID), s.features)
+        self.diagram = Diagram(self.model, s.features, self.bounds)
+        self.weights = [linear.weight for linear in self.diagram.linears]  # regularised
+        self.last_step = LastStep(self.diagram)
         self.trainer = Trainer(self.model, self._loss, self.optimizer, seed=s.seed,
-                               progress="none")
+                               callbacks=[self.last_step], progress="none")
         self.samples = self.trainer.prepare(self.X_train, self.y_train)
         self.message = None
         self.history = {"epoch": [], "train": [], "test": []}
         self._stride = 1
-        self.bounds = _square_bounds(ds.X)
-        self.grid = _grid_points(self.bounds)
         self.data_version += 1
         self.data = {
-            "data_version": self.data_version, "bounds": self.bounds,
+            "data_version": self.data_version, "bounds": self.bounds, "problem": s.problem,
             "classes": self.n_classes, "settings": s.to_json(),
-            "train": {"x": np.round(self.X_train, 4).tolist(), "y": self.y_train.tolist()},
-            "test": {"x": np.round(self.X_test, 4).tolist(), "y": self.y_test.tolist()},
+            "features": self.diagram.feature_maps,
+            **{part: {"x": _rounded(self.points[part]), "y": _rounded(split_y)}
+               for part, split_y in (("train", split.y_train), ("test", split.y_test))},
         }
+        self._measure()
         self._publish()
 
     # --- training --------------------------------------------------------------------------------
@@ -91,40 +112,49 @@ class Session:
     def epoch(self) -> int:
         return self.trainer.epoch
 
-    def _loss(self, logits, target):
-        loss = F.cross_entropy(logits, target)
-        l2 = self.settings.l2  # read at every batch: a live setting
-        return loss + optim.l2_penalty(self.weights, l2) if l2 > 0 else loss
+    def _data_loss(self, outputs, target):
+        if self.n_classes is None:
+            return F.mse_loss(outputs, target)
+        return F.cross_entropy(outputs, target)
+
+    def _loss(self, outputs, target):
+        """The data loss plus the regularisation term of the weights (read at every batch:
+        these are live settings)."""
+        loss = self._data_loss(outputs, target)
+        s = self.settings
+        if s.regularization in PENALTIES and s.regularization_rate > 0:
+            loss = loss + PENALTIES[s.regularization](self.weights, s.regularization_rate)
+        return loss
 
     def _train_epoch(self) -> None:
         """One pass over the training points in shuffled mini-batches (the Trainer's epoch,
-        NaN guard included); a diverged run stops with a message saying where."""
+        NaN guard included), then the losses measured; a diverged run stops with a message
+        saying where."""
+        batch_size = self.settings.batch_size
+        self.last_step.last_batch = math.ceil(len(self.samples) / batch_size)
         try:
-            self.trainer.train_epoch(self.samples, self.settings.batch_size)
+            self.trainer.train_epoch(self.samples, batch_size)
         except NonFiniteError as exc:
             self.message = (f"training diverged at epoch {exc.epoch}, batch {exc.batch} (a "
                             f"loss or gradient is not finite): lower the learning rate and "
                             f"press Reset")
             self._running.clear()
+            return
+        finally:
+            self.last_step.release()
+        self._measure()
 
-    def _evaluate(self) -> dict:
-        train, test, grid = (predict_batches(self.model, x, EVAL_BATCH)
-                             for x in (self.X_train, self.X_test, self.grid))
-        # Plain arrays in, so no graph is recorded.
-        train_loss = float(F.cross_entropy(train, self.y_train).item())
-        test_loss = float(F.cross_entropy(test, self.y_test).item())
-        grid = F.softmax(grid, axis=1).numpy()
-        acc = {name: float((logits.argmax(axis=1) == y).mean()) for name, logits, y in
-               (("train", train, self.y_train), ("test", test, self.y_test))}
-        if not np.all(np.isfinite(grid)):
-            grid = np.full_like(grid, 1.0 / self.n_classes)
-        probs = np.clip(np.rint(grid * 255), 0, 255).astype(np.uint8)
-        return {"train_loss": _finite(train_loss), "test_loss": _finite(test_loss),
-                "train_accuracy": acc["train"], "test_accuracy": acc["test"],
-                "grid": {"size": GRID, "classes": self.n_classes,
-                         "probs": base64.b64encode(probs.tobytes()).decode("ascii")}}
-
-    def _record(self, metrics: dict) -> None:
+    def _measure(self) -> None:
+        """The data loss (and accuracy) on the training and test points, as the network is
+        now, recorded for the loss curves."""
+        metrics = {}
+        for part, X, y in (("train", self.X_train, self.y_train),
+                           ("test", self.X_test, self.y_test)):
+            out = predict_batches(self.model, X, EVAL_BATCH)  # an array: no graph recorded
+            metrics[f"{part}_loss"] = finite(float(self._data_loss(out, y).item()))
+            metrics[f"{part}_accuracy"] = (float((out.argmax(axis=1) == y).mean())
+                                           if self.n_classes else None)
+        self.metrics = metrics
         if self.epoch % self._stride == 0 and (not self.history["epoch"]
                                                or self.history["epoch"][-1] != self.epoch):
             for key, value in (("epoch", self.epoch), ("train", metrics["train_loss"]),
@@ -135,14 +165,27 @@ class Session:
                     self.history[key] = self.history[key][::2]
                 self._stride *= 2
 
+    def _output_map(self) -> dict:
+        """The network's output over the plane: each class's probability (one byte each)
+        for classification, the value (``encode_maps``) for regression."""
+        out = predict_batches(self.model, self.grid, EVAL_BATCH)
+        if self.n_classes is None:
+            return encode_maps(out, GRID)
+        probs = F.softmax(out, axis=1).numpy()
+        if not np.all(np.isfinite(probs)):
+            probs = np.full_like(probs, 1.0 / self.n_classes)
+        levels = np.clip(np.rint(probs * 255), 0, 255).astype(np.uint8)
+        return {"size": GRID, "classes": self.n_classes,
+                "probs": base64.b64encode(levels.tobytes()).decode("ascii")}
+
     def _publish(self) -> None:
         with self._lock:
-            metrics = self._evaluate()
-            self._record(metrics)
             self.version += 1
             self.snapshot = {"version": self.version, "data_version": self.data_version,
                              "epoch": self.epoch, "running": self.running,
-                             "message": self.message, **metrics,
+                             "message": self.message, **self.metrics,
+                             "grid": self._output_map(), "network": self.diagram.state(),
+                             "last_step": self.last_step.state(),
                              "history": {k: list(v) for k, v in self.history.items()}}
 
     def _run(self) -> None:
@@ -200,8 +243,9 @@ class Session:
             self._build(settings or self.settings)
 
     def update(self, settings: Settings) -> bool:
-        """Take new settings: live ones (learning rate, L2, batch size) at once, without
-        losing the run; any other change rebuilds the session. Returns True if it rebuilt."""
+        """Take new settings: live ones (learning rate, regularisation, batch size) at once,
+        without losing the run; any other change rebuilds the session. Returns True if it
+        rebuilt."""
         changed = {k for k, v in settings.to_json().items() if v != self.settings.to_json()[k]}
         if changed <= LIVE_FIELDS:
             with self._lock:
@@ -212,6 +256,27 @@ class Session:
             return False
         self.reset(settings)
         return True
+
+    def explain_point(self, index) -> dict:
+        """``dg.explain``'s δ trace of training point ``index``'s own loss (no regularisation
+        term) through the network as it is now, in eval mode (no dropout). The gradients
+        it computes are dropped: training never sees them."""
+        with self._lock:
+            index = Number(0, len(self.X_train) - 1, integer=True).check("point", index)
+            # x requires grad so that the trace names it and shows its δ (∂loss/∂features)
+            x = tensor(self.X_train[index:index + 1], requires_grad=True)
+            was_training = self.model.training
+            self.model.eval()
+            self.model.zero_grad()  # the trace starts from no gradient, as a step does
+            try:
+                loss = self._data_loss(self.model(x), self.y_train[index:index + 1])
+                trace = explain(loss, names={"x": x, "loss": loss}, file=None)
+            finally:
+                self.model.zero_grad()
+                self.model.train(was_training)
+        return {"point": index, "x": self.data["train"]["x"][index],
+                "target": self.data["train"]["y"][index], "epoch": self.epoch,
+                "loss": finite(float(loss.item())), "text": str(trace)}
 
     def close(self) -> None:
         self.closed = True
@@ -240,23 +305,17 @@ def _optimizer(name: str, params, lr: float):
                      f"got {name!r}")
 
 
+def _rounded(values: np.ndarray) -> list:
+    """Values as JSON-ready lists: class labels as they are, coordinates and targets to 4
+    decimals (rounded in float64, so that 0.027 is not sent as 0.027000000700354576)."""
+    if values.dtype.kind in "iu":
+        return values.tolist()
+    return np.round(values.astype(np.float64), 4).tolist()
+
+
 def _square_bounds(X: np.ndarray) -> list[float]:
     """A square around all the points with a margin: [x_min, x_max, y_min, y_max]."""
     lo, hi = X.min(axis=0), X.max(axis=0)
     centre, half = (lo + hi) / 2, max(float((hi - lo).max()) / 2 * 1.1, 0.5)
     return [round(float(centre[0] - half), 4), round(float(centre[0] + half), 4),
             round(float(centre[1] - half), 4), round(float(centre[1] + half), 4)]
-
-
-def _grid_points(bounds: list[float]) -> np.ndarray:
-    """Cell centres row by row, top row (largest y) first, as an image is laid out."""
-    x0, x1, y0, y1 = bounds
-    step_x, step_y = (x1 - x0) / GRID, (y1 - y0) / GRID
-    xs = x0 + step_x * (np.arange(GRID) + 0.5)
-    ys = y1 - step_y * (np.arange(GRID) + 0.5)
-    gx, gy = np.meshgrid(xs, ys)
-    return np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
-
-
-def _finite(x: float) -> float | None:
-    return x if math.isfinite(x) else None

@@ -4,7 +4,10 @@ No user is ever locked out by tabs others left behind: at the cap, a new session
 place of the least recently watched one that no page is watching (no open event stream);
 only when every session is being watched is a new one refused. Sessions nobody watches
 pause after ``idle_pause_s`` and close after ``ttl_s``, so closed tabs do not keep a CPU
-busy.
+busy. Memory: ``max_sessions`` sessions of at most ``session.MEMORY_HELD`` bytes each (2 MiB),
+plus ``session.MEMORY_STEP`` (20 MiB) for each one in the middle of a training step: with
+the default cap of 32, at most 64 MiB held and 704 MiB if all 32 trained the largest network
+on the largest batch at once.
 """
 
 from __future__ import annotations

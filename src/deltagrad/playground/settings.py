@@ -3,7 +3,10 @@
 Settings arrive from a web page, so nothing is trusted: each field is checked against one
 row of ``FIELDS`` (type, bounds or choices) and unknown fields are refused. The bounds keep a
 session small enough to train live on one CPU core (at most 8 hidden layers of 64 neurons,
-2,000 points), and no setting can name a file.
+2,000 points, 7 input features), and no setting can name a file.
+
+The data set says what problem a session solves: classification (cross-entropy over one
+score per class) or regression (mean squared error of one output); ``PROBLEMS`` lists which.
 """
 
 from __future__ import annotations
@@ -12,9 +15,14 @@ import math
 import numbers
 from dataclasses import asdict, dataclass, replace
 
-DATASETS = ("moons", "circles", "spirals", "xor", "blobs")
+from .features import FEATURES
+
+PROBLEMS = {"classification": ("moons", "circles", "spirals", "xor", "blobs"),
+            "regression": ("plane", "gaussians")}
+DATASETS = PROBLEMS["classification"] + PROBLEMS["regression"]
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "leaky_relu", "gelu")
 OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop", "adagrad")
+REGULARIZATIONS = ("none", "l1", "l2")
 MAX_LAYERS = 8
 MAX_NEURONS = 64
 
@@ -77,23 +85,44 @@ class Widths:
                 "max_neurons": self.max_neurons}
 
 
+@dataclass(frozen=True)
+class Subset:
+    """Some of ``options``, each at most once, at least one."""
+
+    options: tuple[str, ...]
+
+    def check(self, name: str, value):
+        if (not isinstance(value, (list, tuple)) or not value
+                or not all(isinstance(v, str) and v in self.options for v in value)
+                or len(set(value)) != len(value)):
+            raise SettingsError(f"{name} must be a list of one or more of "
+                                f"{', '.join(self.options)}, each at most once; got {value!r}")
+        return tuple(v for v in self.options if v in value)  # in the order of the options
+
+    def describe(self) -> dict:
+        return {"type": "subset", "options": list(self.options)}
+
+
 FIELDS = {
     "dataset": Choice(DATASETS),
     "noise": Number(0.0, 1.0),
     "n_samples": Number(20, 2000, integer=True),
     "train_fraction": Number(0.1, 0.9),
+    "features": Subset(tuple(FEATURES)),
     "hidden": Widths(MAX_LAYERS, MAX_NEURONS),
     "activation": Choice(ACTIVATIONS),
     "learning_rate": Number(1e-5, 10.0),
     "batch_size": Number(1, 2000, integer=True),
-    "l2": Number(0.0, 1.0),
+    "regularization": Choice(REGULARIZATIONS),
+    "regularization_rate": Number(0.0, 10.0),
     "dropout": Number(0.0, 0.9),
     "optimizer": Choice(OPTIMIZERS),
     "seed": Number(0, 2**31 - 1, integer=True),
 }
 
 #: Fields a running session takes over at once; changing any other one rebuilds it.
-LIVE_FIELDS = frozenset({"learning_rate", "l2", "batch_size"})
+LIVE_FIELDS = frozenset({"learning_rate", "regularization", "regularization_rate",
+                         "batch_size"})
 
 
 @dataclass(frozen=True)
@@ -104,18 +133,25 @@ class Settings:
     noise: float = 0.05
     n_samples: int = 300
     train_fraction: float = 0.5
+    features: tuple[str, ...] = ("x1", "x2")
     hidden: tuple[int, ...] = (8, 8)
     activation: str = "tanh"
     learning_rate: float = 0.03
     batch_size: int = 10
-    l2: float = 0.0
+    regularization: str = "none"
+    regularization_rate: float = 0.0
     dropout: float = 0.0
     optimizer: str = "adam"
     seed: int = 0
 
+    @property
+    def problem(self) -> str:
+        """"classification" or "regression", as the data set is."""
+        return next(p for p, names in PROBLEMS.items() if self.dataset in names)
+
     def to_json(self) -> dict:
         d = asdict(self)
-        d["hidden"] = list(self.hidden)
+        d["hidden"], d["features"] = list(self.hidden), list(self.features)
         return d
 
 

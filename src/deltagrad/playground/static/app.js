@@ -2,27 +2,38 @@
 //
 // The server does all the learning. This page creates a session of its own (one per tab),
 // sends settings and button presses to it, and draws what the event stream reports: the
-// points (event "data") and, several times a second, the epoch, the losses, the loss curves
-// and the heat map of class probabilities over the plane (event "state").
+// points and the input features' heat maps (event "data") and, several times a second, the
+// epoch, the losses, the loss curves, the output heat map and the network diagram with its
+// neurons' heat maps, weights, δ's and gradients (event "state").
 
-"use strict";
+import { Diagram } from "./diagram.js";
+import { PALETTE, diverging, drawChart, drawPoints, paintOutput, pointAt, rgb } from "./draw.js";
 
 const $ = (id) => document.getElementById(id);
-
-// Class colours: orange and blue as in the TensorFlow playground, then a few more.
-const PALETTE = [[245, 147, 34], [8, 119, 189], [44, 160, 44], [148, 103, 189],
-                 [214, 39, 40], [140, 86, 75], [227, 119, 194], [127, 127, 127]];
-const MAX_DOTS = 16;  // neuron dots drawn per layer; the rest are counted
+const SELECTS = ["learning_rate", "regularization", "regularization_rate", "dropout",
+                 "activation", "optimizer"];
+const NUMBERS = ["train_fraction", "noise", "n_samples", "seed", "batch_size"];
 
 const state = {
   id: null,          // this tab's session id
-  fields: null,      // every setting's bounds, from the server
+  config: null,      // every setting's bounds, the features' labels, the problems' data sets
   settings: null,    // the settings the session runs with
   data: null,        // points and bounds (event "data")
   snapshot: null,    // the latest training state (event "state")
   events: null,      // the EventSource
   busy: false,
+  selected: null,    // the training point whose δ trace is shown
+  lastDataset: {},   // per problem, the data set last used (for the problem switch)
 };
+
+const diagram = new Diagram($("diagram"), {
+  toggleFeature(name) {
+    const features = state.settings.features;
+    changeSettings({ features: features.includes(name) ? features.filter((f) => f !== name)
+                                                       : features.concat([name]) });
+  },
+  setHidden(hidden) { changeSettings({ hidden }); },
+});
 
 // --- talking to the server ---------------------------------------------------------------------
 
@@ -61,9 +72,11 @@ function openEvents() {
   source.addEventListener("data", (event) => {
     state.data = JSON.parse(event.data);
     state.settings = state.data.settings;
+    state.selected = null;
+    showTrace(null);
     renderControls();
     renderLegend();
-    drawMap();
+    draw();
   });
   source.addEventListener("state", (event) => {
     state.snapshot = JSON.parse(event.data);
@@ -71,8 +84,8 @@ function openEvents() {
   });
   source.addEventListener("closed", () => restart("This session was closed; started a new one."));
   source.onerror = async () => {
-    // The stream reconnects by itself; but if the session is gone (closed after being idle),
-    // start a new one.
+    // The stream reconnects by itself; but if the session is gone (closed after being idle,
+    // or to make room for another tab), start a new one.
     try {
       await api("GET", sessionPath(""));
     } catch (error) {
@@ -127,30 +140,46 @@ function changeSettings(changes) {
   return send("POST", "settings", changes);
 }
 
+async function step() {
+  const reply = await send("POST", "step");
+  if (reply && reply.last_step) diagram.animate();
+}
+
+async function explainPoint(event) {
+  if (!state.data || !state.id) return;
+  const point = pointAt($("heatmap"), state.data, event);
+  if (point === null) return;
+  try {
+    const reply = await api("POST", sessionPath("explain"), { point });
+    state.selected = point;
+    showTrace(reply);
+    draw();
+  } catch (error) {
+    showMessage(error.message);
+  }
+}
+
 // --- controls ----------------------------------------------------------------------------------
 
+function addOptions(select, options) {
+  for (const option of options) {
+    const element = document.createElement("option");
+    element.value = option;
+    element.textContent = option.replace("_", " ");
+    select.appendChild(element);
+  }
+}
+
 function buildControls() {
-  const f = state.fields;
-  for (const name of ["activation", "optimizer"]) {
-    const select = $(name);
-    for (const option of f[name].options) {
-      const element = document.createElement("option");
-      element.value = option;
-      element.textContent = option.replace("_", " ");
-      select.appendChild(element);
-    }
-  }
-  const datasets = $("datasets");
-  for (const name of f.dataset.options) {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.textContent = name;
-    button.dataset.dataset = name;
-    button.setAttribute("role", "radio");
-    button.addEventListener("click", () => changeSettings({ dataset: name }));
-    datasets.appendChild(button);
-  }
-  for (const name of ["train_fraction", "noise", "n_samples", "seed", "batch_size"]) {
+  const f = state.config.fields;
+  for (const name of ["activation", "optimizer", "regularization"]) addOptions($(name), f[name].options);
+  addOptions($("problem"), Object.keys(state.config.problems));
+  $("problem").addEventListener("change", () => {
+    const problem = $("problem").value;
+    const choices = state.config.problems[problem];
+    changeSettings({ dataset: state.lastDataset[problem] || choices[0] });
+  });
+  for (const name of NUMBERS) {
     const input = $(name);
     input.min = f[name].min;
     input.max = f[name].max;
@@ -160,10 +189,10 @@ function buildControls() {
       changeSettings({ [name]: Number.isFinite(value) ? value : input.value });
     });
   }
-  for (const name of ["learning_rate", "l2", "dropout", "activation", "optimizer"]) {
+  for (const name of SELECTS) {
     $(name).addEventListener("change", (event) => {
       const raw = event.target.value;
-      changeSettings({ [name]: ["activation", "optimizer"].includes(name) ? raw : parseFloat(raw) });
+      changeSettings({ [name]: f[name].type === "choice" ? raw : parseFloat(raw) });
     });
   }
   $("add_layer").addEventListener("click", () => {
@@ -178,9 +207,12 @@ function buildControls() {
     const running = state.snapshot && state.snapshot.running;
     send("POST", running ? "pause" : "start");
   });
-  $("step").addEventListener("click", () => send("POST", "step"));
+  $("step").addEventListener("click", step);
   $("reset").addEventListener("click", () => send("POST", "reset", {}));
-  $("show_test").addEventListener("change", drawMap);
+  for (const id of ["show_test", "discretize", "view_weights", "view_gradients"]) {
+    $(id).addEventListener("change", draw);
+  }
+  $("heatmap").addEventListener("click", explainPoint);
 }
 
 function setSelect(select, value) {
@@ -203,19 +235,42 @@ function setSelect(select, value) {
 function renderControls() {
   const s = state.settings;
   if (!s) return;
-  for (const name of ["learning_rate", "l2", "dropout", "activation", "optimizer"]) {
-    setSelect($(name), s[name]);
-  }
-  for (const name of ["train_fraction", "noise", "n_samples", "seed", "batch_size"]) {
-    $(name).value = s[name];
-  }
+  for (const name of SELECTS) setSelect($(name), s[name]);
+  for (const name of NUMBERS) $(name).value = s[name];
+  const problem = Object.keys(state.config.problems).find(
+    (p) => state.config.problems[p].includes(s.dataset));
+  state.lastDataset[problem] = s.dataset;
+  $("problem").value = problem;
+  document.body.dataset.problem = problem;
   renderSliderValues();
-  for (const button of $("datasets").children) {
-    const selected = button.dataset.dataset === s.dataset;
+  renderDatasets(problem);
+  const hidden = s.hidden;
+  $("layer_count").textContent = hidden.length;
+  $("add_layer").disabled = hidden.length >= state.config.fields.hidden.max_layers;
+  $("remove_layer").disabled = hidden.length === 0;
+}
+
+function renderDatasets(problem) {
+  const box = $("datasets");
+  const names = state.config.problems[problem];
+  if (box.dataset.problem !== problem) {
+    box.dataset.problem = problem;
+    box.replaceChildren();
+    for (const name of names) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = name;
+      button.dataset.dataset = name;
+      button.setAttribute("role", "radio");
+      button.addEventListener("click", () => changeSettings({ dataset: name }));
+      box.appendChild(button);
+    }
+  }
+  for (const button of box.children) {
+    const selected = button.dataset.dataset === state.settings.dataset;
     button.classList.toggle("selected", selected);
     button.setAttribute("aria-checked", String(selected));
   }
-  renderLayers();
 }
 
 function renderSliderValues() {
@@ -224,75 +279,18 @@ function renderSliderValues() {
   $("n_samples_value").textContent = $("n_samples").value;
 }
 
-function renderLayers() {
-  const hidden = state.settings.hidden;
-  const f = state.fields.hidden;
-  $("layer_count").textContent = hidden.length;
-  $("add_layer").disabled = hidden.length >= f.max_layers;
-  $("remove_layer").disabled = hidden.length === 0;
-  const box = $("layers");
-  box.replaceChildren();
-  hidden.forEach((width, i) => {
-    const layer = document.createElement("div");
-    layer.className = "layer";
-    const controls = document.createElement("div");
-    controls.className = "controls";
-    const minus = roundButton("−", `Fewer neurons in layer ${i + 1}`, width <= 1, () => {
-      const next = hidden.slice();
-      next[i] = width - 1;
-      changeSettings({ hidden: next });
-    });
-    const plus = roundButton("+", `More neurons in layer ${i + 1}`, width >= f.max_neurons, () => {
-      const next = hidden.slice();
-      next[i] = width + 1;
-      changeSettings({ hidden: next });
-    });
-    const count = document.createElement("span");
-    count.className = "count";
-    count.textContent = width;
-    controls.append(minus, count, plus);
-    const dots = document.createElement("div");
-    dots.className = "neurons";
-    for (let k = 0; k < Math.min(width, MAX_DOTS); k++) {
-      const dot = document.createElement("span");
-      dot.className = "neuron";
-      dots.appendChild(dot);
-    }
-    layer.append(controls, dots);
-    if (width > MAX_DOTS) {
-      const more = document.createElement("span");
-      more.className = "more";
-      more.textContent = `+${width - MAX_DOTS} more`;
-      layer.appendChild(more);
-    }
-    const name = document.createElement("span");
-    name.className = "name";
-    name.textContent = `layer ${i + 1}`;
-    layer.appendChild(name);
-    box.appendChild(layer);
-  });
-}
-
-function roundButton(text, title, disabled, onClick) {
-  const button = document.createElement("button");
-  button.type = "button";
-  button.className = "round";
-  button.textContent = text;
-  button.title = title;
-  button.disabled = disabled;
-  button.addEventListener("click", onClick);
-  return button;
-}
-
 function renderLegend() {
   const legend = $("legend");
   legend.replaceChildren();
   if (!state.data) return;
-  for (let k = 0; k < state.data.classes; k++) {
+  const items = state.data.classes
+    ? Array.from({ length: state.data.classes }, (_, k) => [PALETTE[k % PALETTE.length], `class ${k}`])
+    : [[diverging(-1), "−1"], [diverging(0), "0"], [diverging(1), "+1"]];
+  for (const [colour, text] of items) {
     const item = document.createElement("span");
     const dot = document.createElement("i");
-    dot.style.background = `rgb(${PALETTE[k % PALETTE.length].join(",")})`;
-    item.append(dot, `class ${k}`);
+    dot.style.background = rgb(colour);
+    item.append(dot, text);
     legend.appendChild(item);
   }
 }
@@ -301,7 +299,19 @@ function showMessage(text) {
   $("message").textContent = text || "";
 }
 
+function showTrace(reply) {
+  $("trace").textContent = reply ? reply.text : "";
+  $("trace-title").textContent = reply
+    ? `Backward pass of training point ${reply.point} at (${reply.x.join(", ")}), target `
+      + `${reply.target}, epoch ${reply.epoch}: its own loss, through the network as it is now`
+    : "Click a training point on the output map to see deltagrad's δ trace of its loss.";
+}
+
 // --- drawing -----------------------------------------------------------------------------------
+
+function view() {
+  return $("view_gradients").checked ? "gradients" : "weights";
+}
 
 function formatLoss(x) {
   return x === null || x === undefined ? "–" : x.toFixed(3);
@@ -312,112 +322,35 @@ function renderState() {
   $("epoch").textContent = s.epoch.toLocaleString("en-US").padStart(7, "0");
   $("test-loss").textContent = formatLoss(s.test_loss);
   $("train-loss").textContent = formatLoss(s.train_loss);
-  $("test-accuracy").textContent = `${(100 * s.test_accuracy).toFixed(1)}%`;
+  $("test-accuracy").textContent = s.test_accuracy === null ? "–"
+    : `${(100 * s.test_accuracy).toFixed(1)}%`;
   const start = $("start");
   start.textContent = s.running ? "❚❚ Pause" : "▶ Start";
   start.dataset.running = String(s.running);
   if (s.message) showMessage(s.message);
-  drawChart();
-  drawMap();
+  draw();
 }
 
-function drawChart() {
-  const canvas = $("loss-chart");
-  const ctx = canvas.getContext("2d");
-  ctx.clearRect(0, 0, canvas.width, canvas.height);
-  const h = state.snapshot && state.snapshot.history;
-  if (!h || h.epoch.length < 2) return;
-  const values = h.train.concat(h.test).filter((v) => v !== null && Number.isFinite(v));
-  const top = Math.max(...values, 1e-6) * 1.05;
-  const first = h.epoch[0];
-  const span = Math.max(h.epoch[h.epoch.length - 1] - first, 1);
-  const pad = 4;
-  const x = (e) => pad + ((e - first) / span) * (canvas.width - 2 * pad);
-  const y = (v) => canvas.height - pad - (v / top) * (canvas.height - 2 * pad);
-  for (const [series, colour] of [[h.train, "#9a9a9a"], [h.test, "#222"]]) {
-    ctx.beginPath();
-    ctx.strokeStyle = colour;
-    ctx.lineWidth = 1.5;
-    let pen = false;
-    series.forEach((v, i) => {
-      if (v === null || !Number.isFinite(v)) {
-        pen = false;
-        return;
-      }
-      if (pen) ctx.lineTo(x(h.epoch[i]), y(v));
-      else ctx.moveTo(x(h.epoch[i]), y(v));
-      pen = true;
-    });
-    ctx.stroke();
-  }
-}
-
-// The heat map: each cell's colour mixes the class colours by their probabilities, paler
-// where the network is unsure (the decision boundary).
-function heatImage(grid) {
-  const size = grid.size;
-  const classes = grid.classes;
-  const bytes = Uint8Array.from(atob(grid.probs), (c) => c.charCodeAt(0));
-  const image = new ImageData(size, size);
-  for (let cell = 0; cell < size * size; cell++) {
-    let r = 0, g = 0, b = 0, top = 0;
-    for (let k = 0; k < classes; k++) {
-      const p = bytes[cell * classes + k] / 255;
-      const colour = PALETTE[k % PALETTE.length];
-      r += p * colour[0];
-      g += p * colour[1];
-      b += p * colour[2];
-      top = Math.max(top, p);
-    }
-    const sure = Math.max(0, (top - 1 / classes) / (1 - 1 / classes));
-    const strength = 0.2 + 0.6 * sure;  // how far from white towards the mixed colour
-    image.data[4 * cell] = 255 + (r - 255) * strength;
-    image.data[4 * cell + 1] = 255 + (g - 255) * strength;
-    image.data[4 * cell + 2] = 255 + (b - 255) * strength;
-    image.data[4 * cell + 3] = 255;
-  }
-  return image;
-}
-
-function drawMap() {
-  const canvas = $("heatmap");
-  const ctx = canvas.getContext("2d");
-  const snapshot = state.snapshot;
-  const data = state.data;
+function draw() {
+  const { snapshot, data } = state;
+  drawChart($("loss-chart"), snapshot && snapshot.history);
   if (!snapshot || !data || snapshot.data_version !== data.data_version) return;
-  const grid = snapshot.grid;
-  const small = document.createElement("canvas");
-  small.width = small.height = grid.size;
-  small.getContext("2d").putImageData(heatImage(grid), 0, 0);
-  ctx.imageSmoothingEnabled = true;
-  ctx.drawImage(small, 0, 0, canvas.width, canvas.height);
-
-  const [x0, x1, y0, y1] = data.bounds;
-  const px = (x) => ((x - x0) / (x1 - x0)) * canvas.width;
-  const py = (y) => ((y1 - y) / (y1 - y0)) * canvas.height;
-  const sets = [[data.train, "#fff"]];
-  if ($("show_test").checked) sets.push([data.test, "#000"]);
-  for (const [points, edge] of sets) {
-    ctx.lineWidth = 1;
-    ctx.strokeStyle = edge;
-    points.x.forEach(([a, b], i) => {
-      ctx.beginPath();
-      ctx.arc(px(a), py(b), 3.5, 0, 2 * Math.PI);
-      ctx.fillStyle = `rgb(${PALETTE[points.y[i] % PALETTE.length].join(",")})`;
-      ctx.fill();
-      ctx.stroke();
-    });
-  }
+  const discrete = $("discretize").checked;
+  const canvas = $("heatmap");
+  paintOutput(canvas, snapshot.grid, discrete);
+  drawPoints(canvas, data, $("show_test").checked, state.selected);
+  diagram.build(state.settings, state.config.fields, state.config.features, snapshot.network);
+  diagram.update(snapshot, data, view(), discrete);
 }
 
 // --- start ---------------------------------------------------------------------------------------
 
 async function main() {
   try {
-    const config = await api("GET", "/api/config");
-    state.fields = config.fields;
-    state.settings = config.defaults;
+    state.config = await api("GET", "/api/config");
+    state.settings = state.config.defaults;
     buildControls();
+    showTrace(null);
     await newSession();
   } catch (error) {
     showMessage(`Could not start: ${error.message}`);
