@@ -110,6 +110,8 @@ def mlp() -> None:
 
 
 def playground() -> None:
+    """The page after training on the spirals (x₁, x₂, x₁², x₂², sin x₁, sin x₂ switched on),
+    its network diagram, and the gradients view after one Step with a point's δ trace."""
     from playwright.sync_api import sync_playwright
 
     from deltagrad.playground.server import running_server
@@ -118,19 +120,34 @@ def playground() -> None:
             "--disable-component-update", "--disable-sync", "--no-first-run"]
     with running_server() as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
-        page = browser.new_page(viewport={"width": 1400, "height": 860})
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url)
+        page.wait_for_selector("#diagram canvas.node-map")
         page.click("[data-dataset=spirals]")
         page.wait_for_selector("[data-dataset=spirals].selected")
+        for feature in ("x1_sq", "x2_sq", "sin_x1", "sin_x2"):
+            page.click(f"[data-feature={feature}]")
+            page.wait_for_selector(f"[data-feature={feature}].on")
         page.click("#start")
-        while int(page.inner_text("#epoch").replace(",", "")) < 600:
+        while int(page.inner_text("#epoch").replace(",", "")) < 300:
             page.wait_for_timeout(100)
         page.click("#start")
         page.check("#show_test")
         page.wait_for_timeout(300)
         page.screenshot(path=str(IMAGES / "playground.png"))
+        top = page.locator("section.network h2").bounding_box()
+        hint = page.locator("section.network .hint").bounding_box()
+        clip = {"x": top["x"] - 8, "y": top["y"] - 8, "width": hint["width"] + 16,
+                "height": hint["y"] + hint["height"] - top["y"] + 16}
+        page.screenshot(path=str(IMAGES / "playground_diagram.png"), clip=clip)
+        page.check("#view_gradients")
+        page.click("#step")
+        for phase in ("update", "idle"):  # the step played to its end
+            page.wait_for_selector(f"#diagram[data-phase={phase}]")
+        page.screenshot(path=str(IMAGES / "playground_gradients.png"), clip=clip)
         browser.close()
-    print("wrote", IMAGES / "playground.png")
+    for name in ("playground", "playground_diagram", "playground_gradients"):
+        print("wrote", IMAGES / f"{name}.png")
 
 
 def main() -> None:
