@@ -15,11 +15,9 @@ from deltagrad.data import (DATASETS, Dataset, load_dataset, make_blobs, make_ci
 from deltagrad.data.datasets import GAUSSIANS
 
 SYNTHETIC = {"moons": 2, "circles": 2, "spirals": 2, "spirals3": 3, "xor": 2, "blobs": 3}
+REGRESSION = ("plane", "gaussians")
 REAL = {"iris": skd.load_iris, "digits": skd.load_digits, "wine": skd.load_wine,
         "breast_cancer": skd.load_breast_cancer, "diabetes": skd.load_diabetes}
-
-
-REGRESSION = ("plane", "gaussians")
 
 
 def test_names_listed():

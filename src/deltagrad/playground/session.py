@@ -246,7 +246,8 @@ class Session:
         """Take new settings: live ones (learning rate, regularisation, batch size) at once,
         without losing the run; any other change rebuilds the session. Returns True if it
         rebuilt."""
-        changed = {k for k, v in settings.to_json().items() if v != self.settings.to_json()[k]}
+        now = self.settings.to_json()
+        changed = {k for k, v in settings.to_json().items() if v != now[k]}
         if changed <= LIVE_FIELDS:
             with self._lock:
                 self.settings = settings
