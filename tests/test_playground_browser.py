@@ -76,7 +76,16 @@ NODE_MAPS = """() => Array.from(document.querySelectorAll('#diagram canvas.node-
 
 # The links of the diagram: the number each one shows and its colour.
 LINKS = """() => Array.from(document.querySelectorAll('#diagram path.link'), (p) => ({
-  value: p.dataset.value, stroke: p.getAttribute('stroke'), title: p.textContent}))"""
+  value: p.dataset.value, stroke: p.getAttribute('stroke'), title: p.parentNode.textContent}))"""
+
+# What the pointer finds halfway along the first link: the tooltip of the link under it.
+HOVERED_LINK = """() => {
+  const path = document.querySelector('#diagram path.link');
+  const point = path.getPointAtLength(path.getTotalLength() / 2);
+  const box = document.querySelector('#diagram svg.links').getBoundingClientRect();
+  const hit = document.elementFromPoint(box.left + point.x, box.top + point.y);
+  return hit && hit.matches('path.hit') ? hit.parentNode.textContent : null;
+}"""
 
 
 def wait_until(condition, seconds: float, message: str) -> None:
@@ -224,6 +233,7 @@ def test_gradients_view_plays_a_step_and_explains_a_point(context, url, tmp_path
     assert sum(v != 0 for v in values) > len(values) * 0.9
     assert {link["stroke"] for link in links} <= {"rgb(214,51,108)", "rgb(43,138,62)"}
     assert all(link["title"].startswith("∂loss/∂w = ") for link in links)
+    assert page.evaluate(HOVERED_LINK).startswith("∂loss/∂w = ")  # a thin link is hoverable
     deltas = page.eval_on_selector_all("#diagram .neuron", "n => n.map(e => e.dataset.delta)")
     assert len(deltas) == 18 and all(float(d) > 0 for d in deltas)
     page.screenshot(path=str(tmp_path / "gradients.png"))

@@ -124,13 +124,20 @@ export class Diagram {
     const from = this.columns[layer].nodes;
     const to = this.columns[layer + 1].nodes;
     const links = [];
+    const svg = (tag, className) => {
+      const e = document.createElementNS(this.svg.namespaceURI, tag);
+      if (className) e.classList.add(className);
+      return e;
+    };
     to.forEach((target, j) => from.forEach((source, i) => {
-      const path = document.createElementNS(this.svg.namespaceURI, "path");
-      path.classList.add("link");
+      // The drawn path, and a wide transparent one over it that is easy to hover: the
+      // group's <title> is the tooltip of both.
+      const [group, title, path, hit] = [svg("g"), svg("title"), svg("path", "link"),
+                                         svg("path", "hit")];
       path.dataset.layer = layer;
-      path.appendChild(document.createElementNS(this.svg.namespaceURI, "title"));
-      this.svg.appendChild(path);
-      links.push({ path, source, target, i, j });
+      group.append(title, path, hit);
+      this.svg.appendChild(group);
+      links.push({ path, hit, title, source, target, i, j });
     }));
     return links;
   }
@@ -148,7 +155,9 @@ export class Diagram {
       const x1 = b.left - box.left;
       const y1 = b.top + b.height / 2 - box.top;
       const mid = (x0 + x1) / 2;
-      link.path.setAttribute("d", `M${x0},${y0} C${mid},${y0} ${mid},${y1} ${x1},${y1}`);
+      const d = `M${x0},${y0} C${mid},${y0} ${mid},${y1} ${x1},${y1}`;
+      link.path.setAttribute("d", d);
+      link.hit.setAttribute("d", d);
     }
   }
 
@@ -195,7 +204,7 @@ export class Diagram {
       const value = values && (!gradients || layer >= upTo) ? values[index] : null;
       this.paintLink(link.path, value, value === null ? 0 : Math.abs(value) / scale, colours);
       const name = `${n.names[layer]}[${link.j}, ${link.i}]`;
-      link.path.firstChild.textContent = gradients && n.step
+      link.title.textContent = gradients && n.step
         ? `∂loss/∂w = ${format(g)}   (${name}; w = ${format(w)}, Δw = ${format(dw)} in the step)`
         : `w = ${format(w)}   (${name})`;
       index++;
