@@ -142,8 +142,9 @@ def playground() -> None:
         page.screenshot(path=str(IMAGES / "playground_diagram.png"), clip=clip)
         page.check("#view_gradients")
         page.click("#step")
-        for phase in ("update", "idle"):  # the step played to its end
-            page.wait_for_selector(f"#diagram[data-phase={phase}]")
+        # The step being played (for a second or two), then played to its end.
+        page.wait_for_selector("#diagram:not([data-phase=idle])")
+        page.wait_for_selector("#diagram[data-phase=idle]")
         page.screenshot(path=str(IMAGES / "playground_gradients.png"), clip=clip)
         browser.close()
     for name in ("playground", "playground_diagram", "playground_gradients"):

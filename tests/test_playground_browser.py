@@ -87,6 +87,16 @@ HOVERED_LINK = """() => {
   return hit && hit.matches('path.hit') ? hit.parentNode.textContent : null;
 }"""
 
+# The diagram's phases from now on, as the page goes through them (a phase lasts a fraction
+# of a second: too short to be sure of catching it by polling from here). PHASES reads them.
+RECORD_PHASES = """() => {
+  const diagram = document.getElementById('diagram');
+  window.phases = [];
+  new MutationObserver((records) => records.forEach((r) => window.phases.push(r.oldValue)))
+    .observe(diagram, {attributeFilter: ['data-phase'], attributeOldValue: true});
+}"""
+PHASES = """() => window.phases.concat([document.getElementById('diagram').dataset.phase])"""
+
 
 def wait_until(condition, seconds: float, message: str) -> None:
     deadline = time.monotonic() + seconds
@@ -225,9 +235,13 @@ def test_gradients_view_plays_a_step_and_explains_a_point(context, url, tmp_path
     assert len(links) == 2 * 8 + 8 * 8 + 8 * 2
     assert all(link["value"] == "" for link in links)  # no step yet: nothing to show
 
+    page.evaluate(RECORD_PHASES)
     page.click("#step")
-    for phase in ("backward", "update", "idle"):
-        page.wait_for_selector(f"#diagram[data-phase={phase}]", timeout=10_000)
+    wait_until(lambda: page.evaluate(PHASES)[-2:] == ["update", "idle"], 30,
+               "the step was not played to its end")
+    phases = page.evaluate(PHASES)
+    assert [p for i, p in enumerate(phases) if i == 0 or p != phases[i - 1]] == [
+        "idle", "forward", "backward", "update", "idle"]
     links = page.evaluate(LINKS)
     values = [float(link["value"]) for link in links]
     assert sum(v != 0 for v in values) > len(values) * 0.9
