@@ -68,3 +68,40 @@ def check_seed(value, name: str, where: str, *, optional: bool = True) -> int | 
         extra = " or None" if optional else ""
         raise ValueError(f"{where}: {name} must be a non-negative int{extra}, got {value!r}")
     return int(value)
+
+
+def check_widths(value, name: str, where: str, *, allow_none: bool = False) -> tuple[int, ...]:
+    """Layer widths: ``"64,64"``, ``64`` or ``[64, 64]`` -> ``(64, 64)``, each a positive
+    integer (a width of 0 is refused, never read as "no layer"). With ``allow_none``,
+    ``"none"`` (or an empty list) is ``()``: no hidden layer, a linear model.
+
+    >>> check_widths("64, 32", "hidden", "--hidden"), check_widths("none", "h", "x",
+    ...                                                          allow_none=True)
+    ((64, 32), ())
+    >>> check_widths("64,0", "layer", "--hidden", allow_none=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: --hidden: each layer width must be a positive integer, got 0 (write 'none' \
+for no hidden layer)
+    """
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "none" and allow_none:
+            return ()
+        try:
+            value = [int(part) for part in text.split(",")]
+        except ValueError:
+            spelled = "64,64 (or 'none')" if allow_none else "64,64"
+            raise ValueError(f"{where}: expected comma-separated positive {name} widths "
+                             f"such as {spelled}, got {value!r}") from None
+    if _is_int(value):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or (not value and not allow_none):
+        raise ValueError(f"{where}: {name} must be one width or a non-empty list of widths, "
+                         f"got {value!r}")
+    for v in value:
+        if not _is_int(v) or v < 1:
+            hint = " (write 'none' for no hidden layer)" if allow_none else ""
+            raise ValueError(f"{where}: each {name} width must be a positive integer, got "
+                             f"{v!r}{hint}")
+    return tuple(int(v) for v in value)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import numbers
 import os
 from collections.abc import Callable
 from functools import partial
@@ -15,7 +14,7 @@ from functools import partial
 import numpy as np
 
 from .. import nn
-from .._checks import check_int
+from .._checks import check_widths
 from ..train import BestWeights, Callback, ProgressSchedule, Trainer, half_cosine
 from ..train.state import check_same_settings, saved_run_info
 
@@ -25,18 +24,7 @@ LR_FLOOR = 0.05
 
 def hidden_sizes(value, where: str) -> tuple[int, ...]:
     """``(300,)`` from 300, [300] or "300"; ``(256, 128)`` from "256,128"."""
-    if isinstance(value, str):
-        try:
-            value = [int(v) for v in value.split(",") if v.strip()]
-        except ValueError:
-            raise ValueError(f"{where}: hidden must be comma-separated widths such as "
-                             f"'300' or '256,128', got {value!r}") from None
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        value = (value,)
-    if not isinstance(value, (list, tuple)) or not value:
-        raise ValueError(f"{where}: hidden must be one width or a non-empty list of widths, "
-                         f"got {value!r}")
-    return tuple(check_int(v, "each hidden width", where) for v in value)
+    return check_widths(value, "hidden", where)
 
 
 def check_resume(out_dir, resume, run_info: dict, where: str) -> None:
