@@ -19,7 +19,9 @@ def files(tmp_path_factory):
     (d / "header_only.csv").write_text("a,b,label\n")
     (d / "ragged.csv").write_text("a,b,label\n1,2,x\n3,4\n")
     (d / "text.csv").write_text("a,b,label\n1,2,x\n3,four,y\n5,6,x\n")
-    (d / "nan.csv").write_text("a,b,label\n1,2,x\n3,nan,y\n5,6,x\n")
+    write_csv(d / "typo.csv", ["a", "b", "label"],
+              [(i, "four" if i == 7 else i % 5, "yes" if i % 2 else "no") for i in range(40)])
+    (d / "inf.csv").write_text("a,b,label\n" + "1,2,x\n3,inf,y\n" * 10)
     (d / "one_class.csv").write_text("a,b,label\n1,2,x\n3,4,x\n5,6,x\n")
     (d / "few.csv").write_text("a,b,label\n1,2,x\n3,4,y\n")
     (d / "bad_utf8.csv").write_bytes(b"a,b,label\n1,2,\xff\xfe\n")
@@ -40,17 +42,18 @@ BAD_TRAIN = [
     (["--data", "missing.csv"], ["missing.csv: no such file"]),
     (["--data", "{d}/empty.csv"], ["empty.csv: the file is empty"]),
     (["--data", "{d}/header_only.csv"], ["header_only.csv: a header row but no data rows"]),
-    (["--data", "{d}/ragged.csv"], ["ragged.csv, line 3: 2 fields, but the header has 3"]),
-    (["--data", "{d}/text.csv"], ["text.csv, line 3, column 2 ('b'): 'four' is not a number"]),
-    (["--data", "{d}/nan.csv"], ["nan.csv, line 3, column 2 ('b'): 'nan' is not a finite"]),
+    (["--data", "{d}/ragged.csv"], ["ragged.csv", "line 3 has 2 fields, but the header has 3"]),
+    (["--data", "{d}/typo.csv"], ["typo.csv: column 'b' holds numbers but also 1 text cell: "
+                                  "'four' (line 9)", "--numeric b", "--categorical b"]),
+    (["--data", "{d}/inf.csv"], ["inf.csv: line ", "column 2 ('b'): 'inf' is not a finite"]),
     (["--data", "{d}/one_class.csv"], ["holds a single class ('x')"]),
     (["--data", "{d}/few.csv"], ["2 rows are too few"]),
     (["--data", "{d}/bad_utf8.csv"], ["bad_utf8.csv: not UTF-8 text"]),
-    (["--data", "{d}/folder.csv"], ["is a folder, expected a CSV file"]),
+    (["--data", "{d}/folder.csv"], ["is a folder, expected a CSV or Parquet file"]),
     (["--data", "{d}/good.csv", "--target", "colour"], ["no column named 'colour'",
                                                         "'a', 'b', 'label'"]),
     (["--data", "{d}/good.csv", "--task", "regression"], ["'no' is not a number"]),
-    (["--data", "iris", "--target", "x"], ["--target applies to CSV files"]),
+    (["--data", "iris", "--target", "x"], ["--target applies to table files"]),
     (["--data", "diabetes", "--task", "classification"], ["is a regression task"]),
     (["--epochs", "0"], ["invalid value for '--epochs'"]),
     (["--epochs", "many"], ["invalid value for '--epochs'"]),
@@ -84,7 +87,7 @@ def test_bad_train_input(files, args, fragments):
 
 def test_missing_arguments_and_unknown_commands():
     assert_one_line_error(run("evaluate"), "missing argument 'DIR'")
-    assert_one_line_error(run("predict", "somewhere"), "missing argument 'INPUT.csv'")
+    assert_one_line_error(run("predict", "somewhere"), "missing argument 'INPUT'")
     assert_one_line_error(run("frobnicate"), "no such command 'frobnicate'")
 
 

@@ -8,8 +8,6 @@ error, so ``deltagrad predict DIR new.csv > out.csv`` gives a clean file.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 from pathlib import Path
@@ -17,15 +15,17 @@ from pathlib import Path
 import numpy as np
 
 from .. import distributed, nn, plots
-from ..data import Dataset, load_csv_features
-from ..io import atomic_write_text, load, load_metadata, save
+from ..data import Problems, Table, read_table
+from ..io import load, load_metadata, save
 from ..train import (CHECKPOINT, EarlyStopping, History, Trainer, confusion_matrix,
                      load_checkpoint, predict_batches)
 from ..train.sample_random import use_trainer_dropout
 from ..train import metrics as M
 from . import tabular_data as td
 from .errors import CLIError
-from .tabular_settings import check_numbers, parse_hidden, run_settings, schedule
+from .tabular_output import prediction_columns, show_columns, write_predictions
+from .tabular_settings import (check_numbers, check_same_data, parse_hidden, read_options,
+                               run_settings, schedule)
 
 
 def _note(message: str, quiet: bool) -> None:
@@ -78,23 +78,21 @@ def run_train(given: dict, out: Path | None, resume: bool, overwrite: bool, plot
     check_numbers(s)
     if plot:
         plots.require_matplotlib()  # before training, not after
-    ds, source = td.load_source(s["data"], s["target"], s["task"], s["seed"])
-    source.update(seed=s["seed"], val_fraction=s["val_fraction"],
-                  test_fraction=s["test_fraction"])
-    p = td.prepare(ds, s["val_fraction"], s["test_fraction"], s["seed"])
-    widths = [ds.n_features, *hidden,
-              ds.n_classes if ds.task == "classification" else p.y_train.shape[1]]
+    source, p = _data(s, out if resume else None, quiet)
+    task, n_classes = source.target.task, len(source.target.class_names or ())
+    widths = [p.X_train.shape[1], *hidden, n_classes if n_classes else p.y_train.shape[1]]
     model = nn.MLP(widths[0], hidden, widths[-1], activation=s["activation"],
                    dropout=s["dropout"], rng=np.random.default_rng(s["seed"]))
     use_trainer_dropout(model)
     monitor = "val_loss" if len(p.X_val) else "loss"
-    trainer = _trainer(model, ds.task, len(p.X_train), s, monitor, quiet)
-    _describe(ds, p, model, widths, s, quiet)
-    meta = {"task": ds.task, "target": source["target"], "class_names": ds.class_names,
-            **p.preprocessing.to_metadata(), "data": source, "settings": s}
+    trainer = _trainer(model, task, len(p.X_train), s, monitor, quiet)
+    _describe(source, p, model, widths, s, quiet)
+    meta = {"task": task, "target": source.info["target"],
+            "class_names": source.target.class_names, **p.preprocessing.to_metadata(),
+            "data": source.info, "settings": s}
     history = _fit(trainer, p, s, out, resume, meta)
     _note_kept_weights(history, monitor, s["patience"], quiet)
-    metrics = _report_test(model, ds, p, history, as_json)
+    metrics = _report_test(model, source, p, history, as_json)
     if distributed.rank() != 0:
         return  # rank 0 of an MPI run writes the files
     if out is not None:
@@ -103,7 +101,27 @@ def run_train(given: dict, out: Path | None, resume: bool, overwrite: bool, plot
     elif not quiet:
         _note("the model was not saved (pass --out DIR to keep it)", quiet)
     if plot:
-        _plots(out, history, model, ds, p, metrics is not None, quiet)
+        _plots(out, history, model, source, p, metrics is not None, quiet)
+
+
+def _data(s: dict, resumed: Path | None, quiet: bool) -> tuple[td.Source, td.Prepared]:
+    """Read, check (every problem at once), split and preprocess the data of settings ``s``;
+    a resumed run (in ``resumed``) must find the very data it began with."""
+    problems = Problems(s["data"])
+    source = td.read_source(s["data"], s["target"], s["task"], s["seed"], problems,
+                            read=read_options(s), text_columns=td.column_list(s["categorical"]))
+    problems.raise_if_any()
+    if source.info["kind"] == "csv":
+        source.info["fingerprint"] = source.table.fingerprint()
+        if resumed is not None:
+            check_same_data(resumed, source.info["fingerprint"], s["data"])
+    source.info.update(seed=s["seed"], val_fraction=s["val_fraction"],
+                       test_fraction=s["test_fraction"])
+    p = td.prepare(source, s, problems)
+    if not quiet:
+        show_columns(source, p, sys.stderr)
+    source.table = None  # the raw columns are not needed past here: free them before training
+    return source, p
 
 
 def _trainer(model: nn.Module, task: str, n_train: int, s: dict, monitor: str,
@@ -123,11 +141,16 @@ def _trainer(model: nn.Module, task: str, n_train: int, s: dict, monitor: str,
                    progress="none" if quiet else "auto", deterministic=s["deterministic"])
 
 
-def _describe(ds: Dataset, p: td.Prepared, model: nn.Module, widths: list[int], s: dict,
+def _describe(source: td.Source, p: td.Prepared, model: nn.Module, widths: list[int], s: dict,
               quiet: bool) -> None:
-    kind = f"{ds.n_classes} classes" if ds.task == "classification" else "regression"
-    _note(f"data: {ds.name}, {ds.n_samples} samples, {ds.n_features} features, {kind} "
-          f"(train {len(p.X_train)}, validation {len(p.X_val)}, test {len(p.X_test)})", quiet)
+    found = source.target
+    kind = f"{len(found.class_names)} classes" if found.task == "classification" else \
+        "regression"
+    for note in source.notes:
+        _note(f"note: {note}", quiet)
+    _note(f"data: {source.name}, {p.n_rows} samples, {len(p.preprocessing.feature_names)} "
+          f"columns as {p.X_train.shape[1]} features, {kind} (train {len(p.X_train)}, "
+          f"validation {len(p.X_val)}, test {len(p.X_test)})", quiet)
     n_params = sum(w.size for w in model.parameters())
     _note(f"model: MLP {' -> '.join(map(str, widths))} ({s['activation']}), {n_params:,} "
           f"parameters; {s['optimizer']} lr {s['lr']:g}, batch size {s['batch_size']}, up to "
@@ -143,7 +166,8 @@ def _fit(trainer: Trainer, p: td.Prepared, s: dict, out: Path | None, resume: bo
                                batch_size=s["batch_size"],
                                validation_data=(p.X_val, p.y_val) if len(p.X_val) else None,
                                out_dir=out, resume=resume, metadata=meta,
-                               run_info={"settings": s})
+                               run_info={"settings": s,
+                                         "data": meta["data"].get("fingerprint")})
     except KeyboardInterrupt:
         if out is not None and (out / CHECKPOINT).exists():
             epoch = load_checkpoint(out / CHECKPOINT)["epoch"]
@@ -165,38 +189,46 @@ def _note_kept_weights(history: History, monitor: str, patience: int, quiet: boo
         _note(f"{how}; kept the weights of epoch {best_epoch} ({monitor} {best:.4f})", quiet)
 
 
-def _report_test(model: nn.Module, ds: Dataset, p: td.Prepared, history: History,
+def _report_test(model: nn.Module, source: td.Source, p: td.Prepared, history: History,
                  as_json: bool) -> dict | None:
     """Print the metrics on the test split and return them (None without a test split)."""
     if not len(p.X_test):
         if as_json:
-            print(json.dumps({"data": ds.name, "epochs": _last_epoch(history), "metrics": None}))
+            print(json.dumps({"data": source.name, "epochs": _last_epoch(history),
+                              "metrics": None}))
         return None
     outputs = _predict_outputs(model, p.X_test)
-    metrics = test_metrics(ds.task, outputs, p.y_test, ds.n_classes, p.preprocessing)
+    classes = source.target.class_names
+    metrics = test_metrics(source.target.task, outputs, p.y_test,
+                           len(classes) if classes else None, p.preprocessing)
     _print_metrics("test metrics", metrics, len(p.X_test), as_json,
-                   {"data": ds.name, "epochs": _last_epoch(history),
+                   {"data": source.name, "epochs": _last_epoch(history),
                     "stop_reason": history.stop_reason})
     return metrics
 
 
-def _plots(out, history, model, ds, p, have_test: bool, quiet: bool) -> None:
+def _plots(out, history, model, source: td.Source, p: td.Prepared, have_test: bool,
+           quiet: bool) -> None:
     folder = out if out is not None else Path("deltagrad_plots")
     folder.mkdir(parents=True, exist_ok=True)
-    written = [plots.plot_history(history, folder / "history.png", title=ds.name)]
-    if ds.task == "classification" and have_test:
+    name, classes = source.name, source.target.class_names
+    written = [plots.plot_history(history, folder / "history.png", title=name)]
+    if classes and have_test:
         pred = _predict_outputs(model, p.X_test).argmax(axis=1)
-        cm = confusion_matrix(p.y_test, pred, labels=list(range(ds.n_classes)))
+        cm = confusion_matrix(p.y_test, pred, labels=list(range(len(classes))))
         written.append(plots.plot_confusion_matrix(
-            cm, folder / "confusion_matrix.png", class_names=ds.class_names,
-            title=f"{ds.name}: test split ({len(p.y_test)} samples)"))
-    if ds.task == "classification" and ds.n_features == 2:
+            cm, folder / "confusion_matrix.png", class_names=classes,
+            title=f"{name}: test split ({len(p.y_test)} samples)"))
+    if p.points is not None:
+        features = p.preprocessing.feature_names
+
         def predict(points):
-            return _predict_outputs(model, p.preprocessing.inputs(points)).argmax(axis=1)
+            grid = Table.from_numbers("grid", points, features)
+            return _predict_outputs(model, p.preprocessing.inputs(grid)).argmax(axis=1)
 
         written.append(plots.plot_decision_boundary(
-            predict, ds.X, ds.y, folder / "decision_boundary.png", class_names=ds.class_names,
-            feature_names=ds.feature_names, title=f"{ds.name}: decision regions"))
+            predict, *p.points, folder / "decision_boundary.png", class_names=classes,
+            feature_names=features, title=f"{name}: decision regions"))
     _note("plots: " + ", ".join(str(w) for w in written), quiet)
 
 
@@ -210,10 +242,11 @@ def _load(model_dir: Path) -> tuple[nn.Module, dict, td.Preprocessing]:
     return model, meta, td.Preprocessing.from_metadata(meta, model_dir)
 
 
-def run_evaluate(model_dir: Path, data: str | None, target: str | None, as_json: bool) -> None:
+def run_evaluate(model_dir: Path, data: str | None, target: str | None, as_json: bool,
+                 read: dict) -> None:
     model, meta, prep = _load(model_dir)
-    X, y, description = td.evaluation_data(meta, data, target)
-    outputs = _predict_outputs(model, prep.inputs(X))
+    X, y, description = td.evaluation_data(meta, prep, data, target, read)
+    outputs = _predict_outputs(model, X)
     n_classes = len(meta["class_names"]) if meta["task"] == "classification" else None
     if n_classes is not None and outputs.shape[1] != n_classes:
         raise CLIError(f"{model_dir}: the model outputs {outputs.shape[1]} scores but its "
@@ -223,40 +256,24 @@ def run_evaluate(model_dir: Path, data: str | None, target: str | None, as_json:
                    {"data": description})
 
 
-def run_predict(model_dir: Path, input_csv: Path, out: Path | None, proba: bool) -> None:
+def run_predict(model_dir: Path, input_file: Path, out: Path | None, proba: bool,
+                id_column: str | None, read: dict) -> None:
+    """One prediction per row of ``input_file``: the class label (and with ``proba`` each
+    class's probability, in columns named by class) or the value; the ``id_column`` first."""
     model, meta, prep = _load(model_dir)
-    X = load_csv_features(input_csv, prep.feature_names)
-    outputs = _predict_outputs(model, prep.inputs(X))
-    target = meta["target"] if meta["data"]["kind"] == "csv" else "prediction"
-    if meta["task"] == "classification":
-        classes = meta["class_names"]
-        header = [target] + ([f"p_{c}" for c in classes] if proba else [])
-        shifted = outputs - outputs.max(axis=1, keepdims=True)
-        probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
-        rows = [[classes[k]] + ([f"{v:.6g}" for v in row] if proba else [])
-                for k, row in zip(outputs.argmax(axis=1), probs)]
-    else:
-        if proba:
-            raise CLIError("--proba applies to classification models; this one does regression")
-        values = prep.predictions(outputs)
-        header = [target] if values.shape[1] == 1 else [f"{target}_{j}"
-                                                         for j in range(values.shape[1])]
-        rows = [[f"{v:.7g}" for v in row] for row in values]
-    _write_table(header, rows, out)
-
-
-def _write_table(header: list[str], rows: list[list[str]], out: Path | None) -> None:
-    """The predictions as CSV: on standard output, or written atomically to ``out``."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    if out is None:
-        sys.stdout.write(buffer.getvalue())
-        return
-    if out.is_dir():
-        raise CLIError(f"--out {out}: is a folder, expected a file name")
-    if not out.parent.exists():
-        raise CLIError(f"--out {out}: the folder {out.parent} does not exist")
-    atomic_write_text(out, buffer.getvalue())
-    print(f"wrote {len(rows)} predictions to {out}", file=sys.stderr)
+    if proba and meta["task"] != "classification":
+        raise CLIError("--proba applies to classification models; this one does regression")
+    keep = prep.encoder.text_columns + ((id_column,) if id_column else ())
+    table = read_table(input_file, text_columns=keep, **read)
+    problems = Problems(table.path)
+    for line, fields in table.bad_rows:
+        problems.add(f"line {line} has {fields} fields, but the header has "
+                     f"{len(table.header)} columns", "mend or delete the line")
+    if id_column is not None and id_column not in table.columns:
+        problems.add(f"--id: no column {id_column!r} (the columns are {table.names[:20]})")
+    X = prep.encoder.transform(table, None, problems)
+    problems.raise_if_any()
+    outputs = _predict_outputs(model, X)
+    columns = {id_column: table.columns[id_column].texts()} if id_column else {}
+    columns.update(prediction_columns(meta, prep, outputs, proba))
+    write_predictions(columns, out)

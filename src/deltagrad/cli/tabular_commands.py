@@ -14,6 +14,7 @@ import typer
 
 from .errors import report_error
 from .tabular import run_evaluate, run_predict, run_train
+from .tabular_settings import read_options
 
 
 class OptimizerName(str, Enum):
@@ -46,6 +47,19 @@ class Task(str, Enum):
     regression = "regression"
 
 
+DelimiterOption = Annotated[str | None, typer.Option(
+    "--delimiter", metavar="CHAR",
+    help="The CSV file's delimiter: a character, or comma, semicolon, tab, pipe. "
+         "(default: detected)")]
+EncodingOption = Annotated[str | None, typer.Option(
+    "--encoding", help="The CSV file's encoding, e.g. latin-1 or cp1252. (default: UTF-8, "
+                       "with or without a byte-order mark)")]
+
+
+def ColumnsOption(flag: str, text: str):  # noqa: N802  (an annotation, spelled as one)
+    return Annotated[str | None, typer.Option(flag, metavar="COL,...", help=text)]
+
+
 def register(app: typer.Typer) -> None:
     """Add ``train``, ``evaluate`` and ``predict`` to ``app``."""
     app.command(no_args_is_help=False)(train)
@@ -55,13 +69,16 @@ def register(app: typer.Typer) -> None:
 
 def train(
     data: Annotated[str | None, typer.Option(
-        "--data", metavar="NAME_OR_CSV",
+        "--data", metavar="NAME_OR_FILE",
         help="A built-in data set (iris, digits, wine, breast_cancer, diabetes, moons, "
-             "circles, spirals, xor, blobs) or a CSV file with a header row. "
+             "circles, spirals, xor, blobs), or a table: a CSV file with a header row or a "
+             "Parquet file. Numbers are standardised, text one-hot encoded, booleans 0/1, "
+             "ISO dates split into day number, month and weekday; missing cells are filled "
+             "in with an indicator column; id-like and constant columns are left out. "
              "(default: digits)")] = None,
     target: Annotated[str | None, typer.Option(
         "--target", metavar="COLUMN",
-        help="The CSV column to predict (name or index). (default: the last column)")] = None,
+        help="The column to predict (name or index). (default: the last column)")] = None,
     task: Annotated[Task | None, typer.Option(
         "--task", help="Force the task of a CSV target (else inferred).")] = None,
     hidden: Annotated[str | None, typer.Option(
@@ -102,6 +119,21 @@ def train(
         "--val-fraction", help="(default: 0.1)")] = None,
     test_fraction: Annotated[float | None, typer.Option(
         "--test-fraction", help="(default: 0.2)")] = None,
+    drop: ColumnsOption("--drop", "Leave these columns out.") = None,
+    categorical: ColumnsOption("--categorical", "Treat these columns as categories, even "
+                                                "if they hold numbers.") = None,
+    numeric: ColumnsOption("--numeric", "Treat these columns as numbers; cells that are "
+                                        "not numbers count as missing.") = None,
+    min_frequency: Annotated[int | None, typer.Option(
+        "--min-frequency", min=1, metavar="N",
+        help="Categories seen fewer times in training share one 'other' input. "
+             "(default: 5)")] = None,
+    max_categories: Annotated[int | None, typer.Option(
+        "--max-categories", min=1, metavar="N",
+        help="At most this many categories per column get an input of their own (the "
+             "most frequent). (default: 100)")] = None,
+    delimiter: DelimiterOption = None,
+    encoding: EncodingOption = None,
     out: Annotated[Path | None, typer.Option(
         "--out", metavar="DIR", help="Save the model here, with a checkpoint after every "
                                      "epoch.")] = None,
@@ -128,7 +160,10 @@ def train(
                "weight_decay": weight_decay, "clip_norm": clip_norm,
                "lr_schedule": lr_schedule, "patience": patience, "seed": seed,
                "val_fraction": val_fraction, "test_fraction": test_fraction,
-               "deterministic": deterministic}
+               "deterministic": deterministic,
+               "drop": drop, "categorical": categorical, "numeric": numeric,
+               "min_frequency": min_frequency, "max_categories": max_categories,
+               "delimiter": delimiter, "encoding": encoding}
     given = {k: (v.value if isinstance(v, Enum) else v) for k, v in options.items()
              if v is not None}
     try:
@@ -142,28 +177,38 @@ def evaluate(
     model_dir: Annotated[Path, typer.Argument(metavar="DIR",
                                               help="A model folder from train --out.")],
     data: Annotated[str | None, typer.Option(
-        "--data", metavar="NAME_OR_CSV",
+        "--data", metavar="NAME_OR_FILE",
         help="Evaluate on every row of this data. (default: the held-out test split of "
              "the training data)")] = None,
     target: Annotated[str | None, typer.Option(
         "--target", metavar="COLUMN",
-        help="The CSV target column. (default: the one the model was trained on)")] = None,
+        help="The target column. (default: the one the model was trained on)")] = None,
+    delimiter: DelimiterOption = None,
+    encoding: EncodingOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Print a saved model's metrics: accuracy, F1... or RMSE, R²..."""
-    run_evaluate(model_dir, data, target, as_json)
+    run_evaluate(model_dir, data, target, as_json,
+                 read_options({"delimiter": delimiter, "encoding": encoding}))
 
 
 def predict(
     model_dir: Annotated[Path, typer.Argument(metavar="DIR",
                                               help="A model folder from train --out.")],
-    input_csv: Annotated[Path, typer.Argument(
-        metavar="INPUT.csv", help="Rows to predict, with the model's feature columns "
-                                  "(other columns are ignored).")],
+    input_file: Annotated[Path, typer.Argument(
+        metavar="INPUT", help="Rows to predict (CSV or Parquet), with the model's columns "
+                              "(other columns are ignored).")],
     out: Annotated[Path | None, typer.Option(
-        "--out", metavar="OUTPUT.csv", help="Write here. (default: standard output)")] = None,
+        "--out", metavar="OUTPUT", help="Write here: Parquet for a .parquet name, else CSV. "
+                                        "(default: CSV on standard output)")] = None,
     proba: Annotated[bool, typer.Option(
-        "--proba", help="Add each class's probability.")] = False,
+        "--proba", help="Add each class's probability, in columns p_<class>.")] = False,
+    id_column: Annotated[str | None, typer.Option(
+        "--id", metavar="COLUMN",
+        help="Copy this column (e.g. a customer id) to the output, first.")] = None,
+    delimiter: DelimiterOption = None,
+    encoding: EncodingOption = None,
 ) -> None:
-    """Predict one value per row of INPUT.csv (class labels as in the training data)."""
-    run_predict(model_dir, input_csv, out, proba)
+    """Predict one value per row of INPUT (class labels as in the training data)."""
+    run_predict(model_dir, input_file, out, proba, id_column,
+                read_options({"delimiter": delimiter, "encoding": encoding}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .._checks import check_widths
 from ..optim import lr_scheduler as ls
 from ..train import CHECKPOINT, LearningRateScheduler, load_checkpoint
 from .errors import CLIError
@@ -14,8 +15,13 @@ DEFAULTS = {
     "data": "digits", "target": None, "task": None, "hidden": "64,64", "activation": "relu",
     "dropout": 0.0, "epochs": 100, "batch_size": 32, "lr": 1e-3, "optimizer": "adam",
     "weight_decay": 0.0, "clip_norm": None, "lr_schedule": "none", "patience": 10, "seed": 0,
-    "val_fraction": 0.1, "test_fraction": 0.2, "deterministic": False,
+    "val_fraction": 0.1, "test_fraction": 0.2, "deterministic": False, "delimiter": None,
+    "encoding": None, "drop": None, "categorical": None, "numeric": None, "min_frequency": 5,
+    "max_categories": 100,
 }
+#: how ``--delimiter`` may name the characters that are awkward to type
+DELIMITER_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", "\\t": "\t", "pipe": "|",
+                   "space": " "}
 #: settings a resumed run may change
 RESUMABLE = ("epochs",)
 
@@ -48,7 +54,7 @@ def _resumed(given: dict, out: Path | None, overwrite: bool) -> dict:
     run = load_checkpoint(out / CHECKPOINT).get("run") or {}
     saved = run.get("settings")
     if isinstance(saved, dict):
-        saved = {"deterministic": False, **saved}  # runs from before the setting existed
+        saved = {**DEFAULTS, **saved}  # runs from before a setting existed: its default
     if not isinstance(saved, dict):
         raise CLIError(f"--resume: the checkpoint in {out} was not written by "
                        f"'deltagrad train'")
@@ -61,18 +67,35 @@ def _resumed(given: dict, out: Path | None, overwrite: bool) -> dict:
 
 
 def parse_hidden(text: str) -> list[int]:
-    """``"64,64"`` -> [64, 64]; ``""``, ``"none"`` or ``"0"`` -> [] (a linear model)."""
-    text = text.strip().lower()
-    if text in ("", "none", "0"):
-        return []
+    """``"64,64"`` -> [64, 64]; ``"none"`` -> [] (a linear model); a width of 0 is refused."""
     try:
-        sizes = [int(part) for part in text.split(",")]
-    except ValueError:
-        sizes = []
-    if not sizes or any(s < 1 for s in sizes):
-        raise CLIError(f"--hidden: expected comma-separated positive layer widths such as "
-                       f"64,64 (or 'none'), got {text!r}")
-    return sizes
+        return list(check_widths(text, "layer", "--hidden", allow_none=True))
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def read_options(s: dict) -> dict:
+    """How to read the data file: ``{"delimiter", "encoding"}`` from the settings."""
+    delimiter = s.get("delimiter")
+    if delimiter is not None:
+        delimiter = DELIMITER_NAMES.get(delimiter.lower(), delimiter)
+        if len(delimiter) != 1:
+            raise CLIError(f"--delimiter: expected one character or one of "
+                           f"{sorted(DELIMITER_NAMES)}, got {s['delimiter']!r}")
+    return {"delimiter": delimiter, "encoding": s.get("encoding")}
+
+
+def check_same_data(out: Path, fingerprint: dict, data: str) -> None:
+    """A resumed run must train on the very file it began with: same rows, same bytes."""
+    saved = (load_checkpoint(out / CHECKPOINT).get("run") or {}).get("data")
+    if saved is None or saved == fingerprint:
+        return
+    if saved.get("rows") != fingerprint["rows"]:
+        change = f"{saved.get('rows')} data rows then, {fingerprint['rows']} now"
+    else:
+        change = f"the same {fingerprint['rows']} rows, but other contents"
+    raise CLIError(f"--resume: {data} has changed since the run in {out} began ({change}); "
+                   f"resume with the data it began with, or start over with --overwrite")
 
 
 def check_numbers(s: dict) -> None:
