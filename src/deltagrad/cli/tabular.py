@@ -110,7 +110,8 @@ def _data(s: dict, resumed: Path | None, quiet: bool) -> tuple[td.Source, td.Pre
     problems = Problems(s["data"])
     source = td.read_source(s["data"], s["target"], s["task"], s["seed"], problems,
                             read=read_options(s), text_columns=td.column_list(s["categorical"]))
-    problems.raise_if_any()
+    if source is None:  # no usable target: nothing more can be checked
+        problems.raise_if_any()
     if source.info["kind"] == "csv":
         source.info["fingerprint"] = source.table.fingerprint()
         if resumed is not None:
@@ -152,7 +153,8 @@ def _describe(source: td.Source, p: td.Prepared, model: nn.Module, widths: list[
           f"columns as {p.X_train.shape[1]} features, {kind} (train {len(p.X_train)}, "
           f"validation {len(p.X_val)}, test {len(p.X_test)})", quiet)
     n_params = sum(w.size for w in model.parameters())
-    _note(f"model: MLP {' -> '.join(map(str, widths))} ({s['activation']}), {n_params:,} "
+    shape = s["activation"] if len(widths) > 2 else "linear: --hidden none"
+    _note(f"model: MLP {' -> '.join(map(str, widths))} ({shape}), {n_params:,} "
           f"parameters; {s['optimizer']} lr {s['lr']:g}, batch size {s['batch_size']}, up to "
           f"{s['epochs']} epochs", quiet)
 

@@ -168,7 +168,12 @@ def prepare(source: Source, s: dict, problems: Problems) -> Prepared:
     """Split ``source``, fit the preprocessing on the training rows (with the options of
     ``s``), and apply it to every split; all problems found are raised together."""
     found = source.target
-    train, val, test = split_rows(found, s)
+    try:
+        train, val, test = split_rows(found, s)
+    except ValueError as exc:  # too few rows for the fractions asked
+        raise DataError(f"{source.table.path}: {str(exc).removeprefix('train_val_test_split: ')}"
+                        f" (fix: more rows, or a smaller --val-fraction or --test-fraction)"
+                        ) from None
     if found.task == "classification":
         _check_classes(source, found.y[train])
     encoder = TableEncoder.fit(
@@ -176,11 +181,14 @@ def prepare(source: Source, s: dict, problems: Problems) -> Prepared:
         drop=column_list(s["drop"]), categorical=column_list(s["categorical"]),
         numeric=column_list(s["numeric"]), min_frequency=s["min_frequency"],
         max_categories=s["max_categories"])
-    problems.raise_if_any()
+    if not encoder.codings:
+        problems.raise_if_any()
     target_scaler = None
     if found.task == "regression":
         target_scaler = StandardScaler().fit(found.y[train].reshape(-1, 1))
     prep = Preprocessing(encoder, target_scaler)
+    # The columns' cells are checked even when fitting found problems, so that one error
+    # lists them all.
     X = [encoder.transform(source.table, found.rows[part], problems)
          for part in (train, val, test)]
     problems.raise_if_any()
