@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import distributed, nn, plots
 from ..data import Problems, Table, read_table
+from ..data.table import names_shown
 from ..io import load, load_metadata, save
 from ..train import (CHECKPOINT, EarlyStopping, History, Trainer, confusion_matrix,
                      load_checkpoint, predict_batches)
@@ -268,11 +269,10 @@ def run_predict(model_dir: Path, input_file: Path, out: Path | None, proba: bool
     keep = prep.encoder.text_columns + ((id_column,) if id_column else ())
     table = read_table(input_file, text_columns=keep, **read)
     problems = Problems(table.path)
-    for line, fields in table.bad_rows:
-        problems.add(f"line {line} has {fields} fields, but the header has "
-                     f"{len(table.header)} columns", "mend or delete the line")
+    td.note_bad_rows(table, problems)
     if id_column is not None and id_column not in table.columns:
-        problems.add(f"--id: no column {id_column!r} (the columns are {table.names[:20]})")
+        problems.add(f"--id: no column {id_column!r} (the columns are "
+                     f"{names_shown(table.names)})", "check the spelling")
     X = prep.encoder.transform(table, None, problems)
     problems.raise_if_any()
     outputs = _predict_outputs(model, X)

@@ -67,9 +67,7 @@ def read_source(data: str, target: str | None, task: str | None, seed: int, prob
                                               "target": "target"})
     table = read_table(data, text_columns=tuple(text_columns), **(read or {}))
     problems.where = table.path
-    for line, fields in table.bad_rows:
-        problems.add(f"line {line} has {fields} fields, but the header has "
-                     f"{len(table.header)} columns", "mend or delete the line")
+    note_bad_rows(table, problems)
     if table.n_rows == 0:
         raise DataError(f"{table.path}: a header row but no data rows")
     if target is None:
@@ -84,6 +82,13 @@ def read_source(data: str, target: str | None, task: str | None, seed: int, prob
         notes.append(f"{left} row{'s' * (left > 1)} without a value of {name!r} left out")
     return Source(table, found, Path(data).stem, {"kind": "csv", "source": str(Path(
         data).resolve()), "target": name}, notes)
+
+
+def note_bad_rows(table: Table, problems: Problems) -> None:
+    """Rows with more or fewer fields than the header: one problem each."""
+    for line, fields in table.bad_rows:
+        problems.add(f"line {line} has {fields} fields, but the header has "
+                     f"{len(table.header)} columns", "mend or delete the line")
 
 
 @dataclass

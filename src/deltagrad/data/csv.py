@@ -13,17 +13,11 @@ import numpy as np
 from .columns import numbers_of
 from .datasets import TASKS, Dataset
 from .errors import DataError, Problems
-from .table import FLOAT32_MAX, Table, number_text, read_table
+from .table import FLOAT32_MAX, Table, names_shown, number_text, read_table
 
 #: A numeric target is taken as class labels when all its values are whole numbers and there
 #: are at most this many distinct ones; otherwise it is a regression target.
 MAX_INFERRED_CLASSES = 20
-
-
-
-def _names(columns: list[str]) -> str:
-    shown = ", ".join(repr(c) for c in columns[:20])
-    return shown + (f", ... ({len(columns)} in all)" if len(columns) > 20 else "")
 
 
 def _target_index(path: str, header: list[str], target: str | int) -> int:
@@ -37,13 +31,11 @@ def _target_index(path: str, header: list[str], target: str | int) -> int:
             target = int(target)
         except ValueError:
             raise DataError(f"{path}: no column named {target!r}; available columns: "
-                            f"{_names(header)}") from None
+                            f"{names_shown(header)}") from None
     if not -len(header) <= target < len(header):
         raise DataError(f"{path}: target column index {target} is out of range for "
-                        f"{len(header)} columns ({_names(header)})")
+                        f"{len(header)} columns ({names_shown(header)})")
     return int(target) % len(header)
-
-
 
 
 def target_name(table: Table, target: str | int) -> str:
@@ -200,5 +192,5 @@ def load_csv_features(path: str | os.PathLike, columns: list[str]) -> np.ndarray
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise DataError(f"{table.path}, line 1: no column{'s' * (len(missing) > 1)} "
-                        f"{_names(missing)}; the file has {_names(table.names)}")
+                        f"{names_shown(missing)}; the file has {names_shown(table.names)}")
     return _numbers(table, columns)

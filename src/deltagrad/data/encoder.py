@@ -9,14 +9,9 @@ import numpy as np
 
 from .columns import Coding, encode, fit_coding, infer_kind, numbers_of
 from .errors import Problems
-from .table import MISSING, Column, Table
+from .table import MISSING, Column, Table, names_shown
 
 FORMAT = 1
-
-
-def _names(names) -> str:
-    shown = ", ".join(repr(n) for n in list(names)[:20])
-    return shown + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
 
 
 @dataclass
@@ -67,7 +62,7 @@ class TableEncoder:
             codings.append(coding)
         if not codings:
             problems.add(f"no feature column is left to learn from (left out: "
-                         f"{_names([d['name'] for d in dropped])})",
+                         f"{names_shown([d['name'] for d in dropped])})",
                          "keep a column with --categorical or --numeric")
         return cls(codings, dropped)
 
@@ -78,7 +73,7 @@ class TableEncoder:
         if missing:
             problems.add(f"the model needs feature columns {self.feature_names[:20]}: there "
                          f"{'is no column' if len(missing) == 1 else 'are no columns'} "
-                         f"{_names(missing)} (the data has {_names(table.names)})")
+                         f"{names_shown(missing)} (the data has {names_shown(table.names)})")
             return np.empty((0, len(self.inputs)), dtype=np.float32)
         n = table.n_rows if rows is None else len(rows)
         out = np.empty((n, len(self.inputs)), dtype=np.float32)
@@ -128,7 +123,7 @@ def _asked(table: Table, target: str, problems: Problems, **options) -> dict[str
             flag = f"--{option}"
             if name not in table.columns:
                 problems.add(f"{flag}: no column {name!r} (the columns are "
-                             f"{_names(table.names)})", "check the spelling")
+                             f"{names_shown(table.names)})", "check the spelling")
             elif name == target:
                 problems.add(f"{flag}: {name!r} is the target", f"leave it out of {flag}")
             elif name in asked:

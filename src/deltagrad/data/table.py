@@ -74,6 +74,13 @@ def _show(cell: str) -> str:
     return repr(cell if len(cell) <= 40 else cell[:37] + "...")
 
 
+def names_shown(names) -> str:
+    """Column names for a one-line message: the first 20 quoted, then how many in all."""
+    names = list(names)
+    shown = ", ".join(repr(n) for n in names[:20])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
+
+
 def number_text(v: float) -> str:
     """A number as a person writes it: ``3`` for 3.0, ``0.5``."""
     v = float(v)
