@@ -129,6 +129,8 @@ def test_resume_with_changed_data_is_refused_naming_what_changed(tmp_path):
     data.write_text("\n".join(text[:-1]) + "\n")
     assert_one_line_error(run("train", "--out", tmp_path / "run", "--resume", "--epochs", "2"),
                           "c.csv has changed since the run", "200 data rows then, 199 now")
+    assert_one_line_error(run("evaluate", tmp_path / "run"), "has changed since training, so "
+                          "its held-out test split can not be rebuilt; pass --data")
     data.write_text("\n".join(text[:-1] + [text[-1].replace("C00199", "C99999")]) + "\n")
     assert_one_line_error(run("train", "--out", tmp_path / "run", "--resume", "--epochs", "2"),
                           "the same 200 rows, but other contents")
@@ -147,11 +149,12 @@ def test_semicolons_decimal_commas_latin1_and_linear_models(tmp_path):
     data.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
     assert_one_line_error(run("train", "--data", data), "not UTF-8 text", "--encoding latin-1")
     result = ok("train", "--data", data, "--encoding", "latin-1", "--hidden", "none",
-                "--epochs", "2", "--out", tmp_path / "m")
+                "--epochs", "2", "--delimiter", "semicolon", "--out", tmp_path / "m")
     assert "MLP 4 -> 2 (linear: --hidden none)" in result.stderr
     assert "2 classes: lourd, léger" in result.stderr
-    assert dg.load_metadata(tmp_path / "m")["settings"]["delimiter"] is None
-    ok("predict", tmp_path / "m", data, "--encoding", "latin-1", "--delimiter", "semicolon")
+    assert dg.load_metadata(tmp_path / "m")["settings"]["delimiter"] == "semicolon"
+    assert "24 samples" in ok("evaluate", tmp_path / "m").stdout  # read as it was trained
+    ok("predict", tmp_path / "m", data, "--encoding", "latin-1", "--delimiter", ";")
 
 
 @pytest.mark.parametrize("args,fragment", [

@@ -23,6 +23,7 @@ from ..data import (DataError, Problems, StandardScaler, Table, TableEncoder, Ta
                     load_dataset, read_table, target_of, train_val_test_split)
 from ..data.csv import target_name
 from .errors import CLIError
+from .tabular_settings import read_options
 
 
 def is_file(data: str) -> bool:
@@ -206,9 +207,10 @@ def _check_classes(source: Source, y_train: np.ndarray) -> None:
     missing = sorted(set(range(len(names))) - set(y_train.tolist()))
     if missing:
         shown = [names[i] for i in missing]
-        raise DataError(f"{source.name}: class{'es' * (len(shown) > 1)} {shown} "
+        raise DataError(f"{source.table.path}: class{'es' * (len(shown) > 1)} {shown} "
                         f"{'have' if len(shown) > 1 else 'has'} no sample in the training "
-                        f"split; more data is needed")
+                        f"split (fix: more rows of {'them' if len(shown) > 1 else 'it'}, or "
+                        f"drop those rows)")
 
 
 def _points(source: Source, encoder: TableEncoder) -> tuple | None:
@@ -262,12 +264,14 @@ def evaluation_data(meta: dict, prep: Preprocessing, data: str | None, target: s
                            "pass --data to evaluate on other data")
         if source["kind"] == "csv" and not Path(source["source"]).exists():
             raise CLIError(f"the training data {source['source']} is gone; pass --data")
-        read = {k: s.get(k) for k in ("delimiter", "encoding")} if source["kind"] == "csv" \
-            else {}
+        read = read_options(s) if source["kind"] == "csv" else {}
         found = read_source(source["source"], source["target"] if source["kind"] == "csv"
                             else None, meta["task"], source["seed"], problems, read=read,
                             text_columns=text)
         problems.raise_if_any()
+        if source.get("fingerprint") not in (None, found.table.fingerprint()):
+            raise CLIError(f"the training data {source['source']} has changed since training, "
+                           f"so its held-out test split can not be rebuilt; pass --data")
         _, _, test = split_rows(found.target, source)
         X = prep.inputs(found.table, found.target.rows[test])
         y = class_indices(found.target, meta, found.name)[test]
