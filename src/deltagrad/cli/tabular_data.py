@@ -269,7 +269,7 @@ def evaluation_data(meta: dict, prep: Preprocessing, data: str | None, target: s
                             else None, meta["task"], source["seed"], problems, read=read,
                             text_columns=text)
         problems.raise_if_any()
-        if source.get("fingerprint") not in (None, found.table.fingerprint()):
+        if "fingerprint" in source and source["fingerprint"] != found.table.fingerprint():
             raise CLIError(f"the training data {source['source']} has changed since training, "
                            f"so its held-out test split can not be rebuilt; pass --data")
         _, _, test = split_rows(found.target, source)
