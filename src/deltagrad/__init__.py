@@ -9,6 +9,7 @@ array([[0., 0.]], dtype=float32)
 """
 
 from ._config import get_default_dtype, manual_seed, set_default_dtype
+from .backend import Device, device
 from .autograd import (Function, GradcheckError, Tensor, abs, as_tensor, clip, concatenate,
                        enable_grad, exp, grad, gradcheck, hessian, jacobian, log, logsumexp,
                        matmul, max, maximum, mean, min, minimum, no_grad, relu, reshape, sigmoid,
@@ -31,5 +32,6 @@ __all__ = [
     "relu", "reshape", "set_default_dtype", "sigmoid", "sqrt", "stack", "sum", "tanh", "tensor",
     "transpose", "var", "where",
 ]
+__all__ += ["Device", "device"]
 __all__ += ["detect_anomaly", "load", "load_metadata", "load_state_dict", "save"]
 __all__ += ["explain", "viz"]

@@ -25,8 +25,9 @@ import math
 import os
 import sys
 
-import numpy as np
-
+from ..backend import array_module, kind
+from ..backend.shims import errstate
+from . import arrays
 from .recording import grad_mode
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # .../deltagrad
@@ -55,20 +56,21 @@ def describe_nonfinite(array) -> str | None:
     is finite (or not floating point). Cheap when finite: one sum, no temporary array.
     """
     a = array.data if hasattr(array, "_node") else array  # Tensors in higher-order graphs
-    if a is None or getattr(a, "dtype", None) is None or a.dtype.kind not in "fc":
+    if a is None or getattr(a, "dtype", None) is None or kind(a.dtype) not in "fc":
         return None
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = a.sum()
+    with errstate(a, over="ignore", invalid="ignore"):
+        total = arrays.sum(a)
     # Any NaN or inf makes the sum non-finite; a finite sum proves every element finite.
     if math.isfinite(float(abs(total))):
         return None
-    xp = np if isinstance(a, np.ndarray) else sys.modules.get(type(a).__module__.split(".")[0], np)
+    xp = array_module(a)
+    infinite = xp.isinf(a)
     kinds = []
-    if bool(xp.isnan(a).any()):
+    if bool(xp.any(xp.isnan(a))):
         kinds.append("nan")
-    if bool(xp.isposinf(a).any()):
+    if bool(xp.any(infinite & (a > 0))):
         kinds.append("inf")
-    if bool(xp.isneginf(a).any()):
+    if bool(xp.any(infinite & (a < 0))):
         kinds.append("-inf")
     return " and ".join(kinds) or None  # None: the sum merely overflowed
 

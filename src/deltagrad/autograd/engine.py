@@ -15,6 +15,7 @@ from heapq import heappop, heappush
 import numpy as np
 
 from ..backend import NUMPY1_PROMOTION
+from . import arrays
 from .function import Function
 from .recording import backward_on_tensors, grad_mode
 
@@ -41,8 +42,8 @@ def sum_to_shape(g, shape: tuple):
         return g
     lead = g.ndim - len(shape)
     stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
-    g = g.sum(axis=tuple(range(lead)) + stretched, keepdims=True)
-    return g.reshape(shape)
+    g = arrays.sum(g, axis=tuple(range(lead)) + stretched, keepdims=True)
+    return arrays.reshape(g, shape)
 
 
 def forward_order(root: Function) -> list[Function]:
@@ -180,7 +181,7 @@ def _in_dtypes_of(inputs, grads) -> tuple:
     """Each input's gradient in the input's dtype: on NumPy 1.x a rule working on 0-d float32
     values and Python numbers computes in float64 (see backend.py)."""
     return tuple(g if g is None or t is None or g.dtype == t.data.dtype
-                 else g.astype(t.data.dtype) for t, g in zip(inputs, grads))
+                 else arrays.astype(g, t.data.dtype) for t, g in zip(inputs, grads))
 
 
 def _accumulate_leaf(t, g, handed_out: set) -> None:
@@ -188,9 +189,11 @@ def _accumulate_leaf(t, g, handed_out: set) -> None:
     if isinstance(g, np.generic):  # NumPy turns 0-d results into scalars
         g = np.asarray(g)
     if g.dtype != t.data.dtype:
-        g = g.astype(t.data.dtype)  # a fresh array we own
-    elif g.base is not None or id(g) in handed_out:
-        g = g.copy()  # a view, or an array another leaf (or the caller) already holds
+        g = arrays.astype(g, t.data.dtype)  # a fresh array we own
+    elif getattr(g, "base", g) is not None or id(g) in handed_out:
+        # A view, or an array another leaf (or the caller) already holds; a library whose
+        # arrays do not say whether they are views (no .base) gets a copy to be safe.
+        g = arrays.copy(g)
     if t.grad is None:
         t.grad = g
         handed_out.add(id(g))

@@ -24,17 +24,19 @@ What a backward rule may read, and how each kind is declared on the class:
 Attributes live in ``__slots__`` too, most simply ``__slots__ = constants = ("mask",)``; a
 slot that is neither a constant nor derived is refused when the class is defined.
 
-One backward, two speeds. ``backward`` is written only with operators and methods that
-NumPy arrays and Tensors share (``*``, ``@``, ``.sum(axis, keepdims)``, ``.reshape``, ...)
-plus the few helpers below that dispatch on the type. A plain ``t.backward()`` runs it on
-raw arrays: no graph, no overhead. ``dg.grad`` runs the same code on Tensors (the saved
+One backward, two speeds. ``backward`` is written only with operators that arrays of every
+array-API library and Tensors share (``*``, ``@``, ``g[..., None]``) and the functions of
+``arrays.py`` (``arrays.sum``, ``arrays.reshape``, ``exp``, ...), which call NumPy's methods
+on NumPy arrays and Tensors and the standard's functions on other libraries' arrays. A plain
+``t.backward()`` runs it on raw arrays: no graph, no overhead. ``dg.grad`` runs the same code on Tensors (the saved
 values and rebuilt derived values, see ``recording.py``), which records the backward pass
 itself as a graph, so that it can be differentiated again.
 """
 
 from __future__ import annotations
 
-from ..backend import array_module
+# Re-exported: ops import these helpers with Function.
+from .arrays import builds_graph, exp, log, tanh  # noqa: F401
 
 
 class _Output:
@@ -117,23 +119,3 @@ class Function:
             return f"{self.name}: shapes {shapes[0]} and {shapes[1]} {self.shape_error}"
         listed = " and ".join(str(s) for s in shapes)
         return f"{self.name}: {error} (input shapes {listed})"
-
-
-# --- helpers that let one backward rule serve arrays (fast) and Tensors (graph) -----
-
-
-def builds_graph(x) -> bool:
-    """True for a Tensor (the backward pass is being recorded), False for a raw array."""
-    return hasattr(x, "_node")
-
-
-def exp(x):
-    return x.exp() if builds_graph(x) else array_module(x).exp(x)
-
-
-def log(x):
-    return x.log() if builds_graph(x) else array_module(x).log(x)
-
-
-def tanh(x):
-    return x.tanh() if builds_graph(x) else array_module(x).tanh(x)

@@ -3,7 +3,8 @@
 ``grad`` never touches any tensor's ``.grad``: it asks the engine for the gradients
 with respect to chosen inputs and returns them. Given Tensors, it runs the backward
 rules on Tensors (recording the backward pass as a graph), so its result can be
-differentiated again; given arrays, it takes the fast array path.
+differentiated again; given arrays, it takes the fast array path. Arrays keep their
+library and device; ``jacobian`` and ``hessian`` return NumPy arrays on the host.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import functools
 import numpy as np
 
 from .. import _config
+from ..backend import (array_module, as_array, dtype_in, host_dtype, is_array, kind, to_device,
+                       to_host)
 from . import engine
+from .arrays import astype
 from .ops.shape import Identity
 from .recording import apply, enable_grad, recording_higher_order
 from .tensor import Tensor
@@ -31,10 +35,9 @@ def _argnums_tuple(argnums, nargs: int) -> tuple:
 
 def _as_float_leaf(x) -> Tensor:
     data = x.data if isinstance(x, Tensor) else x
-    data = np.asarray(data)
-    if data.dtype.kind != "f":
-        data = data.astype(_config.get_default_dtype()) if data.dtype.kind in "biu" \
-            else data
+    data = as_array(data) if is_array(data) else np.asarray(data)
+    if kind(data.dtype) in "biu":
+        data = astype(data, dtype_in(array_module(data), _config.get_default_dtype()))
     return Tensor._make(data, None).requires_grad_(True)
 
 
@@ -46,7 +49,7 @@ def _differentiable_input(x) -> Tensor:
 
 
 def _zeros_like(t: Tensor, as_tensor: bool):
-    zeros = np.zeros_like(t.data)
+    zeros = array_module(t.data).zeros_like(t.data)
     return Tensor._make(zeros, None) if as_tensor else zeros
 
 
@@ -92,7 +95,7 @@ def _gradients(out: Tensor, targets, *, create_graph: bool, free_graph: bool, se
     if not out.requires_grad:
         return [None] * len(targets)
     if seed is None:
-        seed = np.ones_like(out.data)
+        seed = array_module(out.data).ones_like(out.data)
     if create_graph:
         seed = Tensor._make(seed, None)
     grads = engine.backward(out, seed, targets=targets, create_graph=create_graph,
@@ -102,9 +105,9 @@ def _gradients(out: Tensor, targets, *, create_graph: bool, free_graph: bool, se
     return [None if g is None else _cast_like(g, t) for g, t in zip(grads, targets)]
 
 
-def _cast_like(g, t: Tensor) -> np.ndarray:
-    g = np.asarray(g)
-    return g.astype(t.data.dtype, copy=False) if g.dtype != t.data.dtype else g
+def _cast_like(g, t: Tensor):
+    g = as_array(g)
+    return astype(g, t.data.dtype) if g.dtype != t.data.dtype else g
 
 
 def jacobian(f, argnums=0):
@@ -136,21 +139,23 @@ def jacobian(f, argnums=0):
 
 
 def _jacobian_blocks(out, targets) -> tuple:
-    """One backward pass per output element, over the same (kept) graph."""
+    """One backward pass per output element, over the same (kept) graph; the blocks are
+    NumPy arrays (each row copied from the device where the graph lives on one)."""
     out = out if isinstance(out, Tensor) else Tensor(out)
-    blocks = [np.zeros(out.shape + t.shape, dtype=np.result_type(out.dtype, t.dtype))
-              for t in targets]
+    dtype = np.result_type(host_dtype(out.dtype), *(host_dtype(t.dtype) for t in targets))
+    blocks = [np.zeros(out.shape + t.shape, dtype=dtype) for t in targets]
     if not out.requires_grad:
         return tuple(blocks)
     for k in range(out.data.size):
-        seed = np.zeros(out.data.size, dtype=out.dtype)
+        seed = np.zeros(out.data.size, dtype=dtype)
         seed[k] = 1
+        seed = to_device(seed.reshape(out.shape), out.device)
         grads = _gradients(out, targets, create_graph=False, free_graph=False,
-                           seed=seed.reshape(out.shape))
+                           seed=astype(seed, out.dtype, copy=False))
         position = np.unravel_index(k, out.shape)
         for block, g in zip(blocks, grads):
             if g is not None:
-                block[position] = g
+                block[position] = to_host(g)
     return tuple(blocks)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..backend import array_module, kind
+from .arrays import astype
 from .ops import elementwise as ew
 from .ops import shape as shape_ops
 from .recording import apply
@@ -100,8 +102,8 @@ def minimum(a, b) -> Tensor:
 def where(cond, a, b) -> Tensor:
     """``a`` where ``cond`` holds, else ``b``; the gradient goes to the chosen side."""
     condition = as_tensor(cond).data
-    if condition.dtype != bool:
-        condition = condition.astype(bool)
+    if kind(condition.dtype) != "b":
+        condition = astype(condition, array_module(condition).bool)
     return apply(ew.Where, *_operands(a, b), cond=condition)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _config
+from ..backend import array_module, dtype_in, kind, to_host
+from .arrays import astype, copy
 from .functional import _jacobian_blocks
 from .recording import enable_grad, no_grad
 from .tensor import Tensor
@@ -16,7 +18,8 @@ class GradcheckError(AssertionError):
 
 def gradcheck(f, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3) -> bool:
     """Compare the full Jacobian of ``f`` w.r.t. each input that requires grad with central
-    differences ``(f(x + eps) - f(x - eps)) / 2 eps``, everything in float64.
+    differences ``(f(x + eps) - f(x - eps)) / 2 eps``, everything in float64, on the inputs'
+    own device (the Jacobians are compared on the host).
 
     ``f`` takes the inputs as positional arguments and returns a Tensor of any shape.
     Returns True, or raises ``GradcheckError`` naming the input, element and both values.
@@ -51,9 +54,10 @@ def gradcheck(f, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e
 def _float64_copy(x):
     if not isinstance(x, Tensor):
         return x
-    if x.data.dtype.kind != "f":
-        return Tensor(x.data.copy())
-    return Tensor(np.array(x.data, dtype=np.float64), requires_grad=x.requires_grad)
+    if kind(x.data.dtype) != "f":
+        return Tensor(copy(x.data))
+    float64 = dtype_in(array_module(x.data), np.float64)
+    return Tensor(astype(x.data, float64), requires_grad=x.requires_grad)
 
 
 def _numeric_jacobian(f, inputs, i, out_shape, eps) -> np.ndarray:
@@ -64,9 +68,9 @@ def _numeric_jacobian(f, inputs, i, out_shape, eps) -> np.ndarray:
             original = x[position]
             x[position] = original + eps
             # Copies: f may return a view of x, which the next perturbation changes.
-            plus = np.array(f(*inputs).data, dtype=np.float64)
+            plus = np.array(to_host(f(*inputs).data), dtype=np.float64)
             x[position] = original - eps
-            minus = np.array(f(*inputs).data, dtype=np.float64)
+            minus = np.array(to_host(f(*inputs).data), dtype=np.float64)
             x[position] = original
             numeric[(...,) + position] = (plus - minus) / (2 * eps)
     return numeric

@@ -24,7 +24,7 @@ import threading
 
 import numpy as np
 
-from ..backend import NUMPY1_PROMOTION, keep_dtype_of_arrays
+from ..backend import NUMPY1_PROMOTION, keep_dtype_of_arrays, mixed_devices
 from .function import OUTPUT, Function, OpError
 
 
@@ -107,11 +107,16 @@ def apply(op: type[Function], *inputs, **params):
     if mode.higher_order and op.decompose is not None:
         return op.decompose(*inputs, **params)
     fn = op.__new__(op)
-    arrays, record, tensor = [], False, None
+    arrays, record, tensor, library = [], False, None, None
     for x in inputs:  # one pass: the arrays the op computes on, and whether to record
         if hasattr(x, "_node"):
-            arrays.append(x.data)
+            data = x.data
+            arrays.append(data)
             record = record or x.requires_grad
+            if tensor is None:
+                library = type(data)
+            elif type(data) is not library:  # rare: maybe two libraries, checked below
+                _check_one_device(op, arrays)
             tensor = x
         else:
             arrays.append(x)
@@ -121,8 +126,11 @@ def apply(op: type[Function], *inputs, **params):
         out = fn.forward(*arrays, **params)
     except OpError:
         raise
-    except ValueError as error:  # NumPy's words; say which op and which shapes
-        raise OpError(fn.describe_error(arrays, error)) from None
+    except (TypeError, ValueError, RuntimeError) as error:
+        _check_one_device(op, arrays)  # a library refusing another device's array
+        if not isinstance(error, ValueError):
+            raise
+        raise OpError(fn.describe_error(arrays, error)) from None  # NumPy's words, made ours
     if isinstance(out, np.generic) or (NUMPY1_PROMOTION and type(out) is np.ndarray
                                        and out.ndim == 0):
         out = np.asarray(out)  # NumPy hands back 0-d results as scalars
@@ -145,6 +153,14 @@ def apply(op: type[Function], *inputs, **params):
     if mode.forward_hook is not None:
         mode.forward_hook(fn, arrays, out)
     return result
+
+
+def _check_one_device(op, arrays) -> None:
+    """An ``OpError`` naming both devices when the op's arrays live on two."""
+    mixed = mixed_devices(arrays)
+    if mixed is not None:
+        raise OpError(f"{op.name}: inputs on different devices, {mixed[0]} and {mixed[1]}; "
+                      f"move them to one device first (tensor.to(device), model.to(device))")
 
 
 def _graph_view(fn: Function, inputs: tuple, result) -> tuple | None:

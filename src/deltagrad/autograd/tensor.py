@@ -11,8 +11,10 @@ import numbers
 import numpy as np
 
 from .. import _config
-from ..backend import is_array
+from ..backend import (Device, array_module, as_array, as_device, device_of, dtype_in,
+                       host_dtype, is_array, kind, mixed_devices, to_device, to_host)
 from . import engine
+from .arrays import astype
 from .function import Function
 from .ops import elementwise as ew
 from .ops import index as ix
@@ -21,11 +23,13 @@ from .ops import shape as shape_ops
 from .recording import apply
 
 
-def _array(x):
-    """An operand as the op will see it: a Tensor stays, lists become arrays."""
+def _array(x, like):
+    """An operand as the op will see it: a Tensor stays, lists become arrays on the device of
+    ``like`` (the Tensor they meet)."""
     if isinstance(x, (Tensor, numbers.Number)) or is_array(x):
         return x
-    return np.asarray(x)
+    x = np.asarray(x)
+    return x if type(like.data) is np.ndarray else to_device(x, like.device)
 
 
 def _data(x):
@@ -48,10 +52,12 @@ class Tensor:
     __hash__ = object.__hash__  # == is elementwise, identity stays the hash
     apply = staticmethod(apply)
 
-    def __init__(self, data, requires_grad: bool = False, dtype=None):
+    def __init__(self, data, requires_grad: bool = False, dtype=None, device=None):
         if isinstance(data, Tensor):
             data = data.data
         array = _to_array(data, dtype)
+        if device is not None:
+            array = to_device(array, device)
         self.data, self.grad, self._node = array, None, None
         self.requires_grad = False
         if requires_grad:
@@ -82,6 +88,24 @@ class Tensor:
         return self.data.size
 
     @property
+    def device(self) -> Device:
+        """Where the data lives: ``device('cpu')`` for NumPy, ``device('cuda:0')``, ..."""
+        return device_of(self.data)
+
+    def to(self, device) -> Tensor:
+        """This tensor on ``device`` (a Device or a name such as ``"cuda"``): itself when it
+        is there already, else a copy, through which gradients flow back.
+
+        >>> import deltagrad as dg
+        >>> dg.tensor([1.0, 2.0]).to("cpu").device
+        device('cpu')
+        """
+        device = as_device(device)
+        if device == self.device:
+            return self
+        return apply(shape_ops.ToDevice, self, device=device)
+
+    @property
     def T(self) -> Tensor:
         return self.transpose()
 
@@ -92,7 +116,7 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place (float data only) and return ``self``."""
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and kind(self.data.dtype) not in "fc":
             raise TypeError(
                 f"only floating-point tensors can require grad, got dtype {self.data.dtype}; "
                 f"create it with float values or dtype=np.float32")
@@ -118,11 +142,9 @@ class Tensor:
                 raise ValueError(
                     f"backward() on a tensor of shape {self.shape} needs grad= (an array of "
                     f"that shape); for a loss, reduce it first with .sum() or .mean()")
-            seed = np.ones_like(self.data)
+            seed = array_module(self.data).ones_like(self.data)
         else:
-            seed = _data(grad)
-            seed = np.asarray(seed, dtype=self.dtype) if not is_array(seed) or \
-                seed.dtype != self.dtype else seed
+            seed = _seed(self, _data(grad))
             if seed.shape != self.shape:
                 raise ValueError(f"backward(): grad has shape {seed.shape} but the tensor has "
                                  f"shape {self.shape}; they must match")
@@ -133,61 +155,65 @@ class Tensor:
         return Tensor._make(self.data, None)
 
     def numpy(self) -> np.ndarray:
-        """The underlying array (no copy)."""
-        return self.data
+        """The data as a NumPy array on the host: the array itself for NumPy data (no copy),
+        else a copy from the device."""
+        return to_host(self.data)
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
             raise ValueError(f"item(): only one-element tensors convert to a Python number, "
                              f"got shape {self.shape}")
-        return self.data.item()
+        return to_host(self.data).item()
 
     def tolist(self):
-        return self.data.tolist()
+        return to_host(self.data).tolist()
 
     def __array__(self, dtype=None, copy=None):
+        # Other libraries decide for their own arrays: CuPy and array-api-strict refuse an
+        # implicit copy off a device (use .numpy()), so no hidden copy happens here either.
+        data = self.data if type(self.data) is np.ndarray else np.asarray(self.data)
         if copy:
-            return np.array(self.data, dtype=dtype)
-        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+            return np.array(data, dtype=dtype)
+        return data if dtype is None else data.astype(dtype, copy=False)
 
     # --- arithmetic operators ---------------------------------------------------------
 
     def __add__(self, other):
-        return apply(ew.Add, self, _array(other))
+        return apply(ew.Add, self, _array(other, self))
 
     def __radd__(self, other):
-        return apply(ew.Add, _array(other), self)
+        return apply(ew.Add, _array(other, self), self)
 
     def __sub__(self, other):
-        return apply(ew.Sub, self, _array(other))
+        return apply(ew.Sub, self, _array(other, self))
 
     def __rsub__(self, other):
-        return apply(ew.Sub, _array(other), self)
+        return apply(ew.Sub, _array(other, self), self)
 
     def __mul__(self, other):
-        return apply(ew.Mul, self, _array(other))
+        return apply(ew.Mul, self, _array(other, self))
 
     def __rmul__(self, other):
-        return apply(ew.Mul, _array(other), self)
+        return apply(ew.Mul, _array(other, self), self)
 
     def __truediv__(self, other):
-        return apply(ew.Div, self, _array(other))
+        return apply(ew.Div, self, _array(other, self))
 
     def __rtruediv__(self, other):
-        return apply(ew.Div, _array(other), self)
+        return apply(ew.Div, _array(other, self), self)
 
     def __pow__(self, other):
-        return apply(ew.Pow, self, _array(other))
+        return apply(ew.Pow, self, _array(other, self))
 
     def __rpow__(self, other):
-        return apply(ew.Pow, _array(other), self)
+        return apply(ew.Pow, _array(other, self), self)
 
     def __matmul__(self, other):
-        return apply(linalg.MatMul, self, _array(other))
+        return apply(linalg.MatMul, self, _array(other, self))
 
     def __rmatmul__(self, other):
-        return apply(linalg.MatMul, _array(other), self)
+        return apply(linalg.MatMul, _array(other, self), self)
 
     def __neg__(self):
         return apply(ew.Neg, self)
@@ -210,15 +236,15 @@ class Tensor:
         return Tensor._make(self.data >= _data(other), None)
 
     def __eq__(self, other):
-        return Tensor._make(np.asarray(self.data == _data(other)), None)
+        return Tensor._make(as_array(self.data == _data(other)), None)
 
     def __ne__(self, other):
-        return Tensor._make(np.asarray(self.data != _data(other)), None)
+        return Tensor._make(as_array(self.data != _data(other)), None)
 
     # --- indexing ---------------------------------------------------------------------
 
     def __getitem__(self, index):
-        return apply(ix.GetItem, self, index=_normalize_index(index))
+        return apply(ix.GetItem, self, index=_normalize_index(index, self))
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -318,36 +344,54 @@ class Tensor:
         return self @ other
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        body = np.array2string(to_host(self.data), separator=", ", prefix="tensor(")
         extras = ""
-        if self.data.dtype != _config.get_default_dtype() and self.data.dtype.kind == "f":
-            extras += f", dtype={self.data.dtype}"
+        dtype = host_dtype(self.data.dtype)
+        if dtype != _config.get_default_dtype() and dtype.kind == "f":
+            extras += f", dtype={dtype}"
+        if type(self.data) is not np.ndarray:
+            extras += f", device='{self.device}'"
         if self.requires_grad:
             extras += ", requires_grad=True"
         return f"tensor({body}{extras})"
 
 
-def _normalize_index(index):
-    """Tensors and lists inside an index become arrays (what NumPy indexing expects)."""
+def _normalize_index(index, tensor: Tensor):
+    """Tensors and lists inside an index become arrays (lists on ``tensor``'s device)."""
     if isinstance(index, tuple):
-        return tuple(_normalize_index_part(p) for p in index)
-    return _normalize_index_part(index)
+        return tuple(_normalize_index_part(p, tensor) for p in index)
+    return _normalize_index_part(index, tensor)
 
 
-def _normalize_index_part(part):
+def _normalize_index_part(part, tensor: Tensor):
     if isinstance(part, Tensor):
         return part.data
     if isinstance(part, list):
-        return np.asarray(part)
+        return _array(part, tensor)
     return part
 
 
+def _seed(t: Tensor, grad):
+    """The δ given to ``backward`` as an array of ``t``'s dtype, on ``t``'s device."""
+    if not is_array(grad):
+        grad = _array(np.asarray(grad, dtype=host_dtype(t.dtype)), t)
+    mixed = mixed_devices((t.data, grad))
+    if mixed is not None:
+        raise ValueError(f"backward(): grad is on {mixed[1]} but the tensor on {mixed[0]}; "
+                         f"move it with .to(...) first")
+    return grad if grad.dtype == t.dtype else astype(as_array(grad), t.dtype)
+
+
 def _to_array(data, dtype=None):
-    """``data`` as an array: a given dtype casts; Python floats take the default float dtype."""
+    """``data`` as an array: a given dtype casts; Python floats take the default float dtype.
+    An array keeps its library and device."""
+    if is_array(data):
+        data = as_array(data)
+        if dtype is None or type(data) is np.ndarray:
+            return data if dtype is None else np.asarray(data, dtype=dtype)
+        return astype(data, dtype_in(array_module(data), dtype), copy=False)
     if dtype is not None:
         return np.asarray(data, dtype=dtype)
-    if is_array(data):
-        return np.asarray(data) if isinstance(data, np.generic) else data
     array = np.asarray(data)
     if array.dtype == np.float64:  # came from Python floats: use the default float dtype
         array = array.astype(_config.get_default_dtype(), copy=False)
@@ -357,18 +401,20 @@ def _to_array(data, dtype=None):
     return array
 
 
-def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+def tensor(data, requires_grad: bool = False, dtype=None, device=None) -> Tensor:
     """Wrap array-like data in a Tensor.
 
     A given ``dtype`` casts. Otherwise NumPy arrays keep their dtype (no copy), Python
     floats become the default float dtype (float32 unless changed) and Python ints and
-    bools keep NumPy's integer and bool dtypes.
+    bools keep NumPy's integer and bool dtypes. An array of another array-API library
+    (CuPy, array-api-strict, ...) keeps its library and device; ``device`` (a Device or a
+    name such as ``"cuda"``) moves the data there.
 
     >>> import deltagrad as dg
     >>> dg.tensor([[1.0, 2.0]]).dtype
     dtype('float32')
     """
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
 
 
 def as_tensor(x) -> Tensor:

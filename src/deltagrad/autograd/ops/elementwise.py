@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numbers
 
-from ...backend import array_module
-from ..function import OUTPUT, Function, builds_graph, log
+from ...backend import array_module, kind
+from ..arrays import astype, builds_graph, log, scalar_like
+from ..function import OUTPUT, Function
 
 
 class Add(Function):
@@ -98,7 +99,7 @@ class Pow(Function):
     def backward(self, g):
         a, b, z = self.saved
         if isinstance(a, numbers.Number):  # a NumPy float64 log(a) would widen δb (NEP 50)
-            a = array_module(z).asarray(a, dtype=z.dtype)
+            a = scalar_like(z, a)  # (and on another library's device, not be NumPy at all)
         ga = g * b * a ** (b - 1) if self.needs_grad(0) else None
         gb = g * z * log(a) if self.needs_grad(1) else None
         return ga, gb
@@ -210,7 +211,7 @@ class ReLU(Function):
 
     def backward(self, g):
         (z,) = self.saved
-        return g * (z > 0)
+        return where(z > 0, g, 0)
 
 
 class Clip(Function):
@@ -220,17 +221,12 @@ class Clip(Function):
     name = "clip"
 
     def forward(self, a, lo=None, hi=None):
-        xp = array_module(a)
-        inside = xp.ones(a.shape, dtype=bool)
-        if lo is not None:
-            inside &= a >= lo
-        if hi is not None:
-            inside &= a <= hi
-        self.inside = inside
-        return xp.clip(a, lo, hi)
+        above, below = (a >= lo if lo is not None else None), (a <= hi if hi is not None else None)
+        self.inside = below if above is None else above if below is None else above & below
+        return array_module(a).clip(a, lo, hi)
 
     def backward(self, g):
-        return g * self.inside
+        return where(self.inside, g, 0)
 
 
 class Where(Function):
@@ -254,7 +250,10 @@ class Where(Function):
 
 
 def where(cond, a, b):
-    """``where`` for backward rules: on arrays it is the array library's, on Tensors an op."""
+    """``where`` for backward rules: on arrays it is the array library's, on Tensors an op.
+    ``cond`` is a boolean array (or a Tensor of one, made by a comparison)."""
+    if builds_graph(cond):
+        cond = cond.data
     if builds_graph(a) or builds_graph(b):
         graph_value = a if builds_graph(a) else b
         return graph_value.apply(Where, a, b, cond=cond)
@@ -262,9 +261,11 @@ def where(cond, a, b):
 
 
 def _share_of_a(wins, ties, dtype):
-    """1 where a wins, 0.5 on a tie, 0 where b wins: a's share of the upstream gradient."""
-    share = wins + ties * 0.5
-    return share.astype(dtype, copy=False) if dtype.kind == "f" else share
+    """1 where a wins, 0.5 on a tie, 0 where b wins: a's share of the upstream gradient
+    (an integer result has no gradient, and no share)."""
+    if kind(dtype) != "f":
+        return None
+    return astype(wins, dtype) + astype(ties, dtype) * 0.5
 
 
 class Maximum(Function):

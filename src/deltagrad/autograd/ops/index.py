@@ -3,8 +3,10 @@ Where one element is picked several times (a repeated integer index), its δ sum
 
 from __future__ import annotations
 
-from ...backend import array_module
-from ..function import Function, OpError, builds_graph
+from ...backend import kind
+from ...backend.shims import add_at
+from ..arrays import builds_graph, zeros
+from ..function import Function, OpError
 
 
 class TensorIndexError(IndexError, OpError):
@@ -19,7 +21,7 @@ def picks_each_element_once(index) -> bool:
     """True when no element can be picked twice: no integer arrays in the index."""
     for part in _parts(index):
         dtype = getattr(part, "dtype", None)
-        if dtype is not None and dtype.kind in "iu" and getattr(part, "ndim", 0) > 0:
+        if dtype is not None and kind(dtype) in "iu" and getattr(part, "ndim", 0) > 0:
             return False
     return True
 
@@ -59,10 +61,9 @@ def scatter_add(g, shape: tuple, index):
     """A zero array of ``shape`` with ``g`` added at ``index``; an op when ``g`` is a Tensor."""
     if builds_graph(g):
         return g.apply(ScatterAdd, g, shape=shape, index=index)
-    xp = array_module(g)
-    out = xp.zeros(shape, dtype=g.dtype)
+    out = zeros(g, shape)
     if picks_each_element_once(index):
         out[index] = g  # plain assignment is safe and much faster than an unbuffered add
     else:
-        xp.add.at(out, index, g)
+        add_at(out, index, g)
     return out

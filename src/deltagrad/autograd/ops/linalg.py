@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
+from ..arrays import matrix_transpose as _swap_last
 from ..function import Function, OpError
-
-
-def _swap_last(x):
-    return x.swapaxes(-1, -2)
 
 
 class MatMul(Function):

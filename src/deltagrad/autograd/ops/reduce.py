@@ -3,10 +3,11 @@ read off the output element it fed, so δ is broadcast back along the reduced ax
 
 from __future__ import annotations
 
-import numpy as np
-
 from ...backend import array_module
-from ..function import OUTPUT, Function, OpError, exp
+from ...backend.shims import errstate
+from .. import arrays
+from ..arrays import exp
+from ..function import OUTPUT, Function, OpError
 from .shape import broadcast_to
 
 
@@ -47,10 +48,10 @@ class Sum(Function):
     def forward(self, a, axis=None, keepdims=False):
         axes = reduced_axes(self.name, a.shape, axis)
         self.in_shape, self.kept = a.shape, kept_shape(a.shape, axes)
-        return a.sum(axis=axes, keepdims=keepdims)
+        return arrays.sum(a, axis=axes, keepdims=keepdims)
 
     def backward(self, g):
-        return broadcast_to(g.reshape(self.kept), self.in_shape)
+        return broadcast_to(arrays.reshape(g, self.kept), self.in_shape)
 
 
 class Mean(Function):
@@ -64,10 +65,10 @@ class Mean(Function):
         self.in_shape, self.kept = a.shape, kept_shape(a.shape, axes)
         self.count = reduced_count(a.shape, axes)
         # sum / n, not a.mean(): NumPy's mean spends microseconds in Python on tiny arrays.
-        return a.sum(axis=axes, keepdims=keepdims) / self.count
+        return arrays.sum(a, axis=axes, keepdims=keepdims) / self.count
 
     def backward(self, g):
-        return broadcast_to(g.reshape(self.kept) / self.count, self.in_shape)
+        return broadcast_to(arrays.reshape(g, self.kept) / self.count, self.in_shape)
 
 
 class Var(Function):
@@ -81,12 +82,12 @@ class Var(Function):
         self.axes = reduced_axes(self.name, a.shape, axis)
         self.kept = kept_shape(a.shape, self.axes)
         self.count = reduced_count(a.shape, self.axes)
-        return a.var(axis=self.axes, keepdims=keepdims)
+        return arrays.var(a, axis=self.axes, keepdims=keepdims)
 
     def backward(self, g):
         (a,) = self.saved
-        centred = a - a.mean(axis=self.axes, keepdims=True)
-        return g.reshape(self.kept) * centred * (2 / self.count)
+        centred = a - arrays.mean(a, axis=self.axes, keepdims=True)
+        return arrays.reshape(g, self.kept) * centred * (2 / self.count)
 
 
 class Max(Function):
@@ -102,14 +103,14 @@ class Max(Function):
         if a.size == 0:
             raise OpError(f"{self.name}: zero-size tensor of shape {a.shape} has no {self.pick}")
         self.in_shape, self.kept = a.shape, kept_shape(a.shape, axes)
-        z = getattr(a, self.pick)(axis=axes, keepdims=True)
-        winners = a == z
-        self.share = winners / winners.sum(axis=axes, keepdims=True).astype(a.dtype)
-        return z if keepdims else z.reshape(tuple(n for i, n in enumerate(a.shape)
-                                                  if i not in axes))
+        z = getattr(arrays, self.pick)(a, axis=axes, keepdims=True)
+        winners = arrays.astype(a == z, a.dtype)
+        self.share = winners / arrays.sum(winners, axis=axes, keepdims=True)
+        return z if keepdims else arrays.reshape(z, tuple(n for i, n in enumerate(a.shape)
+                                                          if i not in axes))
 
     def backward(self, g):
-        return g.reshape(self.kept) * self.share
+        return arrays.reshape(g, self.kept) * self.share
 
 
 class Min(Max):
@@ -132,14 +133,14 @@ class LogSumExp(Function):
         axes = reduced_axes(self.name, a.shape, axis)
         self.kept = kept_shape(a.shape, axes)
         # Shift by the max so no e^a overflows; a row of -inf keeps a shift of 0.
-        shift = a.max(axis=axes, keepdims=True)
+        shift = arrays.max(a, axis=axes, keepdims=True)
         shift = xp.where(xp.isfinite(shift), shift, 0)
-        with np.errstate(divide="ignore"):  # log 0 = -inf is the right answer for such a row
-            z = xp.log(xp.exp(a - shift).sum(axis=axes, keepdims=True)) + shift
+        with errstate(a, divide="ignore"):  # log 0 = -inf is the right answer for such a row
+            z = xp.log(arrays.sum(xp.exp(a - shift), axis=axes, keepdims=True)) + shift
         if not keepdims:
-            z = z.reshape(tuple(n for i, n in enumerate(a.shape) if i not in axes))
+            z = arrays.reshape(z, tuple(n for i, n in enumerate(a.shape) if i not in axes))
         return z
 
     def backward(self, g):
         a, z = self.saved
-        return g.reshape(self.kept) * exp(a - z.reshape(self.kept))
+        return arrays.reshape(g, self.kept) * exp(a - arrays.reshape(z, self.kept))

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from ...backend import array_module
-from ..function import Function, OpError, builds_graph
+import numpy as np
+
+from ...backend import array_module, device_of, to_device
+from .. import arrays
+from ..arrays import builds_graph
+from ..function import Function, OpError
 
 
 class Identity(Function):
@@ -28,13 +32,13 @@ class Reshape(Function):
     def forward(self, a, shape):
         self.in_shape = a.shape
         try:
-            return a.reshape(shape)
+            return arrays.reshape(a, shape)
         except ValueError:  # NumPy writes the target as (4,2); name both shapes as tuples
             raise OpError(f"reshape: can not reshape a tensor of shape {a.shape} (size {a.size}) "
                           f"into shape {tuple(shape)}") from None
 
     def backward(self, g):
-        return g.reshape(self.in_shape)
+        return arrays.reshape(g, self.in_shape)
 
 
 class Transpose(Function):
@@ -47,10 +51,10 @@ class Transpose(Function):
         if axes is None:
             axes = tuple(reversed(range(a.ndim)))
         self.inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))
-        return a.transpose(axes)
+        return arrays.permute_dims(a, axes)
 
     def backward(self, g):
-        return g.transpose(self.inverse)
+        return arrays.permute_dims(g, self.inverse)
 
 
 class BroadcastTo(Function):
@@ -66,20 +70,37 @@ class BroadcastTo(Function):
         return g  # the engine sums δz back down to a's shape, as for any broadcast
 
 
+class ToDevice(Function):
+    """z = a copied to another device  ->  δa = δz copied back to a's device"""
+
+    __slots__ = constants = ("source",)
+    name = "to_device"
+
+    def forward(self, a, device):
+        self.source = device_of(a)
+        return to_device(a, device)
+
+    def backward(self, g):
+        return g.to(self.source) if builds_graph(g) else to_device(g, self.source)
+
+
 def broadcast_to(g, shape):
     """``g`` repeated to ``shape``, for backward rules: an op on Tensors; on arrays a new
     array (NumPy's read-only broadcast view costs microseconds of Python per call, and a
     leaf could not keep it as its ``.grad`` without copying it anyway)."""
     if builds_graph(g):
         return g.apply(BroadcastTo, g, shape=shape)
-    out = array_module(g).empty(shape, dtype=g.dtype)
+    xp = array_module(g)
+    if xp is not np:  # another library: its broadcast (the engine copies what a leaf keeps)
+        return xp.broadcast_to(g, shape)
+    out = np.empty(shape, dtype=g.dtype)
     out[...] = g
     return out
 
 
 def _slice_along(axis: int, key) -> tuple:
-    """An index that applies ``key`` to ``axis`` and takes everything on the axes before it."""
-    return (slice(None),) * axis + (key,)
+    """An index that applies ``key`` to ``axis`` and takes everything on the other axes."""
+    return (slice(None),) * axis + (key, Ellipsis)
 
 
 class Concatenate(Function):
@@ -88,12 +109,11 @@ class Concatenate(Function):
     __slots__ = constants = ("axis", "bounds")
     name = "concatenate"
 
-    def forward(self, *arrays, axis=0):
-        xp = array_module(arrays[0])
-        z = xp.concatenate(arrays, axis=axis)
+    def forward(self, *parts, axis=0):
+        z = array_module(parts[0]).concat(parts, axis=axis)
         self.axis = axis % z.ndim
         ends, end = [], 0
-        for a in arrays:
+        for a in parts:
             end += a.shape[self.axis]
             ends.append(end)
         self.bounds = list(zip([0] + ends[:-1], ends))
@@ -110,8 +130,8 @@ class Stack(Function):
     __slots__ = constants = ("axis",)
     name = "stack"
 
-    def forward(self, *arrays, axis=0):
-        z = array_module(arrays[0]).stack(arrays, axis=axis)
+    def forward(self, *parts, axis=0):
+        z = array_module(parts[0]).stack(parts, axis=axis)
         self.axis = axis % z.ndim
         return z
 

@@ -1,0 +1,128 @@
+"""The array vocabulary of forward and backward rules: one name per operation that works on
+a NumPy array, on any array-API library's array, and on a Tensor.
+
+One backward, two speeds (see ``function.py``): a rule runs on raw arrays (a plain
+``backward()``) or on Tensors (a recorded backward pass, for higher order). NumPy arrays and
+Tensors share NumPy's methods (``x.sum(axis=, keepdims=)``, ``x.reshape(shape)``, ...), the
+fastest spelling on NumPy; arrays of other libraries need not have any methods beyond the
+standard's operators, so they get the standard's functions (``xp.sum(x, axis=, ...)``).
+Each function here picks one of the two; rules call these where an operator will not do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy import ndarray
+
+from ..backend import array_module
+
+
+def builds_graph(x) -> bool:
+    """True for a Tensor (the backward pass is being recorded), False for a raw array."""
+    return hasattr(x, "_node")
+
+
+def _has_methods(x) -> bool:
+    """NumPy arrays (the common case, tested first) and Tensors have NumPy's methods."""
+    return type(x) is ndarray or hasattr(x, "_node")
+
+
+def exp(x):
+    return x.exp() if builds_graph(x) else array_module(x).exp(x)
+
+
+def log(x):
+    return x.log() if builds_graph(x) else array_module(x).log(x)
+
+
+def tanh(x):
+    return x.tanh() if builds_graph(x) else array_module(x).tanh(x)
+
+
+def sum(x, axis=None, keepdims: bool = False):  # noqa: A001 - the standard's name
+    if _has_methods(x):
+        return x.sum(axis=axis, keepdims=keepdims)
+    return array_module(x).sum(x, axis=axis, keepdims=keepdims)
+
+
+def mean(x, axis=None, keepdims: bool = False):
+    if _has_methods(x):
+        return x.mean(axis=axis, keepdims=keepdims)
+    return array_module(x).mean(x, axis=axis, keepdims=keepdims)
+
+
+def max(x, axis=None, keepdims: bool = False):  # noqa: A001
+    if _has_methods(x):
+        return x.max(axis=axis, keepdims=keepdims)
+    return array_module(x).max(x, axis=axis, keepdims=keepdims)
+
+
+def min(x, axis=None, keepdims: bool = False):  # noqa: A001
+    if _has_methods(x):
+        return x.min(axis=axis, keepdims=keepdims)
+    return array_module(x).min(x, axis=axis, keepdims=keepdims)
+
+
+def var(x, axis=None, keepdims: bool = False):
+    """The population variance (ddof = 0)."""
+    if _has_methods(x):
+        return x.var(axis=axis, keepdims=keepdims)
+    return array_module(x).var(x, axis=axis, keepdims=keepdims)
+
+
+def reshape(x, shape: tuple):
+    if _has_methods(x):
+        return x.reshape(shape)
+    return array_module(x).reshape(x, shape)
+
+
+def permute_dims(x, axes: tuple):
+    """``x`` with its axes reordered (NumPy's ``transpose``)."""
+    if _has_methods(x):
+        return x.transpose(axes)
+    return array_module(x).permute_dims(x, axes)
+
+
+def matrix_transpose(x):
+    """``x`` with its last two axes swapped (a view on NumPy: BLAS reads it without a copy)."""
+    if _has_methods(x):
+        return x.swapaxes(-1, -2)
+    return x.mT
+
+
+def clip(x, lo=None, hi=None):
+    if _has_methods(x):
+        return x.clip(lo, hi)
+    return array_module(x).clip(x, lo, hi)
+
+
+def astype(x, dtype, copy: bool = True):
+    """``x`` cast to ``dtype`` (of ``x``'s library); ``copy=False`` returns ``x`` when it
+    has that dtype already."""
+    if type(x) is ndarray:
+        return x.astype(dtype, copy=copy)
+    return array_module(x).astype(x, dtype, copy=copy)
+
+
+def copy(x):
+    """A copy of array ``x`` that owns its memory."""
+    if type(x) is ndarray:
+        return x.copy()
+    return array_module(x).asarray(x, copy=True)
+
+
+def scalar_like(like, value):
+    """``value`` as a 0-d array of ``like``'s dtype on its device."""
+    xp = array_module(like)
+    if xp is np:
+        return np.asarray(value, dtype=like.dtype)
+    return xp.asarray(value, dtype=like.dtype, device=like.device)
+
+
+def zeros(like, shape: tuple, dtype=None):
+    """Zeros of ``shape`` on ``like``'s device, of ``like``'s dtype unless ``dtype`` is given."""
+    xp = array_module(like)
+    dtype = like.dtype if dtype is None else dtype
+    if xp is np:
+        return np.zeros(shape, dtype=dtype)
+    return xp.zeros(shape, dtype=dtype, device=like.device)
