@@ -142,30 +142,50 @@ def _generator(device):
     return rng
 
 
-def _draw(like, shape, dtype, rng, method: str):
-    """``method`` ("random" or "standard_normal") draws of ``shape`` on ``like``'s device,
-    in the float ``dtype``: from ``rng`` (a NumPy Generator) if given, else from the
-    device's generator; NumPy's draws are copied where the device has none."""
+def _source(like, rng):
+    """(generator, its draws need moving): ``rng`` (a NumPy Generator) when given, else the
+    generator of ``like``'s device, else NumPy's global one, whose draws are then copied."""
     where = device_of(like)
     generator = _generator(where) if rng is None else rng
-    if generator is None or isinstance(generator, np.random.Generator) and where.xp is not np:
-        host = getattr(generator or _config.default_rng(), method)(
-            shape, dtype=np.float32 if host_dtype(dtype) == np.float32 else np.float64)
-        return to_device(host.astype(host_dtype(dtype), copy=False), where)
-    native = dtype_in(where.xp, dtype)
-    if where.xp is np and native not in (np.float32, np.float64):
-        return getattr(generator, method)(shape).astype(native)
-    return getattr(generator, method)(shape, dtype=native)
+    if generator is None:
+        generator = _config.default_rng()
+    return generator, where, isinstance(generator, np.random.Generator) and where.xp is not np
 
 
-def random(like, shape, dtype, rng=None):
-    """Uniform draws from [0, 1) of ``shape`` and float ``dtype`` on ``like``'s device."""
-    return _draw(like, shape, dtype, rng, "random")
+def _onto(host, where, dtype):
+    """NumPy draws as an array of ``dtype`` (any library's) on device ``where``."""
+    return to_device(host.astype(host_dtype(dtype), copy=False), where)
 
 
-def normal(like, shape, dtype, rng=None):
-    """Standard normal draws of ``shape`` and float ``dtype`` on ``like``'s device."""
-    return _draw(like, shape, dtype, rng, "standard_normal")
+def random(like, shape: tuple, dtype, rng=None):
+    """Uniform draws from [0, 1) of ``shape`` in the float ``dtype``, on ``like``'s device
+    (float32 draws for float32: half the random bits of float64)."""
+    generator, where, moved = _source(like, rng)
+    if where.xp is np or moved:
+        single = host_dtype(dtype) == np.float32
+        host = generator.random(shape, dtype=np.float32 if single else np.float64)
+        return _onto(host, where, dtype) if moved else host
+    return generator.random(shape, dtype=dtype_in(where.xp, dtype))
+
+
+def uniform(like, low: float, high: float, rng=None):
+    """Draws from U(low, high) shaped and typed like ``like``, on its device (NumPy's draws
+    are float64, as ``Generator.uniform`` makes them, cast when assigned)."""
+    generator, where, moved = _source(like, rng)
+    if where.xp is np or moved:
+        host = generator.uniform(low, high, size=like.shape)
+        return _onto(host, where, like.dtype) if moved else host
+    return low + (high - low) * generator.random(like.shape, dtype=like.dtype)
+
+
+def normal(like, mean: float, std: float, rng=None):
+    """Draws from N(mean, std²) shaped and typed like ``like``, on its device (NumPy's
+    draws are float64, as ``Generator.normal`` makes them, cast when assigned)."""
+    generator, where, moved = _source(like, rng)
+    if where.xp is np or moved:
+        host = generator.normal(mean, std, size=like.shape)
+        return _onto(host, where, like.dtype) if moved else host
+    return mean + std * generator.standard_normal(like.shape, dtype=like.dtype)
 
 
 # --- floating-point error state --------------------------------------------------------

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..autograd import arrays
 from ..autograd.tensor import Tensor, as_tensor
+from ..backend import is_array, kind, to_device
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -26,7 +28,7 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 
 def _float_input(fname: str, x, what: str = "input") -> Tensor:
     x = as_tensor(x)
-    if x.dtype.kind != "f":
+    if kind(x.dtype) != "f":
         raise TypeError(f"{fname}: {what} must be floating point, got dtype {x.dtype}; "
                         f"convert it with .astype(np.float32)")
     return x
@@ -39,9 +41,9 @@ def _float_target(fname: str, target, x: Tensor, what: str = "input"):
         t = target
     else:
         t = target.data if isinstance(target, Tensor) else target
-        t = np.asarray(t) if not hasattr(t, "dtype") else t
+        t = _on_device_of(x, t)
         if t.dtype != x.dtype:
-            t = t.astype(x.dtype)
+            t = arrays.astype(t, x.dtype)
     try:
         fits = np.broadcast_shapes(t.shape, x.shape) == x.shape
     except ValueError:
@@ -56,9 +58,9 @@ def _float_target(fname: str, target, x: Tensor, what: str = "input"):
 def _class_indices(fname: str, target, logits: Tensor) -> np.ndarray:
     """``target`` checked to be integer class indices of shape (N, d...) for logits
     (N, C, d...), each in [0, C)."""
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    t = _on_device_of(logits, target.data if isinstance(target, Tensor) else target)
     expected = logits.shape[:1] + logits.shape[2:]
-    if t.dtype.kind not in "iu":
+    if kind(t.dtype) not in "iu":
         raise ValueError(
             f"{fname}: target of shape {t.shape} and dtype {t.dtype} is not integer class "
             f"indices; for logits of shape {logits.shape} give integer indices of shape "
@@ -69,7 +71,7 @@ def _class_indices(fname: str, target, logits: Tensor) -> np.ndarray:
                          f"{logits.shape}; class indices need shape {expected}")
     num_classes = logits.shape[1]
     if t.size:
-        lo, hi = int(t.min()), int(t.max())
+        lo, hi = int(arrays.min(t)), int(arrays.max(t))
         if lo < 0 or hi >= num_classes:
             bad = lo if lo < 0 else hi
             raise ValueError(f"{fname}: target holds class index {bad}, but logits of shape "
@@ -86,8 +88,17 @@ def _batched(fname: str, x: Tensor, target):
         return x, target, False
     if isinstance(target, Tensor):
         target = target.reshape((1,) + target.shape) if target.requires_grad \
-            else target.data.reshape((1,) + target.shape)
+            else arrays.reshape(target.data, (1,) + target.shape)
     else:
-        target = np.asarray(target)
-        target = target.reshape((1,) + target.shape)
+        target = _on_device_of(x, target)
+        target = arrays.reshape(target, (1,) + target.shape)
     return x.reshape(1, x.shape[0]), target, True
+
+
+def _on_device_of(x: Tensor, target):
+    """A target given as numbers or lists, as an array on ``x``'s device (an array stays as
+    it is: one on another device is refused by the loss op, naming both devices)."""
+    if is_array(target):
+        return np.asarray(target) if isinstance(target, np.generic) else target
+    target = np.asarray(target)
+    return target if type(x.data) is np.ndarray else to_device(target, x.device)

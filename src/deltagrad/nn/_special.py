@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import math
 
-from ..backend import array_module
+from ..autograd.arrays import astype
+from ..backend import array_module, kind
+from ..backend.shims import errstate
 
 # erf(x) = x P(x²) / Q(x²) for |x| <= 0.46875
 _A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,
@@ -76,7 +78,7 @@ def _erfc_large(y):
 def _as_float(x):
     xp = array_module(x)
     x = xp.asarray(x)
-    return x if x.dtype.kind == "f" else x.astype(xp.float64)
+    return x if kind(x.dtype) == "f" else astype(x, xp.float64)
 
 
 def erf(x):
@@ -119,5 +121,5 @@ def normal_cdf(x):
 def normal_pdf(x):
     """φ(x) = e^(-x²/2) / √(2π), the standard normal density."""
     xp = array_module(x)
-    with xp.errstate(over="ignore"):  # x² overflows only where φ is 0 anyway
+    with errstate(x, over="ignore"):  # x² overflows only where φ is 0 anyway
         return _INV_SQRT_2PI * xp.exp(-0.5 * (x * x))

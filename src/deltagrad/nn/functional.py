@@ -14,7 +14,9 @@ import numbers
 import numpy as np
 
 from .. import _config
+from ..autograd import arrays
 from ..autograd.tensor import Tensor, as_tensor
+from ..backend import array_module, dtype_in, is_array, kind, mixed_devices, shims
 from . import ops
 from .losses import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy,
                      huber_loss, l1_loss, mse_loss, nll_loss)
@@ -132,8 +134,9 @@ def dropout(x, p: float = 0.5, training: bool = True,
             rng: np.random.Generator | None = None) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p) (inverted
     dropout: the expected value is unchanged, so evaluation needs no rescaling). The
-    identity when ``training`` is False or ``p`` is 0. ``rng``: a ``numpy.random.Generator``,
-    else the global one (``dg.manual_seed``).
+    identity when ``training`` is False or ``p`` is 0. ``rng``: a ``numpy.random.Generator``
+    (its draws are copied to the tensor's device), else the global generator of the
+    device's library (``dg.manual_seed`` seeds them all).
 
     >>> import numpy as np, deltagrad as dg
     >>> from deltagrad.nn import functional as F
@@ -145,10 +148,10 @@ def dropout(x, p: float = 0.5, training: bool = True,
     x = as_tensor(x)
     if not training or p == 0.0:
         return x
-    rng = _config.resolve_rng(rng)
-    dtype = x.dtype if x.dtype.kind == "f" else _config.get_default_dtype()
-    keep = rng.random(x.shape, dtype=np.float32 if dtype == np.float32 else np.float64) >= p
-    mask = keep.astype(dtype)
+    dtype = x.dtype if kind(x.dtype) == "f" else \
+        dtype_in(array_module(x.data), _config.get_default_dtype())
+    keep = shims.random(x.data, x.shape, dtype, rng) >= p
+    mask = arrays.astype(keep, dtype)
     mask *= 1 / (1 - p)
     return x * mask
 
@@ -169,17 +172,20 @@ def one_hot(indices, num_classes: int = -1) -> Tensor:
         raise ValueError(f"one_hot: num_classes must be a positive integer (or -1 to infer "
                          f"it), got {num_classes!r}")
     if num_classes == -1:
-        num_classes = int(idx.max()) + 1 if idx.size else 0
+        num_classes = int(arrays.max(idx)) + 1 if idx.size else 0
     check_index_range("one_hot", idx, int(num_classes), "num_classes")
-    out = np.zeros((idx.size, num_classes), dtype=_config.get_default_dtype())
-    out[np.arange(idx.size), idx.reshape(-1)] = 1
-    return Tensor(out.reshape(idx.shape + (num_classes,)))
+    xp = array_module(idx)
+    classes = xp.arange(int(num_classes), device=idx.device)
+    hot = arrays.reshape(idx, idx.shape + (1,)) == classes  # on the indices' device
+    return Tensor(arrays.astype(hot, dtype_in(xp, _config.get_default_dtype())))
 
 
-def integer_indices(fname: str, indices) -> np.ndarray:
-    """``indices`` as an integer array, or a TypeError naming ``fname`` and the dtype."""
-    idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
-    if idx.dtype.kind not in "iu":
+def integer_indices(fname: str, indices):
+    """``indices`` as an integer array (NumPy unless already another library's), or a
+    TypeError naming ``fname`` and the dtype."""
+    idx = indices.data if isinstance(indices, Tensor) else indices
+    idx = np.asarray(idx) if not is_array(idx) or isinstance(idx, np.generic) else idx
+    if kind(idx.dtype) not in "iu":
         raise TypeError(f"{fname}: indices must be integers, got dtype {idx.dtype} (shape "
                         f"{idx.shape}); convert them with .astype(np.int64)")
     return idx
@@ -189,7 +195,7 @@ def check_index_range(fname: str, idx, size: int, what: str) -> None:
     """A ValueError unless every index lies in [0, size)."""
     if idx.size == 0:
         return
-    lo, hi = int(idx.min()), int(idx.max())
+    lo, hi = int(arrays.min(idx)), int(arrays.max(idx))
     if lo < 0 or hi >= size:
         bad = lo if lo < 0 else hi
         raise ValueError(f"{fname}: index {bad} is out of range for {what} = {size} "
@@ -233,5 +239,9 @@ def embedding(indices, weight) -> Tensor:
         raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got "
                          f"shape {weight.shape}")
     idx = integer_indices("embedding", indices)
+    mixed = mixed_devices((weight.data, idx))
+    if mixed is not None:
+        raise ValueError(f"embedding: weight on {mixed[0]} but indices on {mixed[1]}; move "
+                         f"the indices to the weight's device first")
     check_index_range("embedding", idx, weight.shape[0], "num_embeddings")
     return weight.apply(ops.Embedding, weight, indices=idx)

@@ -1,7 +1,9 @@
 """Weight initialisation, in place, with PyTorch's fan conventions and gains.
 
-Each function overwrites the values of a Parameter / Tensor (or NumPy array) and returns it.
-``rng`` is a ``numpy.random.Generator``; without one the global generator is used, which
+Each function overwrites the values of a Parameter / Tensor (or array) and returns it, on
+the array's own device. ``rng`` is a ``numpy.random.Generator`` (its draws are copied to
+the device, so a model initialised from one seed is the same on every device); without one
+the global generator of the device's library is used (NumPy's, CuPy's), which
 ``dg.manual_seed(n)`` makes reproducible.
 
 For a weight of shape (out, in, *kernel) the fans are ``fan_in = in * prod(kernel)`` and
@@ -23,7 +25,10 @@ import numbers
 import numpy as np
 
 from .. import _config
+from ..autograd.arrays import astype
 from ..autograd.tensor import Tensor
+from ..backend import device_of, is_array, to_device
+from ..backend import shims
 
 __all__ = [
     "calculate_gain", "zeros_", "ones_", "constant_", "normal_", "uniform_", "xavier_uniform_",
@@ -60,17 +65,21 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
                      f"{list(_LINEAR_LIKE) + ['tanh', 'relu', 'leaky_relu', 'selu']}")
 
 
-def _array(t) -> np.ndarray:
+def _array(t):
     """The array to overwrite: a Tensor's data or the array itself."""
     data = t.data if isinstance(t, Tensor) else t
-    if not isinstance(data, np.ndarray):
-        raise TypeError(f"init: expected a Parameter, Tensor or NumPy array, got "
-                        f"{type(t).__name__}")
+    if not is_array(data) or isinstance(data, np.generic):
+        raise TypeError(f"init: expected a Parameter, Tensor or NumPy array (or an array of "
+                        f"another array-API library), got {type(t).__name__}")
     return data
 
 
 def _fill(t, values):
-    _array(t)[...] = values  # in place, cast to the tensor's dtype
+    """Overwrite ``t``'s values in place, cast to its dtype (and copied to its device)."""
+    data = _array(t)
+    if type(data) is not np.ndarray and not isinstance(values, numbers.Number):
+        values = astype(to_device(values, device_of(data)), data.dtype, copy=False)
+    data[...] = values
     return t
 
 
@@ -102,14 +111,14 @@ def uniform_(t, a: float = 0.0, b: float = 1.0, rng: np.random.Generator | None 
     """Fill with draws from U(a, b)."""
     if not a <= b:
         raise ValueError(f"uniform_: need a <= b, got a={a}, b={b}")
-    return _fill(t, _config.resolve_rng(rng).uniform(a, b, size=_array(t).shape))
+    return _fill(t, shims.uniform(_array(t), a, b, rng))
 
 
 def normal_(t, mean: float = 0.0, std: float = 1.0, rng: np.random.Generator | None = None):
     """Fill with draws from N(mean, std²)."""
     if not std >= 0:
         raise ValueError(f"normal_: std must be non-negative, got {std}")
-    return _fill(t, _config.resolve_rng(rng).normal(mean, std, size=_array(t).shape))
+    return _fill(t, shims.normal(_array(t), mean, std, rng))
 
 
 def xavier_uniform_(t, gain: float = 1.0, rng: np.random.Generator | None = None):
@@ -170,6 +179,7 @@ def orthogonal_(t, gain: float = 1.0, rng: np.random.Generator | None = None):
         return t
     rows = data.shape[0]
     cols = data.size // rows
+    # Drawn and factored on the host (NumPy's QR), then copied to the device by _fill.
     flat = _config.resolve_rng(rng).normal(0.0, 1.0, size=(rows, cols))
     if rows < cols:
         flat = flat.T

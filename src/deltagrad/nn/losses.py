@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.function import Function, log
+from ..autograd import arrays
+from ..autograd.arrays import log
+from ..autograd.function import Function
 from ..autograd.functions import stack
 from ..autograd.tensor import Tensor
-from ..backend import array_module
+from ..backend import array_module, is_array, kind, to_host
+from ..backend.shims import errstate, out_module
 from ._loss_checks import (_batched, _check_reduction, _class_indices, _float_input,
                            _float_target, _reduce)
 from .ops import LogSoftmax, _shift
@@ -54,10 +57,9 @@ class AbsoluteError(Function):
     name = "l1_loss"
 
     def forward(self, a, t):
-        xp = array_module(a)
         d = a - t
-        self.sign = xp.sign(d)
-        return xp.abs(d, out=d)
+        self.sign = array_module(a).sign(d)
+        return out_module(d).abs(d, out=d)
 
     def backward(self, g):
         ga = g * self.sign
@@ -80,7 +82,7 @@ class Huber(Function):
 
     def backward(self, g):
         a, t = self.saved
-        ga = (a - t).clip(-self.delta, self.delta) * g
+        ga = arrays.clip(a - t, -self.delta, self.delta) * g
         return ga, (-ga if self.needs_grad(1) else None)
 
 
@@ -89,7 +91,7 @@ class Huber(Function):
 
 def _bce_logits_composed(x, t):
     """softplus(x) - x t, with softplus(x) = log(e⁰ + eˣ) as a log-sum-exp: exact and stable."""
-    softplus = stack([np.zeros_like(x.data), x]).logsumexp(axis=0)
+    softplus = stack([array_module(x.data).zeros_like(x.data), x]).logsumexp(axis=0)
     return softplus - x * t
 
 
@@ -135,7 +137,7 @@ class BinaryCrossEntropy(Function):
 
     def forward(self, p, t):
         xp = array_module(p)
-        with xp.errstate(divide="ignore"):  # log(0) = -inf is clamped just below
+        with errstate(p, divide="ignore"):  # log(0) = -inf is clamped just below
             self.log_p = xp.maximum(xp.log(p), _LOG_FLOOR)
             self.log_1mp = xp.maximum(xp.log1p(-p), _LOG_FLOOR)
         return -(t * self.log_p + (1 - t) * self.log_1mp)
@@ -153,33 +155,40 @@ class BinaryCrossEntropy(Function):
 
 def _with_class_axis(g):
     """(N, d...) -> (N, 1, d...): a per-sample value broadcast along the class axis."""
-    return g.reshape(g.shape[:1] + (1,) + g.shape[1:])
+    return arrays.reshape(g, g.shape[:1] + (1,) + g.shape[1:])
 
 
 def _at_target(z, target):
     """z[n, target[n], d...]: each sample's entry at its target class (a new array)."""
     xp = array_module(z)
     if z.ndim == 2:  # plain fancy indexing: several µs cheaper than take_along_axis
-        return z[xp.arange(z.shape[0]), target]
-    return xp.take_along_axis(z, _with_class_axis(target), axis=1)[:, 0]
+        return z[xp.arange(z.shape[0], device=target.device), target]
+    return xp.take_along_axis(z, _with_class_axis(target), axis=1)[:, 0, ...]
 
 
 def _subtract_at_target(gx, target, values) -> None:
     """gx[n, target[n], d...] -= values[n, d...], in place (one class per sample: no repeats)."""
     xp = array_module(gx)
-    if gx.ndim == 2:
-        gx[xp.arange(gx.shape[0]), target] -= values
-        return
-    t = _with_class_axis(target)
-    xp.put_along_axis(gx, t, xp.take_along_axis(gx, t, axis=1) - _with_class_axis(values),
-                      axis=1)
+    if xp is not np:  # the standard assigns at boolean masks, not at integer indices
+        gx -= _one_hot_along_classes(target, gx.shape[1], gx.dtype) * _with_class_axis(values)
+    elif gx.ndim == 2:
+        gx[np.arange(gx.shape[0]), target] -= values
+    else:
+        t = _with_class_axis(target)
+        np.put_along_axis(gx, t, np.take_along_axis(gx, t, axis=1) - _with_class_axis(values),
+                          axis=1)
 
 
 def _one_hot_along_classes(target, num_classes: int, dtype, on=1.0, off=0.0):
     """(N, d...) class indices -> (N, C, d...) with ``on`` at each target class, else ``off``."""
     xp = array_module(target)
-    out = xp.full(target.shape[:1] + (num_classes,) + target.shape[1:], off, dtype=dtype)
-    xp.put_along_axis(out, _with_class_axis(target), on, axis=1)
+    classes = xp.arange(num_classes, device=target.device)
+    hit = _with_class_axis(target) == arrays.reshape(classes, (num_classes,) + (1,) *
+                                                      (target.ndim - 1))
+    out = arrays.astype(hit, dtype)
+    if on != 1.0 or off != 0.0:
+        out *= on - off
+        out += off
     return out
 
 
@@ -220,19 +229,19 @@ class CrossEntropy(Function):
         if index:
             loss = -_at_target(z, target)
             if eps:  # q's uniform part ε / C adds -ε mean_c z_c
-                loss = (1 - eps) * loss - eps * z.mean(axis=1)
+                loss = (1 - eps) * loss - eps * arrays.mean(z, axis=1)
             # Σ_c q_c = 1, so the -log S in every log-probability adds once; z is not
             # needed again, so e^z overwrites it.
-            loss += self._keep_exp(xp, xp.exp(z, out=z))[:, 0]
+            loss += self._keep_exp(xp, out_module(z).exp(z, out=z))[:, 0, ...]
             return loss
         q = target if not eps else target * (1 - eps) + eps / z.shape[1]
         z -= self._keep_exp(xp, xp.exp(z))
         self.log_probs = z  # δq needs them
-        return -(q * z).sum(axis=1)
+        return -arrays.sum(q * z, axis=1)
 
     def _keep_exp(self, xp, e):
         """Keep e^z and S = Σ_c e^z_c for the backward pass; return log S."""
-        self.exp, self.exp_sum = e, e.sum(axis=1, keepdims=True)
+        self.exp, self.exp_sum = e, arrays.sum(e, axis=1, keepdims=True)
         return xp.log(self.exp_sum)
 
     def backward(self, g):
@@ -330,7 +339,8 @@ def binary_cross_entropy(probs, target, reduction: str = "mean") -> Tensor:
     p = _float_input("binary_cross_entropy", probs, "probs")
     xp = array_module(p.data)
     if p.size and not bool(xp.all((p.data >= 0) & (p.data <= 1))):
-        bad = p.data[~((p.data >= 0) & (p.data <= 1))].ravel()[0]
+        probs_host = to_host(p.data)
+        bad = probs_host[~((probs_host >= 0) & (probs_host <= 1))].ravel()[0]
         raise ValueError(f"binary_cross_entropy: probs must lie in [0, 1], found {bad} (in a "
                          f"tensor of shape {p.shape}); for raw scores use "
                          f"binary_cross_entropy_with_logits")
@@ -373,10 +383,10 @@ def cross_entropy(logits, target, label_smoothing: float = 0.0,
             or not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{fname}: label_smoothing must be a number in [0, 1], "
                          f"got {label_smoothing!r}")
-    if not isinstance(target, Tensor):
+    if not isinstance(target, Tensor) and not is_array(target):
         target = np.asarray(target)
     x, target, unbatched = _batched(fname, _float_input(fname, logits, "logits"), target)
-    if target.dtype.kind == "f":  # class probabilities
+    if kind(target.dtype) == "f":  # class probabilities
         if tuple(target.shape) != x.shape:
             raise ValueError(f"{fname}: probability target of shape {tuple(target.shape)} "
                              f"does not match logits of shape {x.shape}; give class indices "

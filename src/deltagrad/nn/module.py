@@ -13,7 +13,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..autograd.arrays import astype
 from ..autograd.tensor import Tensor
+from ..backend import (Device, array_module, as_device, device_of, dtype_in, is_array, kind,
+                       to_device, to_host)
 
 
 class Parameter(Tensor):
@@ -249,15 +252,17 @@ class Module:
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of every parameter's values under its dotted name (PyTorch's keys, so the
-        weights map one-to-one; a shared parameter appears under each of its names)."""
-        return {name: p.data.copy()
+        weights map one-to-one; a shared parameter appears under each of its names), as
+        NumPy arrays on the host whatever the model's device."""
+        return {name: np.array(to_host(p.data), copy=True)
                 for name, p in self._named_parameters(remove_duplicate=False)}
 
     def load_state_dict(self, state_dict, strict: bool = True) -> LoadResult:
         """Copy values into the parameters, in place (optimisers holding them keep working).
 
-        Each value is cast to its parameter's dtype; shapes must match. With ``strict`` the
-        keys must match exactly too. Everything is checked before anything is written.
+        Each value is cast to its parameter's dtype (and copied to its device); shapes must
+        match. With ``strict`` the keys must match exactly too. Everything is checked before
+        anything is written.
         """
         own = dict(self._named_parameters(remove_duplicate=False))
         missing = [name for name in own if name not in state_dict]
@@ -275,29 +280,60 @@ class Module:
             if name not in state_dict:
                 continue
             value = state_dict[name]
-            array = value.data if isinstance(value, Tensor) else np.asarray(value)
+            array = value.data if isinstance(value, Tensor) else value
+            array = array if is_array(array) else np.asarray(array)
             if array.shape != p.shape:
                 raise ValueError(f"load_state_dict: {name!r} has shape {array.shape} in the "
                                  f"state dict but {p.shape} in the model")
-            if array.dtype.kind not in "biuf":
+            if kind(array.dtype) not in "biuf":
                 raise TypeError(f"load_state_dict: {name!r} has non-numeric dtype "
                                 f"{array.dtype}")
             arrays[name] = array
         for name, array in arrays.items():
-            own[name].data[...] = array  # in place, cast to the parameter's dtype
+            data = own[name].data
+            if type(data) is not np.ndarray:  # another device: copy there, cast, then write
+                array = astype(to_device(array, device_of(data)), data.dtype, copy=False)
+            data[...] = array  # in place, cast to the parameter's dtype
         return LoadResult(missing, unexpected)
 
-    def to(self, dtype) -> Module:
-        """Cast every parameter (and its gradient) to the float ``dtype``; returns self."""
-        dt = np.dtype(dtype)
+    def to(self, dtype_or_device) -> Module:
+        """Move every parameter, gradient and buffer to a device (a Device, or a name such as
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``), or cast every parameter (and its gradient) to a
+        float dtype. In place: the same Parameter objects hold the new arrays, so move a
+        model before making its optimiser. Returns self.
+
+        >>> from deltagrad import nn
+        >>> nn.Linear(2, 3).to("cpu").weight.device
+        device('cpu')
+        """
+        if isinstance(dtype_or_device, Device) or _names_device(dtype_or_device):
+            return self._to_device(as_device(dtype_or_device))
+        dt = np.dtype(dtype_or_device)
         if dt.kind != "f":
-            raise TypeError(f"to: expected a floating dtype such as float32 or float64, "
-                            f"got {dt}")
+            raise TypeError(f"to: expected a floating dtype such as float32 or float64 (or a "
+                            f"device such as 'cpu' or 'cuda'), got {dt}")
         for p in self.parameters():
-            if p.data.dtype != dt:
-                p.data = p.data.astype(dt)
+            native = dtype_in(array_module(p.data), dt)
+            if p.data.dtype != native:
+                p.data = astype(p.data, native)
                 if p.grad is not None:
-                    p.grad = p.grad.astype(dt)
+                    p.grad = astype(p.grad, native)
+        return self
+
+    def _to_device(self, device: Device) -> Module:
+        for p in self.parameters():
+            p.data = to_device(p.data, device)
+            if p.grad is not None:
+                p.grad = to_device(p.grad, device)
+        for module in self.modules():  # buffers (running statistics), where a module has them
+            buffers = module.__dict__.get("_buffers", {})
+            for name, buffer in list(buffers.items()):
+                if isinstance(buffer, Tensor):
+                    buffer.data = to_device(buffer.data, device)
+                elif buffer is not None:
+                    buffers[name] = to_device(buffer, device)
+                    if module.__dict__.get(name) is not None:
+                        object.__setattr__(module, name, buffers[name])
         return self
 
     # --- printing ----------------------------------------------------------------------------
@@ -314,6 +350,11 @@ class Module:
         if not self._modules:
             return f"{type(self).__name__}({', '.join(lines)})"
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _names_device(value) -> bool:
+    """True for a device name: "cpu", "cuda" or "cuda:N" (other strings name dtypes)."""
+    return isinstance(value, str) and (value == "cpu" or value.split(":")[0] == "cuda")
 
 
 def _checked_name(name) -> str:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import math
 
-from ..autograd.function import OUTPUT, Function, OpError, builds_graph, exp, tanh
+from ..autograd import arrays
+from ..autograd.arrays import builds_graph, exp, tanh
+from ..autograd.function import OUTPUT, Function, OpError
 from ..autograd.ops.index import scatter_add
 from ..autograd.ops.reduce import reduced_axes
-from ..backend import array_module
+from ..backend import array_module, kind, shims
 from ._special import normal_cdf, normal_pdf
 
 
@@ -40,7 +42,7 @@ class Linear(Function):
                 y += b  # y is a fresh result: add in place, no second (n, out) temporary
             else:
                 y = y + b
-        return y if x.ndim == 2 else y.reshape(x.shape[:-1] + (w.shape[0],))
+        return y if x.ndim == 2 else arrays.reshape(y, x.shape[:-1] + (w.shape[0],))
 
     def backward(self, g):
         x, w = self.saved
@@ -48,15 +50,15 @@ class Linear(Function):
         gx = None
         if self.needs_grad(0):
             gx = g2 @ w
-            gx = gx if x.ndim == 2 else gx.reshape(x.shape)
+            gx = gx if x.ndim == 2 else arrays.reshape(gx, x.shape)
         gw = g2.T @ _as_matrix(x, w.shape[1]) if self.needs_grad(1) else None
-        gb = g2.sum(axis=0) if self.needs_grad(2) else None
+        gb = arrays.sum(g2, axis=0) if self.needs_grad(2) else None
         return gx, gw, gb
 
 
 def _as_matrix(x, columns: int):
     """``x`` as an (n, columns) matrix: itself when it is one already (no reshape node)."""
-    return x if x.ndim == 2 else x.reshape(-1, columns)
+    return x if x.ndim == 2 else arrays.reshape(x, (-1, columns))
 
 
 class LeakyReLU(Function):
@@ -67,8 +69,8 @@ class LeakyReLU(Function):
 
     def forward(self, a, negative_slope=0.01):
         xp = array_module(a)
-        dtype = a.dtype if a.dtype.kind == "f" else xp.float64
-        slope = xp.full(a.shape, negative_slope, dtype=dtype)
+        dtype = a.dtype if kind(a.dtype) == "f" else xp.float64
+        slope = xp.full_like(a, negative_slope, dtype=dtype)
         slope[a > 0] = 1
         self.slope = slope
         return a * slope
@@ -132,7 +134,7 @@ _GELU_TANH_CLIP = 10.0
 
 def _tanh_and_clipped(x):
     """tanh u and x clipped to ±10 (see above), on an array or, as ops, on a Tensor."""
-    xc = x.clip(-_GELU_TANH_CLIP, _GELU_TANH_CLIP)
+    xc = arrays.clip(x, -_GELU_TANH_CLIP, _GELU_TANH_CLIP)
     return tanh(_SQRT_2_OVER_PI * (xc + _GELU_K * xc * xc * xc)), xc
 
 
@@ -158,7 +160,7 @@ class GELUTanh(Function):
 
 def _shift(xp, a, axes):
     """The max along ``axes`` (kept), or 0 where it is not finite (a row of -inf)."""
-    shift = a.max(axis=axes, keepdims=True)
+    shift = arrays.max(a, axis=axes, keepdims=True)
     return xp.where(xp.isfinite(shift), shift, 0)
 
 
@@ -173,12 +175,12 @@ class Softmax(Function):
         xp = array_module(a)
         self.axes = reduced_axes(self.name, a.shape, axis)
         e = xp.exp(a - _shift(xp, a, self.axes))  # shifted by the max: e^x never overflows
-        e /= e.sum(axis=self.axes, keepdims=True)
+        e /= arrays.sum(e, axis=self.axes, keepdims=True)
         return e
 
     def backward(self, g):
         (s,) = self.saved
-        return s * (g - (g * s).sum(axis=self.axes, keepdims=True))
+        return s * (g - arrays.sum(g * s, axis=self.axes, keepdims=True))
 
 
 class LogSoftmax(Function):
@@ -192,12 +194,12 @@ class LogSoftmax(Function):
         xp = array_module(a)
         self.axes = reduced_axes(self.name, a.shape, axis)
         z = a - _shift(xp, a, self.axes)
-        z -= xp.log(xp.exp(z).sum(axis=self.axes, keepdims=True))
+        z -= xp.log(arrays.sum(xp.exp(z), axis=self.axes, keepdims=True))
         return z
 
     def backward(self, g):
         (z,) = self.saved
-        return g - exp(z) * g.sum(axis=self.axes, keepdims=True)
+        return g - exp(z) * arrays.sum(g, axis=self.axes, keepdims=True)
 
 
 class Embedding(Function):
@@ -208,52 +210,24 @@ class Embedding(Function):
 
     def forward(self, w, indices):
         self.indices, self.num_rows = indices, w.shape[0]
-        return array_module(w).take(w, indices, axis=0)
+        if indices.ndim == 1:
+            return array_module(w).take(w, indices, axis=0)
+        # The standard's take wants 1-D indices: flatten them, then shape the rows back.
+        rows = array_module(w).take(w, arrays.reshape(indices, (-1,)), axis=0)
+        return arrays.reshape(rows, indices.shape + (w.shape[1],))
 
     def backward(self, g):
         dim = g.shape[-1]
-        return rows_scatter_add(g.reshape(-1, dim), self.indices.reshape(-1), self.num_rows)
+        return rows_scatter_add(arrays.reshape(g, (-1, dim)), arrays.reshape(self.indices, (-1,)),
+                                self.num_rows)
 
 
 def rows_scatter_add(g, rows, num_rows: int):
-    """A (num_rows, d) zero array with row ``g[k]`` added into row ``rows[k]`` (repeats sum).
-
-    On arrays: a sorted segment sum. Sorting ``rows`` makes each index's rows one segment;
-    segments of equal length c are summed together as one (n, c, d) -> (n, d) reduction, so
-    the Python loop runs once per distinct segment length (a few dozen for text), never per
-    index. Measured against ``np.add.at`` (NumPy 2.4, float32, d = 64-128): 2-4x faster for
-    uniform and Zipf-distributed indices, and ``np.add.reduceat`` is no faster than
-    ``add.at`` (it pays ~1 µs per segment). Narrow rows (d <= 32) from a table with no more
-    rows than lookups (characters, casing features) take one ``bincount`` per column
-    instead, 3-4x faster again there (67 rows, d = 16, 2,048 lookups: 150 µs against 660).
-    On a Tensor (a recorded backward pass): the engine's differentiable scatter-add op.
+    """A (num_rows, d) zero array with row ``g[k]`` added into row ``rows[k]`` (repeats sum):
+    on arrays the scatter-add shim of their library (NumPy's sorted segment sum, CuPy's
+    ``scatter_add``, the standard fallback; see ``backend/shims.py``); on a Tensor (a
+    recorded backward pass) the engine's differentiable scatter-add op.
     """
     if builds_graph(g):
         return scatter_add(g, (num_rows, g.shape[1]), rows)
-    xp = array_module(g)
-    if g.shape[1] <= 32 and num_rows <= rows.size:
-        out = xp.empty((num_rows, g.shape[1]), dtype=g.dtype)
-        for j in range(g.shape[1]):  # bincount sums in float64; the column is cast back
-            out[:, j] = xp.bincount(rows, weights=g[:, j], minlength=num_rows)
-        return out
-    out = xp.zeros((num_rows, g.shape[1]), dtype=g.dtype)
-    if rows.size == 0:
-        return out
-    order = xp.argsort(rows, kind="stable")
-    sorted_rows = rows[order]
-    new_row = xp.empty(rows.size, dtype=bool)
-    new_row[0], new_row[1:] = True, sorted_rows[1:] != sorted_rows[:-1]
-    starts = xp.flatnonzero(new_row)  # where each index's segment begins
-    lengths = xp.diff(xp.append(starts, rows.size))
-    by_length = xp.argsort(lengths, kind="stable")
-    sorted_lengths = lengths[by_length]
-    change = xp.flatnonzero(sorted_lengths[1:] != sorted_lengths[:-1]) + 1
-    for group in xp.split(by_length, change.tolist()):
-        first = starts[group]
-        length = int(lengths[group[0]])
-        if length == 1:
-            out[sorted_rows[first]] = g[order[first]]
-        else:
-            picks = order[(first[:, None] + xp.arange(length)).reshape(-1)]
-            out[sorted_rows[first]] = g[picks].reshape(-1, length, g.shape[1]).sum(axis=1)
-    return out
+    return shims.rows_scatter_add(g, rows, num_rows)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ..backend import array_module
+from ..backend.shims import out_module
 from ._validation import Interval
 from .optimizer import Optimizer, ParamsT, state_buffer, with_weight_decay
 
@@ -63,7 +63,7 @@ def adagrad_update(param, grad, state_sum, work, decay_work, *, step: int, lr: f
     """One Adagrad step for one parameter, in place on ``param`` and ``state_sum``; ``step``
     counts from 1; ``work`` and, with weight decay, ``decay_work`` are scratch of its shape.
     """
-    xp = array_module(param)
+    xp = out_module(param)  # its functions take out=
     grad = with_weight_decay(param, grad, weight_decay, out=decay_work)
     xp.square(grad, out=work)
     state_sum += work

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from ..backend import array_module
+from ..backend.shims import out_module
 from ._validation import Interval
 from .optimizer import Optimizer, ParamsT, state_buffer, with_weight_decay
 
@@ -92,7 +92,7 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, work, *, step: int, lr: float,
     """One Adam (``decoupled=False``) or AdamW step for one parameter, in place on ``param``
     and the moment buffers; ``step`` counts from 1 and ``work`` is scratch of its shape.
     """
-    xp = array_module(param)
+    xp = out_module(param)  # its functions take out=
     if decoupled:
         if weight_decay != 0:
             param *= 1 - lr * weight_decay

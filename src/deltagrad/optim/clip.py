@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from ..autograd import Tensor
 from ..backend import array_module
+from ..backend.shims import out_module
 from ._validation import Interval
 
 
@@ -50,7 +51,7 @@ def clip_grad_norm_(params: Tensor | Iterable[Tensor], max_norm: float,
     if not grads:
         return 0.0
     xp = array_module(grads[0])
-    norms = [float(xp.linalg.norm(g.reshape(-1), ord=norm_type)) for g in grads]
+    norms = [float(xp.linalg.vector_norm(g, ord=norm_type)) for g in grads]
     if norm_type == math.inf:
         total = max(norms)
     elif norm_type == 2:
@@ -78,4 +79,4 @@ def clip_grad_value_(params: Tensor | Iterable[Tensor], clip_value: float) -> No
     """
     Interval(0, None).check("clip_value", clip_value)
     for g in _grads(params):
-        array_module(g).clip(g, -clip_value, clip_value, out=g)
+        out_module(g).clip(g, -clip_value, clip_value, out=g)

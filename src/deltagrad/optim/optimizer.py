@@ -13,8 +13,12 @@ import numbers
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
+import numpy as np
+
 from ..autograd import Tensor, enable_grad
-from ..backend import array_module, is_array
+from ..autograd.arrays import astype, copy as copy_array, reshape
+from ..backend import array_module, device_of, is_array, to_device
+from ..backend.shims import out_module
 from ._validation import Interval
 
 ParamsT = Iterable[Tensor] | Iterable[dict]
@@ -181,7 +185,7 @@ def with_weight_decay(param, grad, weight_decay: float, out):
     """
     if weight_decay == 0:
         return grad
-    array_module(param).multiply(param, weight_decay, out=out)
+    out_module(param).multiply(param, weight_decay, out=out)
     out += grad
     return out
 
@@ -189,7 +193,7 @@ def with_weight_decay(param, grad, weight_decay: float, out):
 def _plain(value):
     """A copy of a state or hyperparameter value that later steps cannot change."""
     if is_array(value):
-        return value.copy()
+        return copy_array(value)
     if isinstance(value, tuple):
         return list(value)
     return copy.deepcopy(value)
@@ -211,7 +215,10 @@ def _load_buffer(name: str, value, p: Tensor, key):
             raise ValueError(f"load_state_dict: 'step' of parameter {key} is {value!r}, "
                              f"not a number")
         return int(step)
-    buffer = array_module(p.data).array(value, dtype=p.data.dtype)
+    if not is_array(value):
+        value = np.asarray(value)
+    # A copy of the parameter's dtype on the parameter's device (a checkpoint holds host arrays).
+    buffer = astype(to_device(value, device_of(p.data)), p.data.dtype, copy=True)
     if buffer.shape != p.data.shape:
         raise ValueError(f"load_state_dict: buffer '{name}' of parameter {key} has shape "
                          f"{buffer.shape} but the parameter has shape {p.data.shape}")
@@ -231,13 +238,14 @@ class _Workspace:
         self._views: dict[tuple, object] = {}
 
     def get(self, like, slot: int = 0):
-        key = (type(like), like.shape, like.dtype, slot)
+        key = (type(like), like.device, like.shape, like.dtype, slot)
         view = self._views.get(key)
         if view is None:
-            flat_key = (type(like), like.dtype, slot)
+            flat_key = (type(like), like.device, like.dtype, slot)
             flat = self._flat.get(flat_key)
             if flat is None or flat.size < like.size:
-                flat = self._flat[flat_key] = array_module(like).empty(like.size, like.dtype)
+                flat = self._flat[flat_key] = array_module(like).empty(
+                    (like.size,), dtype=like.dtype, device=like.device)
                 self._views.clear()  # views of the old buffer would keep it alive
-            view = self._views[key] = flat[:like.size].reshape(like.shape)
+            view = self._views[key] = reshape(flat[:like.size], like.shape)
         return view

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ..backend import array_module
+from ..backend.shims import out_module
 from ._validation import Interval, check_bool
 from .optimizer import Optimizer, ParamsT, state_buffer, with_weight_decay
 
@@ -77,7 +77,7 @@ def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, work, dec
     ``grad_avg`` is given when centered, ``momentum_buffer`` when momentum > 0 (else
     ``None``); ``work`` and, with weight decay, ``decay_work`` are scratch of its shape.
     """
-    xp = array_module(param)
+    xp = out_module(param)  # its functions take out=
     grad = with_weight_decay(param, grad, weight_decay, out=decay_work)
     xp.square(grad, out=work)
     work *= 1 - alpha

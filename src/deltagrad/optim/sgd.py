@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ..backend import array_module
+from ..autograd.arrays import astype
+from ..backend.shims import out_module
 from ._validation import Interval, check_bool
 from .optimizer import Optimizer, ParamsT, with_weight_decay
 
@@ -73,14 +74,14 @@ def sgd_update(param, grad, momentum_buffer, work, *, lr: float, momentum: float
     its shape. Returns the momentum buffer: a new one (a copy of the gradient) on the
     first step, ``momentum_buffer`` itself after, ``None`` without momentum.
     """
-    xp = array_module(param)
+    xp = out_module(param)  # its functions take out=
     grad = with_weight_decay(param, grad, weight_decay, out=work)
     if momentum == 0:
         xp.multiply(grad, -lr, out=work)
         param += work
         return None
     if momentum_buffer is None:
-        momentum_buffer = grad.astype(param.dtype, copy=True)
+        momentum_buffer = astype(grad, param.dtype, copy=True)
     else:
         momentum_buffer *= momentum
         if dampening == 0:
