@@ -272,8 +272,8 @@ def test_no_file_over_the_limit(package):
 def test_import_deltagrad_needs_numpy_only():
     # The optional and heavy packages load where they are used, never with the package (nor
     # with the playground's settings and sessions).
-    heavy = ("click", "graphviz", "matplotlib", "pandas", "rich", "safetensors", "sklearn",
-             "starlette", "typer", "uvicorn")
+    heavy = ("array_api_compat", "click", "cupy", "graphviz", "matplotlib", "pandas", "rich",
+             "safetensors", "sklearn", "starlette", "typer", "uvicorn")
     code = ("import sys, deltagrad, deltagrad.playground.session; "
             f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r})))")
     result = subprocess.run([sys.executable, "-c", code], text=True, capture_output=True,

@@ -87,7 +87,7 @@ def matrix_transpose(x):
     """``x`` with its last two axes swapped (a view on NumPy: BLAS reads it without a copy)."""
     if _has_methods(x):
         return x.swapaxes(-1, -2)
-    return x.mT
+    return array_module(x).matrix_transpose(x)
 
 
 def clip(x, lo=None, hi=None):

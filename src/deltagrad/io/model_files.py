@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import nn
+from ..backend import as_device
 from .architecture import build, describe, parameter_shapes
 from .atomic import atomic_write_bytes, atomic_write_text
 from .errors import ModelFileError
@@ -168,9 +169,11 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return _weights(folder, _config(folder))
 
 
-def load(path: str | os.PathLike) -> nn.Module:
+def load(path: str | os.PathLike, device=None) -> nn.Module:
     """Rebuild the model saved in folder ``path`` and load its weights; it comes back in
-    ``eval()`` mode (call ``.train()`` to train it further).
+    ``eval()`` mode (call ``.train()`` to train it further), on the host or, given
+    ``device`` (a Device or a name such as ``"cuda"``), there. Model files always hold host
+    arrays, so a model saved from any device loads onto any other.
 
     Works for models made of built-in layers (``Linear``, ``MLP``, ``Sequential`` of layers,
     activations, ``Dropout``, ``Embedding``, ``Flatten``). Raises ``ModelFileError`` for a
@@ -212,4 +215,6 @@ def load(path: str | os.PathLike) -> nn.Module:
     if len(dtypes) == 1:
         model.to(dtypes.pop())
     model.load_state_dict(state)
+    if device is not None:
+        model.to(as_device(device))
     return model.eval()
