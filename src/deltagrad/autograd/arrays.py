@@ -39,35 +39,25 @@ def tanh(x):
     return x.tanh() if builds_graph(x) else array_module(x).tanh(x)
 
 
-def sum(x, axis=None, keepdims: bool = False):  # noqa: A001 - the standard's name
-    if _has_methods(x):
-        return x.sum(axis=axis, keepdims=keepdims)
-    return array_module(x).sum(x, axis=axis, keepdims=keepdims)
+def _reduction(name: str, doc: str):
+    """``name(x, axis=None, keepdims=False)``: the method on NumPy arrays and Tensors, the
+    namespace's function (same name in the standard) on other libraries' arrays."""
+
+    def reduce(x, axis=None, keepdims: bool = False):
+        if _has_methods(x):
+            return getattr(x, name)(axis=axis, keepdims=keepdims)
+        return getattr(array_module(x), name)(x, axis=axis, keepdims=keepdims)
+
+    reduce.__name__ = reduce.__qualname__ = name
+    reduce.__doc__ = doc
+    return reduce
 
 
-def mean(x, axis=None, keepdims: bool = False):
-    if _has_methods(x):
-        return x.mean(axis=axis, keepdims=keepdims)
-    return array_module(x).mean(x, axis=axis, keepdims=keepdims)
-
-
-def max(x, axis=None, keepdims: bool = False):  # noqa: A001
-    if _has_methods(x):
-        return x.max(axis=axis, keepdims=keepdims)
-    return array_module(x).max(x, axis=axis, keepdims=keepdims)
-
-
-def min(x, axis=None, keepdims: bool = False):  # noqa: A001
-    if _has_methods(x):
-        return x.min(axis=axis, keepdims=keepdims)
-    return array_module(x).min(x, axis=axis, keepdims=keepdims)
-
-
-def var(x, axis=None, keepdims: bool = False):
-    """The population variance (ddof = 0)."""
-    if _has_methods(x):
-        return x.var(axis=axis, keepdims=keepdims)
-    return array_module(x).var(x, axis=axis, keepdims=keepdims)
+sum = _reduction("sum", "Σ over ``axis``.")  # noqa: A001 - the standard's names
+mean = _reduction("mean", "The mean over ``axis``.")
+max = _reduction("max", "The largest element over ``axis``.")  # noqa: A001
+min = _reduction("min", "The smallest element over ``axis``.")  # noqa: A001
+var = _reduction("var", "The population variance (ddof = 0) over ``axis``.")
 
 
 def reshape(x, shape: tuple):
