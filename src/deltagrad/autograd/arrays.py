@@ -43,8 +43,12 @@ def _reduction(name: str, doc: str):
     """``name(x, axis=None, keepdims=False)``: the method on NumPy arrays and Tensors, the
     namespace's function (same name in the standard) on other libraries' arrays."""
 
+    numpy_method = getattr(ndarray, name)  # called unbound: the fastest spelling on NumPy
+
     def reduce(x, axis=None, keepdims: bool = False):
-        if _has_methods(x):
+        if type(x) is ndarray:
+            return numpy_method(x, axis=axis, keepdims=keepdims)
+        if hasattr(x, "_node"):
             return getattr(x, name)(axis=axis, keepdims=keepdims)
         return getattr(array_module(x), name)(x, axis=axis, keepdims=keepdims)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numbers
 
+from numpy import ndarray
+
 from ...backend import array_module, kind
 from ..arrays import astype, builds_graph, log, scalar_like
 from ..function import OUTPUT, Function
@@ -211,7 +213,7 @@ class ReLU(Function):
 
     def backward(self, g):
         (z,) = self.saved
-        return where(z > 0, g, 0)
+        return masked(g, z > 0)
 
 
 class Clip(Function):
@@ -226,7 +228,7 @@ class Clip(Function):
         return array_module(a).clip(a, lo, hi)
 
     def backward(self, g):
-        return where(self.inside, g, 0)
+        return masked(g, self.inside)
 
 
 class Where(Function):
@@ -258,6 +260,14 @@ def where(cond, a, b):
         graph_value = a if builds_graph(a) else b
         return graph_value.apply(Where, a, b, cond=cond)
     return array_module(cond).where(cond, a, b)
+
+
+def masked(g, mask):
+    """``g`` where ``mask`` holds, 0 elsewhere: a product on NumPy arrays (fastest there),
+    ``where`` on other libraries (the standard multiplies no booleans) and on Tensors."""
+    if type(g) is ndarray:
+        return g * mask
+    return where(mask, g, 0)
 
 
 def _share_of_a(wins, ties, dtype):

@@ -88,14 +88,14 @@ def broadcast_to(g, shape):
     """``g`` repeated to ``shape``, for backward rules: an op on Tensors; on arrays a new
     array (NumPy's read-only broadcast view costs microseconds of Python per call, and a
     leaf could not keep it as its ``.grad`` without copying it anyway)."""
+    if type(g) is np.ndarray:
+        out = np.empty(shape, dtype=g.dtype)
+        out[...] = g
+        return out
     if builds_graph(g):
         return g.apply(BroadcastTo, g, shape=shape)
-    xp = array_module(g)
-    if xp is not np:  # another library: its broadcast (the engine copies what a leaf keeps)
-        return xp.broadcast_to(g, shape)
-    out = np.empty(shape, dtype=g.dtype)
-    out[...] = g
-    return out
+    # Another library: its broadcast (the engine copies what a leaf keeps).
+    return array_module(g).broadcast_to(g, shape)
 
 
 def _slice_along(axis: int, key) -> tuple:
