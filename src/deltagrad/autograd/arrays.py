@@ -105,6 +105,10 @@ def copy(x):
     return array_module(x).asarray(x, copy=True)
 
 
+# Creation on ``like``'s device. NumPy arrays have no device before NumPy 2 (and NumPy's
+# functions take none before it), so NumPy is called without one.
+
+
 def scalar_like(like, value):
     """``value`` as a 0-d array of ``like``'s dtype on its device."""
     xp = array_module(like)
@@ -120,3 +124,25 @@ def zeros(like, shape: tuple, dtype=None):
     if xp is np:
         return np.zeros(shape, dtype=dtype)
     return xp.zeros(shape, dtype=dtype, device=like.device)
+
+
+def empty(like, shape: tuple, dtype=None):
+    """An uninitialised array of ``shape`` on ``like``'s device (``like``'s dtype by default)."""
+    xp = array_module(like)
+    dtype = like.dtype if dtype is None else dtype
+    if xp is np:
+        return np.empty(shape, dtype=dtype)
+    return xp.empty(shape, dtype=dtype, device=like.device)
+
+
+def arange(like, n: int):
+    """0, 1, ..., n - 1 (integers) on ``like``'s device."""
+    xp = array_module(like)
+    return np.arange(n) if xp is np else xp.arange(n, device=like.device)
+
+
+def concat(parts, axis: int = 0):
+    """Arrays joined along an existing axis (the standard's ``concat``, NumPy's
+    ``concatenate``: NumPy has the standard's name only from NumPy 2)."""
+    xp = array_module(parts[0])
+    return np.concatenate(parts, axis=axis) if xp is np else xp.concat(parts, axis=axis)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ..backend import array_module, kind
+import numpy as np
+
+from ..backend import array_module, dtype_in, kind
 from .arrays import astype
 from .ops import elementwise as ew
 from .ops import shape as shape_ops
@@ -103,7 +105,7 @@ def where(cond, a, b) -> Tensor:
     """``a`` where ``cond`` holds, else ``b``; the gradient goes to the chosen side."""
     condition = as_tensor(cond).data
     if kind(condition.dtype) != "b":
-        condition = astype(condition, array_module(condition).bool)
+        condition = astype(condition, dtype_in(array_module(condition), np.bool_))
     return apply(ew.Where, *_operands(a, b), cond=condition)
 
 

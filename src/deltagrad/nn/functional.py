@@ -175,7 +175,7 @@ def one_hot(indices, num_classes: int = -1) -> Tensor:
         num_classes = int(arrays.max(idx)) + 1 if idx.size else 0
     check_index_range("one_hot", idx, int(num_classes), "num_classes")
     xp = array_module(idx)
-    classes = xp.arange(int(num_classes), device=idx.device)
+    classes = arrays.arange(idx, int(num_classes))
     hot = arrays.reshape(idx, idx.shape + (1,)) == classes  # on the indices' device
     return Tensor(arrays.astype(hot, dtype_in(xp, _config.get_default_dtype())))
 

@@ -162,7 +162,7 @@ def _at_target(z, target):
     """z[n, target[n], d...]: each sample's entry at its target class (a new array)."""
     xp = array_module(z)
     if z.ndim == 2:  # plain fancy indexing: several µs cheaper than take_along_axis
-        return z[xp.arange(z.shape[0], device=target.device), target]
+        return z[arrays.arange(target, z.shape[0]), target]
     return xp.take_along_axis(z, _with_class_axis(target), axis=1)[:, 0, ...]
 
 
@@ -181,8 +181,7 @@ def _subtract_at_target(gx, target, values) -> None:
 
 def _one_hot_along_classes(target, num_classes: int, dtype, on=1.0, off=0.0):
     """(N, d...) class indices -> (N, C, d...) with ``on`` at each target class, else ``off``."""
-    xp = array_module(target)
-    classes = xp.arange(num_classes, device=target.device)
+    classes = arrays.arange(target, num_classes)
     hit = _with_class_axis(target) == arrays.reshape(classes, (num_classes,) + (1,) *
                                                       (target.ndim - 1))
     out = arrays.astype(hit, dtype)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+import numpy as np
+
 from ..autograd import Tensor
 from ..backend import array_module
 from ..backend.shims import out_module
@@ -51,7 +53,10 @@ def clip_grad_norm_(params: Tensor | Iterable[Tensor], max_norm: float,
     if not grads:
         return 0.0
     xp = array_module(grads[0])
-    norms = [float(xp.linalg.vector_norm(g, ord=norm_type)) for g in grads]
+    if xp is np:  # NumPy has the standard's vector_norm only from NumPy 2
+        norms = [float(np.linalg.norm(g.reshape(-1), ord=norm_type)) for g in grads]
+    else:
+        norms = [float(xp.linalg.vector_norm(g, ord=norm_type)) for g in grads]
     if norm_type == math.inf:
         total = max(norms)
     elif norm_type == 2:

@@ -16,7 +16,8 @@ from typing import ClassVar
 import numpy as np
 
 from ..autograd import Tensor, enable_grad
-from ..autograd.arrays import astype, copy as copy_array, reshape
+from ..autograd.arrays import astype, empty, reshape
+from ..autograd.arrays import copy as copy_array
 from ..backend import array_module, device_of, is_array, to_device
 from ..backend.shims import out_module
 from ._validation import Interval
@@ -228,7 +229,7 @@ def _load_buffer(name: str, value, p: Tensor, key):
 class _Workspace:
     """Scratch arrays shared by all parameters and steps, so an update allocates nothing.
 
-    One flat buffer per array type, dtype and slot, as large as the largest parameter;
+    One flat buffer per device, dtype and slot, as large as the largest parameter;
     ``get`` hands out a view of it shaped like the parameter (cached: it is asked for
     once per parameter per step).
     """
@@ -238,14 +239,14 @@ class _Workspace:
         self._views: dict[tuple, object] = {}
 
     def get(self, like, slot: int = 0):
-        key = (type(like), like.device, like.shape, like.dtype, slot)
+        where = device_of(like)
+        key = (where, like.shape, like.dtype, slot)
         view = self._views.get(key)
         if view is None:
-            flat_key = (type(like), like.device, like.dtype, slot)
+            flat_key = (where, like.dtype, slot)
             flat = self._flat.get(flat_key)
             if flat is None or flat.size < like.size:
-                flat = self._flat[flat_key] = array_module(like).empty(
-                    (like.size,), dtype=like.dtype, device=like.device)
+                flat = self._flat[flat_key] = empty(like, (like.size,))
                 self._views.clear()  # views of the old buffer would keep it alive
             view = self._views[key] = reshape(flat[:like.size], like.shape)
         return view
