@@ -23,8 +23,9 @@ def builds_graph(x) -> bool:
 
 
 def _has_methods(x) -> bool:
-    """NumPy arrays (the common case, tested first) and Tensors have NumPy's methods."""
-    return type(x) is ndarray or hasattr(x, "_node")
+    """NumPy arrays (the common case, tested first), NumPy's scalars (0-d results) and
+    Tensors have NumPy's methods."""
+    return type(x) is ndarray or hasattr(x, "_node") or isinstance(x, np.generic)
 
 
 def exp(x):
@@ -48,7 +49,7 @@ def _reduction(name: str, doc: str):
     def reduce(x, axis=None, keepdims: bool = False):
         if type(x) is ndarray:
             return numpy_method(x, axis=axis, keepdims=keepdims)
-        if hasattr(x, "_node"):
+        if _has_methods(x):
             return getattr(x, name)(axis=axis, keepdims=keepdims)
         return getattr(array_module(x), name)(x, axis=axis, keepdims=keepdims)
 
@@ -93,14 +94,14 @@ def clip(x, lo=None, hi=None):
 def astype(x, dtype, copy: bool = True):
     """``x`` cast to ``dtype`` (of ``x``'s library); ``copy=False`` returns ``x`` when it
     has that dtype already."""
-    if type(x) is ndarray:
+    if type(x) is ndarray or isinstance(x, np.generic):
         return x.astype(dtype, copy=copy)
     return array_module(x).astype(x, dtype, copy=copy)
 
 
 def copy(x):
     """A copy of array ``x`` that owns its memory."""
-    if type(x) is ndarray:
+    if type(x) is ndarray or isinstance(x, np.generic):
         return x.copy()
     return array_module(x).asarray(x, copy=True)
 
