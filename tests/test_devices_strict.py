@@ -136,6 +136,10 @@ def test_init_one_hot_and_state_dict_on_the_device():
                                          rng=np.random.default_rng(0))
     assert_on_device(w)
     np.testing.assert_array_equal(w.numpy(), reference)
+    nn.init.normal_(w, 1.0, 2.0, rng=np.random.default_rng(1))
+    reference = nn.init.normal_(np.zeros((4, 3), np.float32), 1.0, 2.0,
+                                rng=np.random.default_rng(1))
+    np.testing.assert_array_equal(w.numpy(), reference)
     nn.init.orthogonal_(w)
     np.testing.assert_allclose(w.numpy().T @ w.numpy(), np.eye(3), atol=1e-5)
     hot = F.one_hot(on_device([2, 0]), 3)
