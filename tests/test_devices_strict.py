@@ -171,3 +171,25 @@ def test_model_files_hold_host_arrays_and_load_onto_the_device_asked_for(tmp_pat
     x = RNG.standard_normal((2, 3)).astype(np.float32)
     np.testing.assert_allclose(loaded(on_device(x)).numpy(), on_host(x).numpy(), rtol=1e-6)
     np.testing.assert_array_equal(model(on_device(x)).numpy(), loaded(on_device(x)).numpy())
+
+
+def test_a_checkpoint_of_an_optimiser_on_the_device_round_trips(tmp_path):
+    from deltagrad.optim import Adam
+    from deltagrad.train.checkpoint import load_checkpoint, save_checkpoint
+
+    model = nn.Linear(3, 2, rng=np.random.default_rng(0)).to(DEVICE)
+    opt = Adam(model.parameters(), lr=0.1)
+    x, y = on_device(np.ones((4, 3), np.float32)), on_device(np.zeros((4, 2), np.float32))
+    F.mse_loss(model(x), y).backward()
+    opt.step()
+    path = save_checkpoint(tmp_path / "checkpoint.safetensors",
+                           {"model": model.state_dict(), "optimizer": opt.state_dict()})
+    state = load_checkpoint(path)
+    restored = Adam(model.parameters(), lr=0.5)
+    restored.load_state_dict(state["optimizer"])
+    for p in model.parameters():
+        for name in ("exp_avg", "exp_avg_sq"):
+            assert_on_device(restored.state[p][name])
+            np.testing.assert_array_equal(dg.tensor(restored.state[p][name]).numpy(),
+                                          dg.tensor(opt.state[p][name]).numpy())
+    assert restored.param_groups[0]["lr"] == 0.1

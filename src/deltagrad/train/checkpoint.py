@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..backend import is_array, to_host
 from ..io.atomic import atomic_write_bytes
 from ..io.errors import ModelFileError
 from ..io.jsonio import dumps, loads
@@ -26,9 +27,10 @@ _REF = "$tensor"
 
 
 def _extract(value, key: str, tensors: dict):
-    """``value`` with each ndarray moved into ``tensors`` under a dotted key."""
-    if isinstance(value, np.ndarray):
-        tensors[key] = value
+    """``value`` with each array moved into ``tensors`` under a dotted key (a host copy of
+    an array on a device: an optimiser's buffers on a GPU)."""
+    if is_array(value) and not isinstance(value, np.generic):
+        tensors[key] = to_host(value)
         return {_REF: key}
     if isinstance(value, dict):
         return {str(k): _extract(v, f"{key}.{k}" if key else str(k), tensors)
