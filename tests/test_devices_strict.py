@@ -193,3 +193,29 @@ def test_a_checkpoint_of_an_optimiser_on_the_device_round_trips(tmp_path):
             np.testing.assert_array_equal(dg.tensor(restored.state[p][name]).numpy(),
                                           dg.tensor(opt.state[p][name]).numpy())
     assert restored.param_groups[0]["lr"] == 0.1
+
+
+def test_trainer_moves_the_model_and_every_batch_and_trains_as_on_the_host(tmp_path):
+    from deltagrad.data import load_dataset
+    from deltagrad.train import EarlyStopping, Trainer
+
+    ds = load_dataset("moons", n_samples=120, seed=0)
+    runs = []
+    for device, out_dir in ((None, None), (DEVICE, tmp_path / "run")):
+        model = nn.MLP(2, [16], 2, dropout=0.2, rng=np.random.default_rng(0))
+        trainer = Trainer(model, loss="cross_entropy", optimizer="adam", lr=0.05, seed=0,
+                          metrics=["accuracy"], clip_norm=5.0, progress="none",
+                          callbacks=[EarlyStopping(patience=2)], device=device)
+        history = trainer.fit(ds.X, ds.y, epochs=4, batch_size=16, validation_split=0.25,
+                              sample_weight=np.linspace(0.5, 1.5, 120), out_dir=out_dir)
+        runs.append((history, trainer.predict(ds.X[:7]), model))
+    (host, host_pred, host_model), (dev, dev_pred, dev_model) = runs
+    for p in dev_model.parameters():
+        assert_on_device(p)
+    assert isinstance(dev_pred, np.ndarray)
+    np.testing.assert_allclose(dev_pred, host_pred, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(dev["loss"], host["loss"], rtol=1e-5)
+    np.testing.assert_allclose(dev["val_accuracy"], host["val_accuracy"])
+    loaded = dg.load(tmp_path / "run", device=DEVICE)  # the model folder the run wrote
+    assert_on_device(next(loaded.parameters()))
+    np.testing.assert_allclose(loaded(on_device(ds.X[:7])).numpy(), dev_pred, rtol=1e-6)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from ..autograd import AnomalyError, detect_anomaly
+from ..autograd import AnomalyError, arrays, detect_anomaly
 from ..autograd.anomaly import describe_nonfinite
 
 
@@ -34,7 +34,8 @@ def finite_gradients(params) -> bool:
     may be a mere overflow, is looked at closely."""
     for p in params:
         g = p.grad
-        if g is not None and not math.isfinite(g.sum()) and describe_nonfinite(g) is not None:
+        if g is not None and not math.isfinite(arrays.sum(g)) and \
+                describe_nonfinite(g) is not None:
             return False
     return True
 

@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..autograd import no_grad
+from ..autograd import Tensor, no_grad
+from ..backend import device_of, to_host
 from .inputs import batch_rows
 
 
@@ -27,7 +28,8 @@ def predict_batches(model, inputs, batch_size: int = 1024, *,
     output Tensor and the ``slice`` of the samples it covers, returns what to keep for them
     (``len(rows)`` rows, e.g. each sample's loss); by default the outputs themselves. With
     no samples the model still runs once on the empty batch, so the result has the right
-    trailing shape.
+    trailing shape. A model on a device (a GPU) gets each batch copied there, and its
+    outputs come back to the host before ``transform`` sees them.
 
     >>> import numpy as np
     >>> from deltagrad import nn
@@ -35,7 +37,7 @@ def predict_batches(model, inputs, batch_size: int = 1024, *,
     (5, 2)
     """
     inputs = inputs if isinstance(inputs, tuple) else (inputs,)
-    n = inputs[0].shape[0]
+    n, device = inputs[0].shape[0], _device_of_model(model)
     was_training = getattr(model, "training", None)
     if was_training:
         model.eval()
@@ -44,7 +46,9 @@ def predict_batches(model, inputs, batch_size: int = 1024, *,
         with no_grad():
             for start in range(0, max(n, 1), batch_size):
                 rows = slice(start, min(start + batch_size, n))
-                result = model(*(batch_rows(x, rows) for x in inputs))
+                result = model(*(batch_rows(x, rows, device) for x in inputs))
+                if device is not None:
+                    result = Tensor(to_host(result.data))
                 values = result.data if transform is None else transform(result, rows)
                 if out is None:
                     out = np.empty((n, *values.shape[1:]), values.dtype)
@@ -53,3 +57,9 @@ def predict_batches(model, inputs, batch_size: int = 1024, *,
         if was_training:
             model.train()
     return out
+
+
+def _device_of_model(model):
+    """Where the model's parameters live, or None on the host (or without parameters)."""
+    first = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
+    return None if first is None or type(first.data) is np.ndarray else device_of(first.data)

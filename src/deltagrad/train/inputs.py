@@ -14,6 +14,7 @@ import hashlib
 
 import numpy as np
 
+from ..backend import to_device
 from ..data.split import train_val_test_split
 from ._resolve import CLASSIFICATION_LOSSES
 
@@ -26,9 +27,11 @@ def is_sparse(x) -> bool:
     return not isinstance(x, np.ndarray) and hasattr(x, "tocsr") and hasattr(x, "toarray")
 
 
-def batch_rows(x, rows: slice):
-    """Rows ``rows`` of one input: a view of an array, a dense copy of sparse rows."""
-    return x[rows] if isinstance(x, np.ndarray) else x[rows].toarray()
+def batch_rows(x, rows: slice, device=None):
+    """Rows ``rows`` of one input: a view of an array, a dense copy of sparse rows; a copy on
+    ``device`` when one is given (the host's are kept: a data set need not fit the device)."""
+    part = x[rows] if isinstance(x, np.ndarray) else x[rows].toarray()
+    return part if device is None else to_device(part, device)
 
 
 def _take(x, index: np.ndarray):
@@ -57,12 +60,15 @@ class Samples:
         inputs = tuple([_take(x, index) for x in self.inputs])
         return Samples(inputs, _take(self.target, index), _take(self.weight, index))
 
-    def batch(self, start: int, stop: int):
-        """``(inputs, target, weight)`` of rows ``start:stop``, ready for the model."""
+    def batch(self, start: int, stop: int, device=None):
+        """``(inputs, target, weight)`` of rows ``start:stop``, ready for the model: inputs
+        and target on ``device`` when one is given (the weights stay on the host, where the
+        objective reads them)."""
         rows = slice(start, stop)
-        inputs = tuple([batch_rows(x, rows) for x in self.inputs])
+        inputs = tuple([batch_rows(x, rows, device) for x in self.inputs])
         weight = None if self.weight is None else self.weight[rows]
-        return inputs, self.target[rows], weight
+        target = self.target[rows]
+        return inputs, target if device is None else to_device(target, device), weight
 
     def fingerprint(self) -> str:
         """A short digest of every array's shape, dtype and bytes: a resumed run checks with

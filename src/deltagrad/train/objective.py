@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..autograd import arrays
+from ..backend import host_dtype, to_device
 from ._resolve import resolve_loss
 
 
@@ -53,18 +55,20 @@ class LossObjective(Objective):
         if total == 0:
             return 0.0  # no sample of this batch counts: no gradient, no step
         losses = self.fn(outputs, target, reduction="none")
-        share = (weight / (total * (losses.data.size // len(weight)))).astype(losses.dtype)
+        share = (weight / (total * (losses.data.size // len(weight)))).astype(
+            host_dtype(losses.dtype))
         seed = np.ascontiguousarray(
             np.broadcast_to(share.reshape((-1,) + (1,) * (losses.ndim - 1)), losses.shape))
+        seed = to_device(seed, losses.device)  # the weights are on the host
         losses.backward(seed)  # the weighted mean's gradient, without a reduction node
-        return float((losses.data * seed).sum())
+        return float(arrays.sum(losses.data * seed))
 
     def per_sample(self, outputs, target):
         if self.weighable:
             return self.fn(outputs, target, reduction="none").data
         # A custom loss gives only the batch mean: each sample gets it, so the mean over
         # all samples is the mean of the batch means weighted by batch size.
-        return np.full(len(target), float(self.fn(outputs, target).data))
+        return np.full(target.shape[0], float(self.fn(outputs, target).data))
 
 
 def resolve_objective(loss) -> Objective | None:
