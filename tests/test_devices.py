@@ -58,3 +58,31 @@ def test_numpy_arrays_take_the_numpy_fast_path():
     assert array_module(a) is np and array_module(np.float32(1)) is np
     assert to_device(a, "cpu") is a and to_host(a) is a
     np.testing.assert_array_equal(to_device([1, 2], dg.device("cpu")), [1, 2])
+
+
+# --- the training commands' --device ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["train"], ["lm", "train", "--data", "x.txt", "--out", "o"],
+                                     ["ner", "train", "--train", "x.conll", "--out", "o"]])
+def test_an_unknown_device_is_one_error_line_before_any_data_is_read(command, tmp_path):
+    from test_cli import assert_one_line_error, run
+
+    assert_one_line_error(run(*command, "--device", "gpu", cwd=tmp_path),
+                          "unknown device 'gpu'", "'cuda:N'")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("cupy") is not None, reason="CuPy is installed")
+def test_cuda_without_cupy_is_one_error_line_naming_the_extra(tmp_path):
+    from test_cli import assert_one_line_error, run
+
+    assert_one_line_error(run("train", "--device", "cuda", cwd=tmp_path), "needs CuPy",
+                          "deltagrad[cuda12]")
+
+
+def test_train_on_cpu_given_by_name(tmp_path):
+    from test_cli import ok
+
+    result = ok("train", "--data", "iris", "--epochs", "2", "--device", "cpu", "--quiet",
+                "--json", cwd=tmp_path)
+    assert "accuracy" in result.stdout

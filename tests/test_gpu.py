@@ -93,3 +93,28 @@ def test_model_files_load_onto_the_gpu(tmp_path):
     assert all(isinstance(p.data, cupy.ndarray) for p in loaded.parameters())
     x = dg.tensor(np.ones((2, 3), np.float32), device="cuda")
     np.testing.assert_array_equal(loaded(x).numpy(), model(x).numpy())
+
+
+def test_trainer_on_the_gpu_trains_as_on_the_host():
+    from deltagrad.data import load_dataset
+    from deltagrad.train import Trainer
+
+    ds = load_dataset("moons", n_samples=256, seed=0)
+    runs = []
+    for device in (None, "cuda"):
+        model = nn.MLP(2, [32, 32], 2, rng=np.random.default_rng(0))
+        trainer = Trainer(model, loss="cross_entropy", optimizer="sgd", lr=0.05, seed=0,
+                          metrics=["accuracy"], progress="none", device=device)
+        history = trainer.fit(ds.X, ds.y, epochs=3, batch_size=32, validation_split=0.25)
+        runs.append((history["loss"], trainer.predict(ds.X[:9])))
+    assert isinstance(model.layers[0].weight.data, cupy.ndarray)
+    np.testing.assert_allclose(runs[1][0], runs[0][0], rtol=1e-4)
+    np.testing.assert_allclose(runs[1][1], runs[0][1], rtol=1e-4, atol=1e-5)
+
+
+def test_deltagrad_train_on_the_gpu(tmp_path):
+    from test_cli import ok
+
+    ok("train", "--data", "iris", "--epochs", "3", "--device", "cuda", "--out",
+       tmp_path / "run", "--quiet", cwd=tmp_path)
+    assert all(isinstance(p.data, np.ndarray) for p in dg.load(tmp_path / "run").parameters())

@@ -12,10 +12,11 @@ from typing import Annotated
 
 import typer
 
+from ..backend import as_device
 from ..text.lm import LanguageModel, split_text, train_lm
-from .text_runs import (ClipNorm, Deterministic, MaxMinutes, Optimizer, OptimizerOption,
-                        Overwrite, Plot, Quiet, Resume, Seed, progress, resumable, save_run,
-                        start_run, user_errors)
+from .text_runs import (ClipNorm, Deterministic, Device, MaxMinutes, Optimizer,
+                        OptimizerOption, Overwrite, Plot, Quiet, Resume, Seed, progress,
+                        resumable, save_run, start_run, user_errors)
 
 app = typer.Typer(name="lm", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
@@ -93,6 +94,7 @@ def train(
     optimizer: OptimizerOption = Optimizer.adam,
     clip_norm: ClipNorm = None,
     seed: Seed = 0,
+    device: Device = "cpu",
     resume: Resume = False,
     overwrite: Overwrite = False,
     plot: Plot = False,
@@ -107,6 +109,7 @@ def train(
         if not 0 < valid_fraction < 1:
             raise ValueError(f"--valid-fraction must lie in (0, 1), got {valid_fraction}")
         max_time = start_run(out, resume, overwrite, plot, max_minutes)
+        where = as_device(device)  # an unknown device or a missing CuPy: before any reading
         text = _read(data)
         train_text, valid_text = split_text(text, valid_fraction)
         with resumable(out):
@@ -117,7 +120,8 @@ def train(
                              epochs=epochs, batch_size=batch_size, lr=lr,
                              optimizer=optimizer.value, clip_norm=clip_norm, seed=seed,
                              max_time=max_time, out_dir=out, resume=resume,
-                             progress=progress(quiet), deterministic=deterministic)
+                             progress=progress(quiet), deterministic=deterministic,
+                             device=where)
         if valid_text:
             scores = _report(model, train_text, valid_text, ngram, as_json, "valid")
             model.info["valid"] = scores

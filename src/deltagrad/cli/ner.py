@@ -13,10 +13,11 @@ from typing import Annotated
 
 import typer
 
+from ..backend import as_device
 from ..text import NERTagger, read_conll, train_tagger
-from .text_runs import (ClipNorm, Deterministic, MaxMinutes, Optimizer, OptimizerOption,
-                        Overwrite, Plot, Quiet, Resume, Seed, progress, resumable, save_run,
-                        start_run, user_errors)
+from .text_runs import (ClipNorm, Deterministic, Device, MaxMinutes, Optimizer,
+                        OptimizerOption, Overwrite, Plot, Quiet, Resume, Seed, progress,
+                        resumable, save_run, start_run, user_errors)
 
 app = typer.Typer(name="ner", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
@@ -60,6 +61,7 @@ def train(
     optimizer: OptimizerOption = Optimizer.adam,
     clip_norm: ClipNorm = None,
     seed: Seed = 0,
+    device: Device = "cpu",
     resume: Resume = False,
     overwrite: Overwrite = False,
     plot: Plot = False,
@@ -70,6 +72,7 @@ def train(
     """Train a tagger on CoNLL files and save it as a model folder."""
     with user_errors():
         max_time = start_run(out, resume, overwrite, plot, max_minutes)
+        where = as_device(device)  # an unknown device or a missing CuPy: before any reading
         train_s = read_conll(train_path)
         valid_s = read_conll(valid) if valid is not None else None
         test_s = read_conll(test) if test is not None else None
@@ -79,7 +82,8 @@ def train(
                                   epochs=epochs, batch_size=batch_size, lr=lr,
                                   optimizer=optimizer.value, clip_norm=clip_norm, seed=seed,
                                   max_time=max_time, out_dir=out, resume=resume,
-                                  progress=progress(quiet), deterministic=deterministic)
+                                  progress=progress(quiet), deterministic=deterministic,
+                                  device=where)
         for name, sents in (("valid", valid_s), ("test", test_s)):
             if sents is not None:
                 scores = tagger.evaluate(sents)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import distributed, nn, plots
+from ..backend import as_device
 from ..data import Problems, Table, read_table
 from ..data.table import names_shown
 from ..io import load, load_metadata, save
@@ -71,10 +72,11 @@ def _predict_outputs(model, X: np.ndarray, batch_size: int = 1024) -> np.ndarray
 
 
 def run_train(given: dict, out: Path | None, resume: bool, overwrite: bool, plot: bool,
-              quiet: bool, as_json: bool) -> None:
-    """``deltagrad train``: settings, data, model, training, test metrics, model folder,
-    pictures."""
+              quiet: bool, as_json: bool, device: str = "cpu") -> None:
+    """``deltagrad train``: settings, data, model, training (on ``device``: where, not what,
+    so not a setting a resumed run must repeat), test metrics, model folder, pictures."""
     s = run_settings(given, out, resume, overwrite)
+    where = as_device(device)
     hidden = parse_hidden(s["hidden"])
     check_numbers(s)
     if plot:
@@ -86,7 +88,7 @@ def run_train(given: dict, out: Path | None, resume: bool, overwrite: bool, plot
                    dropout=s["dropout"], rng=np.random.default_rng(s["seed"]))
     use_trainer_dropout(model)
     monitor = "val_loss" if len(p.X_val) else "loss"
-    trainer = _trainer(model, task, len(p.X_train), s, monitor, quiet)
+    trainer = _trainer(model.to(where), task, len(p.X_train), s, monitor, quiet)
     _describe(source, p, model, widths, s, quiet)
     meta = {"task": task, "target": source.info["target"],
             "class_names": source.target.class_names, **p.preprocessing.to_metadata(),

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from .errors import report_error
+from .text_runs import Device
 from .tabular import run_evaluate, run_predict, run_train
 from .tabular_settings import read_options
 
@@ -115,6 +116,7 @@ def train(
     seed: Annotated[int | None, typer.Option(
         "--seed", min=0, help="Seeds the split, the initial weights, shuffling and "
                               "dropout. (default: 0)")] = None,
+    device: Device = "cpu",
     val_fraction: Annotated[float | None, typer.Option(
         "--val-fraction", help="(default: 0.1)")] = None,
     test_fraction: Annotated[float | None, typer.Option(
@@ -167,7 +169,7 @@ def train(
     given = {k: (v.value if isinstance(v, Enum) else v) for k, v in options.items()
              if v is not None}
     try:
-        run_train(given, out, resume, overwrite, plot, quiet, as_json)
+        run_train(given, out, resume, overwrite, plot, quiet, as_json, device)
     except KeyboardInterrupt as exc:  # Typer would turn it into a silent exit 130
         report_error(exc, "interrupted" + (f": {exc}" if str(exc) else ""))
         raise typer.Exit(130) from None

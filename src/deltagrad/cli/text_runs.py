@@ -42,6 +42,9 @@ MaxMinutes = Annotated[float | None, typer.Option(
 Deterministic = Annotated[bool, typer.Option(
     "--deterministic", help="Sum the gradients exactly, so that any number of MPI processes "
                             "(mpiexec -n K) ends with the weights of one.")]
+Device = Annotated[str, typer.Option(
+    help="Train on: cpu (NumPy), cuda or cuda:N (a GPU, through CuPy: install deltagrad's "
+         "extra cuda12 or cuda13). The saved model holds host arrays.")]
 
 
 @contextmanager

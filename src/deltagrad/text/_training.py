@@ -63,11 +63,12 @@ class _EpochLines(Callback):
 
 def fit(module: nn.Module, X, y, *, run_info: dict, monitor: str | None, augment=None,
         validation_data=None, validate=None, out_dir=None, resume=False, metadata=None,
-        progress="none", log=None) -> tuple[Trainer, BestWeights | None]:
+        progress="none", log=None, device=None) -> tuple[Trainer, BestWeights | None]:
     """Train ``module`` with the optimiser, learning rate, clipping, seed, epochs, batch
-    size and time budget of ``run_info["settings"]``; keep the weights of the best epoch by
-    ``monitor`` (a name in the logs; None keeps the last). Returns the trainer and the
-    best-weights keeper."""
+    size and time budget of ``run_info["settings"]``, on ``device`` (None: the host); keep
+    the weights of the best epoch by ``monitor`` (a name in the logs; None keeps the last).
+    Returns the trainer and the best-weights keeper; ``module`` is back on the host, where
+    the text models' own inference (decoding, sampling) runs."""
     settings = run_info["settings"]
     best = None if monitor is None else BestWeights(monitor)
     callbacks = [ProgressSchedule(partial(half_cosine, floor=LR_FLOOR)), _EpochLines(log),
@@ -75,12 +76,15 @@ def fit(module: nn.Module, X, y, *, run_info: dict, monitor: str | None, augment
     trainer = Trainer(module, "cross_entropy", settings["optimizer"], lr=settings["lr"],
                       clip_norm=settings.get("clip_norm"), augment=augment,
                       seed=settings["seed"], callbacks=callbacks, progress=progress,
-                      deterministic=settings.get("deterministic", False))
+                      deterministic=settings.get("deterministic", False),
+                      device=device)
     with np.errstate(all="ignore"):  # the NaN guard reports what these warnings would
         trainer.fit(X, y, epochs=settings["epochs"], batch_size=settings["batch_size"],
                     max_time=settings["max_time"], validation_data=validation_data,
                     validate=validate, out_dir=out_dir, resume=resume, metadata=metadata,
                     run_info=run_info)
+    if device is not None:
+        module.to("cpu")
     return trainer, best
 
 

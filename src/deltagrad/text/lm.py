@@ -264,7 +264,7 @@ def train_lm(text: str, *, level: str = "char", context: int | None = None,
              clip_norm: float | None = None, max_time: float | None = None, seed: int = 0,
              out_dir: str | os.PathLike | None = None, resume: bool = False,
              progress="none", log: Callable[[str], None] | None = None,
-             deterministic: bool = False) -> LanguageModel:
+             deterministic: bool = False, device=None) -> LanguageModel:
     """Train a :class:`FeedForwardLM` on ``text``; return the :class:`LanguageModel`.
 
     Without ``valid_text`` the last ``valid_fraction`` of ``text`` is held out for
@@ -280,7 +280,8 @@ def train_lm(text: str, *, level: str = "char", context: int | None = None,
     With ``out_dir`` a checkpoint is written there after every epoch and the model folder
     at the end; ``resume=True`` continues an interrupted run exactly (with the same text
     and settings). ``progress`` is the trainer's display ("auto", "bar", "plain", "none");
-    ``log`` receives one line per epoch.
+    ``log`` receives one line per epoch. ``device`` (e.g. ``"cuda"``) trains there; the
+    model comes back on the host.
 
     ``dropout`` zeroes hidden units; ``context_dropout`` hides each context token (shows
     ``<unk>`` in its place) with that probability while training, which teaches the network
@@ -317,7 +318,7 @@ def train_lm(text: str, *, level: str = "char", context: int | None = None,
     trainer, best = _training.fit(
         module, X, y, run_info=run_info, monitor="val_loss" if valid else None, augment=augment,
         validation_data=valid, validate=_perplexity if valid else None, out_dir=out_dir,
-        resume=resume, metadata=model.metadata(), progress=progress, log=log)
+        resume=resume, metadata=model.metadata(), progress=progress, log=log, device=device)
     module.eval()
     model.info = _training.training_info(trainer, best, s)
     model.history = trainer.history

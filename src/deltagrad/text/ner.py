@@ -237,7 +237,7 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
                  max_time: float | None = None, seed: int = 0, decode: str = "viterbi",
                  out_dir: str | os.PathLike | None = None, resume: bool = False,
                  progress="none", log: Callable[[str], None] | None = None,
-                 deterministic: bool = False) -> NERTagger:
+                 deterministic: bool = False, device=None) -> NERTagger:
     """Train a :class:`WindowTagger` on ``train`` (``(words, tags)`` sentences, e.g. from
     :func:`~deltagrad.text.conll.read_conll`); return the :class:`NERTagger`.
 
@@ -256,7 +256,8 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
     after every epoch and the model folder at the end; ``resume=True`` continues an
     interrupted run exactly (with the same sentences and settings). ``progress`` is the
     trainer's display ("auto", "bar", "plain", "none"); ``log`` (e.g. ``print``) receives
-    one line per epoch.
+    one line per epoch. ``device`` (e.g. ``"cuda"``) trains there; the tagger comes back on
+    the host.
     """
     where = "train_tagger"
     train = _checked_sentences(train, where, "training")
@@ -291,7 +292,7 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
     trainer, best = _training.fit(
         module, X, y, run_info=run_info, monitor="val_f1" if valid else None, augment=augment,
         validate=entity_f1 if valid else None, out_dir=out_dir, resume=resume,
-        metadata=tagger.metadata(), progress=progress, log=log)
+        metadata=tagger.metadata(), progress=progress, log=log, device=device)
     module.eval()
     tagger.info = _training.training_info(trainer, best, s)
     tagger.history = trainer.history

@@ -37,7 +37,7 @@ def predict_batches(model, inputs, batch_size: int = 1024, *,
     (5, 2)
     """
     inputs = inputs if isinstance(inputs, tuple) else (inputs,)
-    n, device = inputs[0].shape[0], _device_of_model(model)
+    n, device = inputs[0].shape[0], model_device(model)
     was_training = getattr(model, "training", None)
     if was_training:
         model.eval()
@@ -59,7 +59,8 @@ def predict_batches(model, inputs, batch_size: int = 1024, *,
     return out
 
 
-def _device_of_model(model):
-    """Where the model's parameters live, or None on the host (or without parameters)."""
+def model_device(model):
+    """Where the model's parameters live, or None on the host (or without parameters): where
+    batches are copied to."""
     first = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
     return None if first is None or type(first.data) is np.ndarray else device_of(first.data)

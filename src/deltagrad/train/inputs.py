@@ -60,15 +60,12 @@ class Samples:
         inputs = tuple([_take(x, index) for x in self.inputs])
         return Samples(inputs, _take(self.target, index), _take(self.weight, index))
 
-    def batch(self, start: int, stop: int, device=None):
-        """``(inputs, target, weight)`` of rows ``start:stop``, ready for the model: inputs
-        and target on ``device`` when one is given (the weights stay on the host, where the
-        objective reads them)."""
+    def batch(self, start: int, stop: int):
+        """``(inputs, target, weight)`` of rows ``start:stop``, ready for the model."""
         rows = slice(start, stop)
-        inputs = tuple([batch_rows(x, rows, device) for x in self.inputs])
+        inputs = tuple([batch_rows(x, rows) for x in self.inputs])
         weight = None if self.weight is None else self.weight[rows]
-        target = self.target[rows]
-        return inputs, target if device is None else to_device(target, device), weight
+        return inputs, self.target[rows], weight
 
     def fingerprint(self) -> str:
         """A short digest of every array's shape, dtype and bytes: a resumed run checks with
