@@ -209,7 +209,7 @@ def test_trainer_moves_the_model_and_every_batch_and_trains_as_on_the_host(tmp_p
         history = trainer.fit(ds.X, ds.y, epochs=4, batch_size=16, validation_split=0.25,
                               sample_weight=np.linspace(0.5, 1.5, 120), out_dir=out_dir)
         runs.append((history, trainer.predict(ds.X[:7]), model))
-    (host, host_pred, host_model), (dev, dev_pred, dev_model) = runs
+    (host, host_pred, _), (dev, dev_pred, dev_model) = runs
     for p in dev_model.parameters():
         assert_on_device(p)
     assert isinstance(dev_pred, np.ndarray)

@@ -57,10 +57,6 @@ def is_array(x) -> bool:
     return hasattr(kind, "__array_namespace__") or kind.__module__.startswith("cupy")
 
 
-def is_numpy(x) -> bool:
-    return type(x) is np.ndarray or isinstance(x, (np.ndarray, np.generic))
-
-
 # --- dtypes --------------------------------------------------------------------------------
 
 _KINDS: dict = {}
