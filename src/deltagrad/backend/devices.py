@@ -114,10 +114,15 @@ def _cuda(index: int) -> Device:
         raise ImportError(_CUPY_MISSING.format(name=f"cuda:{index}")) from None
     import array_api_compat.cupy as xp
 
-    count = cupy.cuda.runtime.getDeviceCount()
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except cupy.cuda.runtime.CUDARuntimeError:  # no driver, or no GPU
+        count = 0
+    if not count:
+        raise ValueError(f"device: cuda:{index} asked for, but CuPy sees no GPU on this machine")
     if not 0 <= int(index) < count:
         raise ValueError(f"device: no GPU cuda:{index}; this machine has {count} (cuda:0 to "
-                         f"cuda:{count - 1})" if count else "device: CuPy sees no GPU here")
+                         f"cuda:{count - 1})")
     return Device(xp, cupy.cuda.Device(int(index)), f"cuda:{int(index)}")
 
 
