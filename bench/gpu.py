@@ -141,8 +141,17 @@ def measure(framework: str, workload: str, steps: int) -> dict:
 
 
 def describe_gpu() -> str:
+    """The GPU's name and the CuPy version; exits with one line where CuPy sees no GPU."""
     import cupy
 
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except cupy.cuda.runtime.CUDARuntimeError as error:  # no driver: CuPy imports, runs nothing
+        count, why = 0, f" ({error})"
+    else:
+        why = ""
+    if not count:
+        sys.exit(f"bench/gpu.py needs a CUDA GPU; CuPy sees none on this machine{why}")
     props = cupy.cuda.runtime.getDeviceProperties(0)
     name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
     return f"{name}; CuPy {cupy.__version__}"

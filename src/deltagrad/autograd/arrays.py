@@ -120,20 +120,20 @@ def scalar_like(like, value):
 
 def zeros(like, shape: tuple, dtype=None):
     """Zeros of ``shape`` on ``like``'s device, of ``like``'s dtype unless ``dtype`` is given."""
-    xp = array_module(like)
-    dtype = like.dtype if dtype is None else dtype
-    if xp is np:
-        return np.zeros(shape, dtype=dtype)
-    return xp.zeros(shape, dtype=dtype, device=like.device)
+    return _created("zeros", like, shape, dtype)
 
 
 def empty(like, shape: tuple, dtype=None):
     """An uninitialised array of ``shape`` on ``like``'s device (``like``'s dtype by default)."""
+    return _created("empty", like, shape, dtype)
+
+
+def _created(name: str, like, shape: tuple, dtype):
     xp = array_module(like)
     dtype = like.dtype if dtype is None else dtype
     if xp is np:
-        return np.empty(shape, dtype=dtype)
-    return xp.empty(shape, dtype=dtype, device=like.device)
+        return getattr(np, name)(shape, dtype=dtype)
+    return getattr(xp, name)(shape, dtype=dtype, device=like.device)
 
 
 def arange(like, n: int):

@@ -138,6 +138,8 @@ def as_device(value) -> Device:
 
 def device_of(x) -> Device:
     """The device an array lives on (the host, ``cpu``, for NumPy arrays and numbers)."""
+    if type(x) is np.ndarray:  # the common case first: optimisers ask once per parameter
+        return CPU
     xp = array_module(x)
     if xp is np:
         return CPU

@@ -226,6 +226,8 @@ _OUT_MODULES: dict = {np: np}
 def out_module(like):
     """A module of ``like``'s library whose elementwise functions take ``out=``: NumPy or
     CuPy themselves, an adapter (``_Into``) for other libraries."""
+    if type(like) is np.ndarray:  # the common case first: asked once per parameter per step
+        return np
     xp = array_module(like)
     module = _OUT_MODULES.get(xp)
     if module is None:
