@@ -14,6 +14,8 @@ in deltagrad copies between devices; in particular no op does so silently.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .namespaces import array_module, is_array
@@ -107,6 +109,8 @@ def _named(name: str) -> Device:
                      f"GPU's number), or dg.device(namespace, device) for another library")
 
 
+# One Device per GPU, checked once: a name may be given per batch (dg.tensor(x, device="cuda")).
+@functools.cache
 def _cuda(index: int) -> Device:
     try:
         import cupy  # only for a CUDA device: CuPy is an optional extra
@@ -174,8 +178,8 @@ def _within(x, target: Device):
     if device_of(x) == target:
         return x
     if target.name.startswith("cuda"):
-        with target.native:
-            return target.xp.asarray(x)
+        with target.native:  # CuPy's copy allocates on the current GPU, reading the other
+            return x.copy()
     return x.to_device(target.native)
 
 
