@@ -266,8 +266,7 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
                          unk_replace, epochs, batch_size, lr, optimizer, clip_norm, max_time,
                          seed, decode)
     s["deterministic"] = bool(deterministic)
-    # The trainer checks the training windows itself; the validation sentences only the
-    # validate hook sees.
+    # The trainer checks the training windows; the validate hook alone sees `valid`'s.
     run_info = {"settings": s, "data": {"validation": _training.digest(valid)}}
     _training.check_resume(out_dir, resume, run_info, where)
     tags = sorted({t for _, ts in train for t in ts}, key=lambda t: (t != "O", t[2:], t))

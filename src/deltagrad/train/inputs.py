@@ -34,6 +34,13 @@ def batch_rows(x, rows: slice, device=None):
     return part if device is None else to_device(part, device)
 
 
+def on_device(inputs: tuple, target, device):
+    """A batch's inputs and target copied to ``device`` (None: they stay on the host)."""
+    if device is None:
+        return inputs, target
+    return tuple([to_device(x, device) for x in inputs]), to_device(target, device)
+
+
 def _take(x, index: np.ndarray):
     """Rows ``index`` of ``x`` (None stays None); ``take`` is several times faster than
     fancy indexing for the small arrays of small data sets."""

@@ -33,6 +33,7 @@ import numpy as np
 
 from .. import _config, nn
 from .._checks import check_float, check_int, check_optional_float, check_seed
+from ..backend import host_dtype, to_host
 from ..distributed import DataParallel, raised_on_every_rank, world
 from ..optim import clip_grad_norm_, clip_grad_value_
 from . import state as run_state
@@ -42,8 +43,8 @@ from .callbacks import Hooks, check_callbacks
 from .evaluation import evaluate, metric_values
 from .guard import diverged, finite_gradients
 from .history import History
-from .inference import predict_batches
-from .inputs import Samples, as_inputs, check_target, check_weight, split_validation
+from .inference import model_device, predict_batches
+from .inputs import Samples, as_inputs, check_target, check_weight, on_device, split_validation
 from .objective import resolve_objective
 from .progress import make_progress
 
@@ -76,6 +77,7 @@ class Trainer:
     - ``deterministic``: sum the gradients of micro-batches of ``micro_batch_size`` rows (None:
       an eighth of the batch) exactly, so that ``fit`` over any number of MPI processes (see
       ``deltagrad.distributed``: ``batch_size`` is then the global batch) ends bit-identical.
+    - ``device``: ``"cuda"``, ``dg.device(...)``...: the model moves there; batches follow it.
     """
 
     def __init__(self, model: nn.Module, loss=None, optimizer="adam", *, lr: float | None = None,
@@ -83,13 +85,13 @@ class Trainer:
                  clip_norm: float | None = None, clip_value: float | None = None,
                  nan_guard: bool = True, augment=None, seed: int | None = None,
                  progress="auto", stream=None, deterministic: bool = False,
-                 micro_batch_size: int | None = None):
+                 micro_batch_size: int | None = None, device=None):
         if not isinstance(model, nn.Module):
             raise TypeError(f"Trainer: model must be an nn.Module, got {type(model).__name__}")
         if augment is not None and not callable(augment):
             raise TypeError(f"Trainer: augment must be a function (inputs, rng) -> inputs, got "
                             f"{type(augment).__name__}")
-        self.model = model
+        self.model, self.device = model, model_device(model if device is None else model.to(device))
         self.objective = resolve_objective(loss)  # None until the targets say which
         self.optimizer = resolve_optimizer(optimizer, model, lr, weight_decay)
         self.metrics = resolve_metrics(metrics)
@@ -261,8 +263,8 @@ class Trainer:
             total += value * (done - start)
             for lo, hi, out in pieces if keep else ():
                 if outputs is None:  # zeros: the rows other ranks compute are summed in
-                    outputs = np.zeros((n, *out.shape[1:]), out.dtype)
-                outputs[lo:hi] = out.data
+                    outputs = np.zeros((n, *out.shape[1:]), host_dtype(out.dtype))
+                outputs[lo:hi] = to_host(out.data)
             for hook in self.hooks.batch_end:
                 hook(b, value)
             if show is not None:
@@ -308,6 +310,7 @@ class Trainer:
             self.rng.at(self.epoch, lo, hi)
         if self.augment is not None:
             inputs = self.augment(inputs, self.rng.augment)
+        inputs, target = on_device(inputs, target, self.device)  # augmented on the host
         self.last_rows = (inputs, target, weight, (self.epoch, lo, hi))
         self.optimizer.zero_grad()
         out = self.model(*inputs)
@@ -360,7 +363,7 @@ class Trainer:
         return split_validation(data, fraction, self.objective.name, self.rng.split_seed)
 
     def _dtype(self) -> np.dtype:
-        return next(iter(self.model.parameters())).dtype
+        return host_dtype(next(iter(self.model.parameters())).dtype)
 
     # --- evaluation ----------------------------------------------------------------------
 
