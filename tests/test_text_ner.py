@@ -8,10 +8,13 @@ import numpy as np
 import pytest
 
 import deltagrad as dg
+from deltagrad.text.ner import _windows
 from deltagrad.text import (
     CASINGS,
     NERTagger,
     WindowTagger,
+    Vocabulary,
+    affixes,
     allowed_transitions,
     casing,
     casing_ids,
@@ -111,6 +114,56 @@ def test_window_tagger_shapes_and_gradients():
             down = loss().item()
             flat[j] = old
             assert grad[j] == pytest.approx((up - down) / (2 * eps), abs=1e-7), name
+
+
+def test_affixes_are_marked_prefixes_and_suffixes_of_the_normal_form():
+    assert affixes("Germany") == ("ger-", "-any")
+    assert affixes("EU") == ("eu-", "-eu") and affixes("1996", 2) == ("00-", "-00")
+
+
+def test_affix_windows_add_two_vectors_per_word_with_exact_gradients():
+    rng = np.random.default_rng(3)
+    net = WindowTagger(20, 5, radius=1, word_dim=3, casing_dim=2, hidden=4, num_affixes=7,
+                       affix_dim=2, rng=rng)
+    assert net.mlp.in_features == 3 * (3 + 2 + 2 * 2)
+    assert net.config()["num_affixes"] == 7 and net.config()["affix_dim"] == 2
+    words, cases = rng.integers(0, 20, (4, 3)), rng.integers(0, len(CASINGS), (4, 3))
+    fixes = rng.integers(0, 7, (4, 6))
+    fixes[0] = 5  # one affix id repeated within a window: its rows add up
+    net.to(np.float64)
+    target = rng.integers(0, 5, 4)
+    dg.nn.functional.cross_entropy(net(words, cases, fixes), target).backward()
+    table = net.affixes.weight
+    for j in (5 * 2, 5 * 2 + 1, 0, 13):
+        old = table.data.reshape(-1)[j]
+        table.data.reshape(-1)[j] = old + 1e-6
+        up = dg.nn.functional.cross_entropy(net(words, cases, fixes), target).item()
+        table.data.reshape(-1)[j] = old - 1e-6
+        down = dg.nn.functional.cross_entropy(net(words, cases, fixes), target).item()
+        table.data.reshape(-1)[j] = old
+        assert table.grad.reshape(-1)[j] == pytest.approx((up - down) / 2e-6, abs=1e-7)
+    with pytest.raises(ValueError, match="affix_windows"):
+        net(words, cases)
+
+
+def test_affix_features_of_a_sentence_follow_its_windows():
+    words = Vocabulary.build(["paris", "in"])
+    fixes = Vocabulary.build([a for w in ["Paris", "in"] for a in affixes(w)])
+    _, _, affix_windows = _windows([["in", "Paris"]], words, 1, fixes)
+    pad, ids = fixes.pad_id, [fixes.id(a) for w in ["in", "Paris"] for a in affixes(w)]
+    assert affix_windows.tolist() == [[pad, pad, *ids], [*ids, pad, pad]]
+
+
+def test_a_tagger_with_affixes_learns_saves_and_loads(tmp_path):
+    rng = np.random.default_rng(0)
+    tagger = train_tagger(synthetic(150, rng), synthetic(30, rng), epochs=4, word_dim=8,
+                          casing_dim=3, affix_dim=4, hidden=24, lr=0.01, batch_size=32, seed=0)
+    assert tagger.affixes is not None and "-ris" in tagger.affixes
+    assert tagger.evaluate(synthetic(40, np.random.default_rng(1)))["f1"] > 0.9
+    again = NERTagger.load(tagger.save(tmp_path / "ner"))
+    assert again.affixes == tagger.affixes
+    sents = [["Unseen", "words", "in", "Oslo"]]
+    np.testing.assert_array_equal(tagger.log_probs(sents)[0], again.log_probs(sents)[0])
 
 
 def test_window_tagger_refuses_bad_settings():

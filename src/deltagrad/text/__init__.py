@@ -10,7 +10,7 @@ array([[0, 2, 4],
 """
 
 from .bio import allowed_transitions, constrained_decode
-from .casing import CASINGS, casing, casing_ids, normalize_word
+from .casing import CASINGS, affixes, casing, casing_ids, normalize_word
 from .conll import ConllError, Sentence, read_conll
 from .lm import LEVEL_DEFAULTS, FeedForwardLM, LanguageModel, split_text, train_lm
 from .metrics import entity_scores, entity_spans, perplexity
@@ -23,7 +23,7 @@ from .windows import ngram_dataset, sentence_windows, sliding_windows, window_po
 
 __all__ = [
     "CASINGS", "LEVEL_DEFAULTS", "PAD", "UNK", "ConllError", "FeedForwardLM", "KneserNeyLM",
-    "LanguageModel", "NERTagger", "Sentence", "Vocabulary", "WindowTagger",
+    "LanguageModel", "NERTagger", "Sentence", "Vocabulary", "WindowTagger", "affixes",
     "allowed_transitions", "casing", "casing_ids", "char_tokenize", "constrained_decode",
     "detokenize", "entity_scores", "entity_spans", "generate", "ngram_dataset",
     "normalize_word", "perplexity", "read_conll", "sample_next", "sentence_windows",

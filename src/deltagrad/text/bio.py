@@ -3,6 +3,8 @@ is also a valid BIO sequence (an ``I-X`` only after ``B-X`` or ``I-X``)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 
@@ -25,6 +27,14 @@ def allowed_transitions(tags) -> tuple[np.ndarray, np.ndarray]:
     return start, trans
 
 
+@lru_cache(maxsize=8)
+def _penalties(tags: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """0 where allowed, -inf where not: at the start (T,) and between tags (from, to). A
+    tagger decodes thousands of sentences with one tag list; this is built once for it."""
+    start, trans = allowed_transitions(tags)
+    return np.where(start, 0.0, -np.inf), np.where(trans, 0.0, -np.inf)
+
+
 def constrained_decode(log_probs, tags) -> np.ndarray:
     """The tag ids maximising the summed ``log_probs`` (n, T) of one sentence among the
     valid BIO sequences (Viterbi over the allowed transitions, which carry no score).
@@ -38,9 +48,8 @@ def constrained_decode(log_probs, tags) -> np.ndarray:
     n = scores.shape[0]
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    start, trans = allowed_transitions(tags)
-    penalty = np.where(trans, 0.0, -np.inf)  # (from, to)
-    best = np.where(start, scores[0], -np.inf)
+    start, penalty = _penalties(tuple(tags))
+    best = scores[0] + start
     back = np.zeros((n, scores.shape[1]), dtype=np.int64)
     for i in range(1, n):
         total = best[:, None] + penalty  # (from, to)

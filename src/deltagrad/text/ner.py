@@ -27,7 +27,7 @@ from . import _training
 from ._model_folder import config_errors, read_metadata
 from ._training import hidden_sizes
 from .bio import constrained_decode
-from .casing import CASINGS, casing_ids, normalize_word
+from .casing import CASINGS, affixes, casing_ids, normalize_word
 from .metrics import entity_scores
 from .tokenize import tokenize
 from .vocab import Vocabulary
@@ -42,7 +42,9 @@ class WindowTagger(nn.Module):
 
     ``words`` and ``casings`` are :class:`~deltagrad.nn.Embedding` tables; the window's
     vectors are concatenated into one (B, (2r+1)(word_dim + casing_dim)) input to ``mlp``,
-    an :class:`~deltagrad.nn.MLP` with the given hidden widths and activation.
+    an :class:`~deltagrad.nn.MLP` with the given hidden widths and activation. With
+    ``num_affixes`` a third input, the prefix and suffix ids of each window word (B,
+    2(2r+1)), adds two ``affix_dim`` vectors per word from the ``affixes`` table.
 
     >>> import numpy as np
     >>> net = WindowTagger(100, 9, rng=np.random.default_rng(0))
@@ -52,8 +54,8 @@ class WindowTagger(nn.Module):
 
     def __init__(self, num_words: int, num_tags: int, *, radius: int = 2, word_dim: int = 50,
                  casing_dim: int = 8, num_casings: int = len(CASINGS), hidden=(300,),
-                 activation: str = "tanh", dropout: float = 0.0,
-                 rng: np.random.Generator | None = None):
+                 activation: str = "tanh", dropout: float = 0.0, num_affixes: int = 0,
+                 affix_dim: int = 0, rng: np.random.Generator | None = None):
         super().__init__()
         where = "WindowTagger"
         self.radius = check_int(radius, "radius", where, minimum=0)
@@ -61,7 +63,10 @@ class WindowTagger(nn.Module):
         self.hidden = hidden_sizes(hidden, where)
         self.words = nn.Embedding(num_words, word_dim, rng=rng)
         self.casings = nn.Embedding(num_casings, casing_dim, rng=rng)
-        self.mlp = nn.MLP(self.width * (word_dim + casing_dim), list(self.hidden), num_tags,
+        check_int(num_affixes, "num_affixes", where, minimum=0)
+        self.affixes = nn.Embedding(num_affixes, affix_dim, rng=rng) if num_affixes else None
+        per_word = word_dim + casing_dim + (2 * affix_dim if num_affixes else 0)
+        self.mlp = nn.MLP(self.width * per_word, list(self.hidden), num_tags,
                           activation=activation, dropout=dropout, rng=rng)
         self.reset_embeddings(rng)
 
@@ -70,12 +75,20 @@ class WindowTagger(nn.Module):
         # and Adam's ~lr-sized steps would barely move them.
         nn.init.normal_(self.words.weight, std=0.1, rng=rng)
         nn.init.normal_(self.casings.weight, std=0.1, rng=rng)
+        if self.affixes is not None:
+            nn.init.normal_(self.affixes.weight, std=0.1, rng=rng)
 
-    def forward(self, word_windows, casing_windows):
+    def forward(self, word_windows, casing_windows, affix_windows=None):
+        if (affix_windows is None) != (self.affixes is None):
+            raise ValueError(f"WindowTagger: affix_windows must be given exactly when the "
+                             f"network has an affix table (num_affixes="
+                             f"{0 if self.affixes is None else self.affixes.num_embeddings})")
         n = word_windows.shape[0]
-        words = self.words(word_windows).reshape(n, -1)
-        casings = self.casings(casing_windows).reshape(n, -1)
-        return self.mlp(concatenate([words, casings], axis=1))
+        parts = [self.words(word_windows).reshape(n, -1),
+                 self.casings(casing_windows).reshape(n, -1)]
+        if affix_windows is not None:
+            parts.append(self.affixes(affix_windows).reshape(n, -1))
+        return self.mlp(concatenate(parts, axis=1))
 
     def config(self) -> dict:
         """The constructor arguments that rebuild this network (minus ``rng``)."""
@@ -84,7 +97,9 @@ class WindowTagger(nn.Module):
                 "word_dim": self.words.embedding_dim,
                 "casing_dim": self.casings.embedding_dim,
                 "num_casings": self.casings.num_embeddings, "hidden": list(self.hidden),
-                "activation": self.mlp.activation, "dropout": self.mlp.dropout}
+                "activation": self.mlp.activation, "dropout": self.mlp.dropout,
+                "num_affixes": 0 if self.affixes is None else self.affixes.num_embeddings,
+                "affix_dim": 0 if self.affixes is None else self.affixes.embedding_dim}
 
 
 # --- features ---------------------------------------------------------------------------
@@ -100,17 +115,22 @@ def _word_list(sentence, where: str) -> list[str]:
     return words
 
 
-def _windows(sentences: Sequence[Sequence[str]], words: Vocabulary,
-             radius: int) -> tuple[np.ndarray, np.ndarray]:
+def _windows(sentences: Sequence[Sequence[str]], words: Vocabulary, radius: int,
+             affix_vocab: Vocabulary | None = None) -> tuple[np.ndarray, ...]:
     """The word-id windows and casing-id windows (each (words, 2r+1)) of every word of
-    ``sentences``, padding where a window runs past its sentence."""
+    ``sentences``, padding where a window runs past its sentence; with ``affix_vocab`` also
+    the prefix and suffix ids of each window word, (words, 2(2r+1))."""
     flat = [w for s in sentences for w in s]
     lengths = np.array([len(s) for s in sentences], dtype=np.int64)
+    positions = window_positions(lengths, radius)
     # One padding id appended at the end: position -1 (padding) picks it.
     word_ids = np.append(words.encode([normalize_word(w) for w in flat]), words.pad_id)
-    casings = np.append(casing_ids(flat), 0)
-    positions = window_positions(lengths, radius)
-    return word_ids[positions], casings[positions]
+    windows = (word_ids[positions], np.append(casing_ids(flat), 0)[positions])
+    if affix_vocab is None:
+        return windows
+    pairs = affix_vocab.encode([a for w in flat for a in affixes(w)]).reshape(-1, 2)
+    pairs = np.concatenate([pairs, np.full((1, 2), affix_vocab.pad_id)])
+    return (*windows, pairs[positions].reshape(len(positions), -1))
 
 
 # --- the tagger -------------------------------------------------------------------------
@@ -128,15 +148,21 @@ class NERTagger:
     """
 
     def __init__(self, module: WindowTagger, words: Vocabulary, tags: Sequence[str], *,
-                 decode: str = "viterbi", info: dict | None = None):
+                 decode: str = "viterbi", affixes: Vocabulary | None = None,
+                 info: dict | None = None):
         if decode not in DECODERS:
             raise ValueError(f"NERTagger: decode must be one of {DECODERS}, got {decode!r}")
         if module.words.num_embeddings != len(words) or module.mlp.out_features != len(tags):
             raise ValueError(f"NERTagger: the network has {module.words.num_embeddings} words "
                              f"and {module.mlp.out_features} tags, but the vocabulary has "
                              f"{len(words)} and the tag list {len(tags)}")
+        num_affixes = 0 if module.affixes is None else module.affixes.num_embeddings
+        if num_affixes != (0 if affixes is None else len(affixes)):
+            raise ValueError(f"NERTagger: the network has {num_affixes} affix ids but the "
+                             f"affix vocabulary {0 if affixes is None else len(affixes)}")
         self.module = module.eval()
         self.words = words
+        self.affixes = affixes  # prefixes and suffixes (see casing.affixes), or None
         self.tags = list(tags)
         self.decode = decode
         self.info = dict(info or {})  # training settings, history, scores: saved with it
@@ -152,20 +178,31 @@ class NERTagger:
         sentences = [_word_list(s, "NERTagger.log_probs") for s in sentences]
         if not sentences:
             return []
-        windows = _windows(sentences, self.words, self.module.radius)
+        return self._log_probs(self.features(sentences), [len(s) for s in sentences],
+                               batch_size)
+
+    def features(self, sentences: Sequence[Sequence[str]]) -> tuple[np.ndarray, ...]:
+        """The network's inputs for every word of ``sentences`` (lists of words): the word,
+        casing (and affix) id windows."""
+        return _windows(sentences, self.words, self.module.radius, self.affixes)
+
+    def _log_probs(self, windows, lengths, batch_size: int = 8192) -> list[np.ndarray]:
         out = predict_batches(self.module, windows, batch_size, transform=lambda logits, rows:
                               F.log_softmax(logits, axis=-1).data.astype(np.float64))
-        return np.split(out, np.cumsum([len(s) for s in sentences])[:-1])
+        return np.split(out, np.cumsum(lengths)[:-1])
 
-    def predict(self, sentences: Sequence[Sequence[str]],
-                decode: str | None = None) -> list[list[str]]:
-        """The tags of each sentence (a list of words), as lists of tag strings."""
+    def predict(self, sentences: Sequence[Sequence[str]], decode: str | None = None, *,
+                features: tuple | None = None) -> list[list[str]]:
+        """The tags of each sentence (a list of words), as lists of tag strings.
+        ``features``: the sentences' :meth:`features`, when already computed."""
         decode = self.decode if decode is None else decode
         if decode not in DECODERS:
             raise ValueError(f"NERTagger.predict: decode must be one of {DECODERS}, got "
                              f"{decode!r}")
+        log_probs = (self.log_probs(sentences) if features is None else
+                     self._log_probs(features, [len(s) for s in sentences]))
         result = []
-        for lp in self.log_probs(sentences):
+        for lp in log_probs:
             ids = constrained_decode(lp, self.tags) if decode == "viterbi" else lp.argmax(1)
             result.append([self.tags[i] for i in ids])
         return result
@@ -176,12 +213,13 @@ class NERTagger:
         words = tokenize(text) if isinstance(text, str) else _word_list(text, "NERTagger.tag")
         return list(zip(words, self.predict([words])[0])) if words else []
 
-    def evaluate(self, sentences, decode: str | None = None) -> dict:
+    def evaluate(self, sentences, decode: str | None = None, *,
+                 features: tuple | None = None) -> dict:
         """CoNLL scores on tagged sentences (``(words, tags)`` pairs, e.g. from
         :func:`~deltagrad.text.conll.read_conll`): entity precision/recall/F1, token
         accuracy, per type; see :func:`~deltagrad.text.metrics.entity_scores`."""
         sentences = list(sentences)
-        pred = self.predict([s[0] for s in sentences], decode)
+        pred = self.predict([s[0] for s in sentences], decode, features=features)
         return entity_scores([list(s[1]) for s in sentences], pred)
 
     # --- model folders --------------------------------------------------------------
@@ -194,7 +232,8 @@ class NERTagger:
     def metadata(self) -> dict:
         """What :meth:`save` writes in ``config.json`` besides the network's layers."""
         return {"kind": KIND, "network": self.module.config(), "words": self.words.to_dict(),
-                "tags": self.tags, "decode": self.decode, "info": self.info}
+                "tags": self.tags, "decode": self.decode, "info": self.info,
+                "affixes": None if self.affixes is None else self.affixes.to_dict()}
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> NERTagger:
@@ -203,9 +242,11 @@ class NERTagger:
         with config_errors(path, "NER tagger"):
             module = WindowTagger(**meta["network"])
             words = Vocabulary.from_dict(meta["words"])
+            affix_vocab = meta.get("affixes")
             module.load_state_dict(io.load_state_dict(path))
             return cls(module, words, meta["tags"], decode=meta.get("decode", "viterbi"),
-                       info=meta.get("info"))
+                       affixes=None if affix_vocab is None else
+                       Vocabulary.from_dict(affix_vocab), info=meta.get("info"))
 
 
 # --- training ---------------------------------------------------------------------------
@@ -230,9 +271,9 @@ def _checked_sentences(sentences, where: str, what: str) -> list[tuple[list[str]
 
 
 def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
-                 casing_dim: int = 8, hidden=(300,), activation: str = "tanh",
-                 dropout: float = 0.5, min_freq: int = 1, unk_replace: float = 0.5,
-                 epochs: int = 10, batch_size: int = 64, lr: float = 1e-3,
+                 casing_dim: int = 8, affix_dim: int = 0, hidden=(300,),
+                 activation: str = "tanh", dropout: float = 0.5, min_freq: int = 1,
+                 unk_replace: float = 0.5, epochs: int = 10, batch_size: int = 64, lr: float = 1e-3,
                  optimizer: str = "adam", clip_norm: float | None = None,
                  max_time: float | None = None, seed: int = 0, decode: str = "viterbi",
                  out_dir: str | os.PathLike | None = None, resume: bool = False,
@@ -245,6 +286,9 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
     vocabulary of the training words seen ``min_freq`` times or more; in every training
     batch each word seen only once in training is shown as ``<unk>`` with probability
     ``unk_replace``, so the ``<unk>`` vector is learned for the unseen words of new text.
+    With ``affix_dim`` > 0 each word also brings a vector of its 3-letter prefix and one of
+    its suffix (:func:`~deltagrad.text.casing.affixes`; those seen twice or more in
+    training), which tell much about words the vocabulary lacks.
     ``dropout`` after each hidden layer (0.5 by default) matters: without it the tagger
     learns the training set by heart within two epochs and does worse on new text.
     Training runs in :class:`~deltagrad.train.Trainer`: the learning rate falls along a
@@ -262,30 +306,26 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
     where = "train_tagger"
     train = _checked_sentences(train, where, "training")
     valid = None if valid is None else _checked_sentences(valid, where, "validation")
-    s = _tagger_settings(radius, word_dim, casing_dim, hidden, activation, dropout, min_freq,
-                         unk_replace, epochs, batch_size, lr, optimizer, clip_norm, max_time,
-                         seed, decode)
+    s = _tagger_settings(radius, word_dim, casing_dim, affix_dim, hidden, activation, dropout,
+                         min_freq, unk_replace, epochs, batch_size, lr, optimizer, clip_norm,
+                         max_time, seed, decode)
     s["deterministic"] = bool(deterministic)
     # The trainer checks the training windows; the validate hook alone sees `valid`'s.
     run_info = {"settings": s, "data": {"validation": _training.digest(valid)}}
     _training.check_resume(out_dir, resume, run_info, where)
-    tags = sorted({t for _, ts in train for t in ts}, key=lambda t: (t != "O", t[2:], t))
-    tag_index = {t: i for i, t in enumerate(tags)}
-    words = Vocabulary.build((normalize_word(w) for ws, _ in train for w in ws),
-                             min_freq=s["min_freq"])
-    module = WindowTagger(len(words), len(tags), radius=radius, word_dim=word_dim,
-                          casing_dim=casing_dim, hidden=hidden, activation=activation,
-                          dropout=dropout, rng=np.random.default_rng(seed))
-    use_trainer_dropout(module)
-    tagger = NERTagger(module, words, tags, decode=decode, info={"training": s})
-    X = _windows([ws for ws, _ in train], words, module.radius)
+    tagger = _new_tagger(train, s)
+    module, words = tagger.module, tagger.words
+    X = tagger.features([ws for ws, _ in train])
+    tag_index = {t: i for i, t in enumerate(tagger.tags)}
     y = np.array([tag_index[t] for _, ts in train for t in ts], dtype=np.int64)
     counts = np.array([words.counts.get(t, 0) for t in words.tokens], dtype=np.int64)
     augment = None if not s["unk_replace"] else partial(
         _hide_singletons, singleton=counts == 1, p=s["unk_replace"], unk_id=words.unk_id)
 
+    valid_features = None if valid is None else tagger.features([ws for ws, _ in valid])
+
     def entity_f1(logs: dict) -> dict:
-        scores = tagger.evaluate(valid)
+        scores = tagger.evaluate(valid, features=valid_features)
         return {"val_f1": scores["f1"], "val_accuracy": scores["accuracy"]}
 
     trainer, best = _training.fit(
@@ -300,9 +340,27 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
     return tagger
 
 
-def _tagger_settings(radius, word_dim, casing_dim, hidden, activation, dropout, min_freq,
-                     unk_replace, epochs, batch_size, lr, optimizer, clip_norm, max_time,
-                     seed, decode) -> dict:
+def _new_tagger(train, s: dict) -> NERTagger:
+    """An untrained tagger for the sentences ``train`` with the settings ``s``: its tag list
+    (O first, then by entity type), word (and affix) vocabularies and network."""
+    tags = sorted({t for _, ts in train for t in ts}, key=lambda t: (t != "O", t[2:], t))
+    words = Vocabulary.build((normalize_word(w) for ws, _ in train for w in ws),
+                             min_freq=s["min_freq"])
+    affix_vocab = None if not s["affix_dim"] else Vocabulary.build(
+        (a for ws, _ in train for w in ws for a in affixes(w)), min_freq=2)
+    module = WindowTagger(len(words), len(tags), radius=s["radius"], word_dim=s["word_dim"],
+                          casing_dim=s["casing_dim"], hidden=s["hidden"],
+                          activation=s["activation"], dropout=s["dropout"],
+                          num_affixes=0 if affix_vocab is None else len(affix_vocab),
+                          affix_dim=s["affix_dim"], rng=np.random.default_rng(s["seed"]))
+    use_trainer_dropout(module)
+    return NERTagger(module, words, tags, decode=s["decode"], affixes=affix_vocab,
+                     info={"training": s})
+
+
+def _tagger_settings(radius, word_dim, casing_dim, affix_dim, hidden, activation, dropout,
+                     min_freq, unk_replace, epochs, batch_size, lr, optimizer, clip_norm,
+                     max_time, seed, decode) -> dict:
     """Every setting of a run, checked (JSON data)."""
     where = "train_tagger"
     if decode not in DECODERS:
@@ -310,6 +368,7 @@ def _tagger_settings(radius, word_dim, casing_dim, hidden, activation, dropout, 
     return {"radius": check_int(radius, "radius", where, minimum=0),
             "word_dim": check_int(word_dim, "word_dim", where),
             "casing_dim": check_int(casing_dim, "casing_dim", where),
+            "affix_dim": check_int(affix_dim, "affix_dim", where, minimum=0),
             "hidden": list(hidden_sizes(hidden, where)), "activation": activation,
             "dropout": check_float(dropout, "dropout", where, allow_minimum=True, below=1),
             "min_freq": check_int(min_freq, "min_freq", where),
@@ -319,13 +378,14 @@ def _tagger_settings(radius, word_dim, casing_dim, hidden, activation, dropout, 
             "batch_size": check_int(batch_size, "batch_size", where),
             "lr": check_float(lr, "lr", where), "optimizer": optimizer,
             "clip_norm": check_optional_float(clip_norm, "clip_norm", where),
-            "max_time": check_optional_float(max_time, "max_time", where), "seed": seed}
+            "max_time": check_optional_float(max_time, "max_time", where), "seed": seed,
+            "decode": decode}
 
 
 def _hide_singletons(inputs: tuple, rng: np.random.Generator, singleton: np.ndarray, p: float,
                      unk_id: int) -> tuple:
     """Word dropout for rare words: each word of the batch's windows that was seen once in
     training is shown as ``<unk>`` with chance p."""
-    word_windows, casing_windows = inputs
+    word_windows, *rest = inputs
     hide = singleton[word_windows] & (rng.random(word_windows.shape) < p)
-    return np.where(hide, unk_id, word_windows), casing_windows
+    return np.where(hide, unk_id, word_windows), *rest
