@@ -135,6 +135,19 @@ def test_lm_evaluate_reproduces_the_validation_figures(lm_model):
     assert whole.exit_code == 0 and f"over {len(TEXT)} chars" in whole.stdout
 
 
+def test_lm_evaluate_mix_tunes_on_one_half_and_scores_the_other(lm_model):
+    d, _ = lm_model
+    args = ["evaluate", str(d / "model"), "--data", str(d / "text.txt"), "--mix"]
+    result = runner.invoke(lm_app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    mixed = json.loads(result.stdout.splitlines()[-1])
+    assert 0 <= mixed["weight"] <= 1 and 1 <= mixed["kn_context"] <= 4
+    assert mixed["mixture"]["tokens"] == mixed["model"]["tokens"] > 0
+    text = runner.invoke(lm_app, args)
+    assert "mixture weight" in text.stdout and "held-out second half, mixture" in text.stdout
+    one_error_line(runner.invoke(lm_app, [*args, "--part", "all"]), "--mix")
+
+
 def test_lm_sample_is_reproducible(lm_model):
     d, _ = lm_model
     args = ["sample", str(d / "model"), "--length", "50", "--seed", "5", "--temperature",

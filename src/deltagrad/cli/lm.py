@@ -137,6 +137,10 @@ def evaluate(
     ] = Part.valid,
     ngram: Annotated[bool, typer.Option(
         help="Also score a Kneser-Ney n-gram model counted on the rest of the file.")] = False,
+    mix: Annotated[bool, typer.Option(
+        "--mix", help="Also mix the network with a Kneser-Ney model (Bengio et al.): the "
+        "n-gram context and the weight are chosen on the first half of the held-out part "
+        "only; network, n-gram and mixture are scored on its second half.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Scores as one JSON line.")] = False,
 ):
     """Cross-entropy and perplexity of a language model on a text file."""
@@ -144,14 +148,35 @@ def evaluate(
         lm = LanguageModel.load(model)
         text = _read(data)
         if part is Part.all:
-            if ngram:
-                raise ValueError("--ngram needs --part valid: the n-gram model is counted on "
-                                 "the part of the file the network was trained on")
+            if ngram or mix:
+                raise ValueError("--ngram and --mix need --part valid: the n-gram model is "
+                                 "counted on the part of the file the network was trained on")
             _report(lm, "", text, False, as_json, str(data))
             return
         fraction = lm.info.get("training", {}).get("valid_fraction") or 0.1
         train_text, valid_text = split_text(text, fraction)
         _report(lm, train_text, valid_text, ngram, as_json, f"{data} (last {fraction:g})")
+        if mix:
+            _mix_report(lm, train_text, valid_text, as_json)
+
+
+def _mix_report(lm: LanguageModel, train_text: str, held_out: str, as_json: bool) -> dict:
+    """Tune the mixture on the first half of ``held_out``, score it on the second half."""
+    tune_text, test_text = split_text(held_out, 0.5)
+    scores = lm.evaluate_mixture(train_text, test_text, lm.tune_mixture(train_text, tune_text))
+    if as_json:
+        print(json.dumps({"data": "second half of the held-out part", "level": lm.level,
+                          **scores}))
+        return scores
+    unit, title = lm.level, "held-out second half"
+    print(f"mixture weight {scores['weight']:.3f} on the network, Kneser-Ney "
+          f"{scores['kn_context'] + 1}-gram, both chosen on the first half "
+          f"({scores['tune_tokens']} {unit}s)")
+    print(_line(f"{title}, neural LM (context {lm.context})", scores["model"], unit))
+    print(_line(f"{title}, Kneser-Ney {scores['kn_context'] + 1}-gram", scores["kneser_ney"],
+                unit))
+    print(_line(f"{title}, mixture", scores["mixture"], unit))
+    return scores
 
 
 @app.command()

@@ -29,6 +29,7 @@ from . import _training
 from ._model_folder import config_errors, read_metadata
 from ._training import hidden_sizes
 from .metrics import perplexity
+from .mixture import mixture_nll, mixture_weight
 from .ngram import KneserNeyLM
 from .sampling import check_sampling, generate
 from .tokenize import char_tokenize, detokenize, tokenize
@@ -189,6 +190,50 @@ class LanguageModel:
         if len(y) == 0:
             raise ValueError("LanguageModel.ngram_baseline: the text has no tokens")
         return _scores(-kn.log_prob(X, y))
+
+    def ngram_table(self, train_text: str, text: str, contexts=range(1, 11)) -> dict:
+        """``{context: scores}``: the scores on ``text`` (as :meth:`evaluate`) of an
+        interpolated Kneser-Ney model of each context length in ``contexts``, counted on
+        ``train_text`` with this model's vocabulary."""
+        contexts = [check_int(c, "each context", "LanguageModel.ngram_table") for c in contexts]
+        widest = max(contexts)
+        X, y = ngram_dataset(self.encode(train_text), widest, self.vocab.pad_id)
+        Xt, yt = ngram_dataset(self.encode(text), widest, self.vocab.pad_id)
+        if len(yt) == 0:
+            raise ValueError("LanguageModel.ngram_table: the text has no tokens")
+        return {c: _scores(-KneserNeyLM(c, len(self.vocab)).fit(X, y).log_prob(Xt, yt))
+                for c in contexts}
+
+    def tune_mixture(self, train_text: str, tune_text: str, contexts=None) -> dict:
+        """Choose, on held-out ``tune_text`` only, the Kneser-Ney model (context length in
+        ``contexts``, by default 1 to this model's context; counted on ``train_text``) and
+        the weight λ of :func:`~deltagrad.text.mixture.mixture_weight` that best mix with
+        this network. Returns ``{"weight", "kn_context", "tune_tokens"}`` for
+        :meth:`evaluate_mixture`."""
+        contexts = range(1, self.context + 1) if contexts is None else contexts
+        table = self.ngram_table(train_text, tune_text, contexts)
+        kn_context = min(table, key=lambda c: table[c]["cross_entropy"])
+        net, kn = self._both_nll(train_text, tune_text, kn_context)
+        return {"weight": mixture_weight(net, kn), "kn_context": kn_context,
+                "tune_tokens": int(net.size)}
+
+    def evaluate_mixture(self, train_text: str, text: str, mix: dict) -> dict:
+        """The scores on ``text`` of the network, of the Kneser-Ney model and of their
+        mixture, as :meth:`tune_mixture` chose them (``mix``)."""
+        net, kn = self._both_nll(train_text, text, mix["kn_context"])
+        return {"model": _scores(net), "kneser_ney": _scores(kn),
+                "mixture": _scores(mixture_nll(net, kn, mix["weight"])), **mix}
+
+    def _both_nll(self, train_text: str, text: str, kn_context: int):
+        """Each token's NLL under the network and under a Kneser-Ney model."""
+        X, y = self.dataset(text)
+        if len(y) == 0:
+            raise ValueError("LanguageModel: the held-out text has no tokens")
+        ids = self.encode(train_text)
+        kn = KneserNeyLM(kn_context, len(self.vocab)).fit(
+            *ngram_dataset(ids, kn_context, self.vocab.pad_id))
+        Xk, _ = ngram_dataset(self.encode(text), kn_context, self.vocab.pad_id)
+        return self.nll(X, y), -kn.log_prob(Xk, y)
 
     def sample(self, length: int = 300, *, prompt: str = "", temperature: float = 1.0,
                top_k: int | None = None, seed: int | None = None) -> str:
