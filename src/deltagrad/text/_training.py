@@ -61,18 +61,45 @@ class _EpochLines(Callback):
                               for k, v in record.items()))
 
 
+class _EvaluationEstimate(Callback):
+    """What the time budget expects the end-of-epoch evaluation to cost until it has been
+    timed once: ``batches`` training batches, counted as the trainer counts validation data
+    (one per two batches of rows), and nothing before ``after`` batches have been timed. A
+    mean of one or two batch times is no estimate on a busy machine: one stalled batch
+    times a few hundred would stop a run at its second batch. (The trainer's own guess for
+    a ``validate`` hook, a quarter of an epoch, is also many times what scoring a tagger's
+    validation sentences takes.)"""
+
+    def __init__(self, batches: int, after: int = 20):
+        self.batches, self.after = batches, after
+
+    def on_train_begin(self) -> None:
+        self.budget = self.trainer.budget
+        self.budget.end_batches = 0
+
+    def on_batch_end(self, batch: int, loss: float) -> None:
+        if self.budget.batches == self.after:
+            self.budget.end_batches = self.batches
+
+
 def fit(module: nn.Module, X, y, *, run_info: dict, monitor: str | None, augment=None,
-        validation_data=None, validate=None, out_dir=None, resume=False, metadata=None,
-        progress="none", log=None, device=None) -> tuple[Trainer, BestWeights | None]:
+        validation_data=None, validate=None, validate_rows: int = 0, out_dir=None,
+        resume=False, metadata=None, progress="none", log=None,
+        device=None) -> tuple[Trainer, BestWeights | None]:
     """Train ``module`` with the optimiser, learning rate, clipping, seed, epochs, batch
     size and time budget of ``run_info["settings"]``, on ``device`` (None: the host); keep
     the weights of the best epoch by ``monitor`` (a name in the logs; None keeps the last).
+    ``validate_rows``: the rows the ``validate`` hook runs through the network, for the
+    budget's first estimate of the evaluation's cost (see ``_EvaluationEstimate``).
     Returns the trainer and the best-weights keeper; ``module`` is back on the host, where
     the text models' own inference (decoding, sampling) runs."""
     settings = run_info["settings"]
     best = None if monitor is None else BestWeights(monitor)
     callbacks = [ProgressSchedule(partial(half_cosine, floor=LR_FLOOR)), _EpochLines(log),
                  *([best] if best else [])]
+    rows = validate_rows + (0 if validation_data is None else len(validation_data[1]))
+    if rows:
+        callbacks.append(_EvaluationEstimate(-(-rows // (2 * settings["batch_size"]))))
     trainer = Trainer(module, "cross_entropy", settings["optimizer"], lr=settings["lr"],
                       clip_norm=settings.get("clip_norm"), augment=augment,
                       seed=settings["seed"], callbacks=callbacks, progress=progress,

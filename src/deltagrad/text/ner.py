@@ -330,8 +330,9 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
 
     trainer, best = _training.fit(
         module, X, y, run_info=run_info, monitor="val_f1" if valid else None, augment=augment,
-        validate=entity_f1 if valid else None, out_dir=out_dir, resume=resume,
-        metadata=tagger.metadata(), progress=progress, log=log, device=device)
+        validate=entity_f1 if valid else None,
+        validate_rows=0 if valid is None else len(valid_features[0]), out_dir=out_dir,
+        resume=resume, metadata=tagger.metadata(), progress=progress, log=log, device=device)
     module.eval()
     tagger.info = _training.training_info(trainer, best, s)
     tagger.history = trainer.history
