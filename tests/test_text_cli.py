@@ -59,6 +59,15 @@ def test_ner_train_prints_scores_and_saves_a_folder(ner_model):
     assert config["metadata"]["info"]["test"]["f1"] == 1.0
 
 
+def test_ner_train_affix_dim_adds_prefix_and_suffix_vectors(ner_model, tmp_path):
+    result = runner.invoke(ner_app, ["train", "--train", str(ner_model / "train.txt"),
+                                     "--out", str(tmp_path / "m"), "--epochs", "1", "--hidden",
+                                     "8", "--word-dim", "4", "--affix-dim", "3", "--quiet"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((tmp_path / "m" / "config.json").read_text())["metadata"]
+    assert meta["network"]["affix_dim"] == 3 and "-ves" in meta["affixes"]["tokens"]
+
+
 def test_ner_tag_prints_a_tag_per_word(ner_model):
     result = runner.invoke(ner_app, ["tag", str(ner_model / "model"), "Carla Ng lives in Oslo ."])
     assert result.exit_code == 0, result.output

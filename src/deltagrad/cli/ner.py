@@ -54,6 +54,8 @@ def train(
     hidden: Annotated[str, typer.Option(help="Hidden layer widths, e.g. 300 or 300,100.")] = "300",
     word_dim: Annotated[int, typer.Option(help="Size of a word vector.")] = 50,
     casing_dim: Annotated[int, typer.Option(help="Size of a casing vector.")] = 8,
+    affix_dim: Annotated[int, typer.Option(
+        help="Size of a word's prefix and suffix vectors (0: none).")] = 0,
     radius: Annotated[int, typer.Option(help="Words either side in the window.")] = 2,
     dropout: Annotated[float, typer.Option(help="Dropout after each hidden layer.")] = 0.5,
     lr: Annotated[float, typer.Option(help="Learning rate at the start.")] = 1e-3,
@@ -78,7 +80,8 @@ def train(
         test_s = read_conll(test) if test is not None else None
         with resumable(out):
             tagger = train_tagger(train_s, valid_s, radius=radius, word_dim=word_dim,
-                                  casing_dim=casing_dim, hidden=hidden, dropout=dropout,
+                                  casing_dim=casing_dim, affix_dim=affix_dim,
+                                  hidden=hidden, dropout=dropout,
                                   epochs=epochs, batch_size=batch_size, lr=lr,
                                   optimizer=optimizer.value, clip_norm=clip_norm, seed=seed,
                                   max_time=max_time, out_dir=out, resume=resume,

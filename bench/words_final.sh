@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The figures of the "words, round two" issue, one run after another on an idle machine:
+#   1. char LM, 15 minutes: network vs Kneser-Ney over contexts 1-10, and the mixture
+#   2. char LM, 5 minutes, through the command line (network vs the same-context n-gram),
+#      timed from outside to show the budget contract
+#   3. word LM, 15 minutes: network vs Kneser-Ney over contexts 1-10, and the mixture
+#   4. NER on CoNLL-2003, 15 minutes: valid and test entity F1, per type
+# Each command is printed before it runs; everything goes to $OUT/results.txt.
+# Expected total: about 60 minutes (50 of training, the rest data preparation, the
+# n-gram tables, the mixtures and the final evaluations).
+#
+#   bash bench/words_final.sh [OUT]    (default runs/words_final)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-runs/words_final}
+DATA=../shared/data
+PY=${PYTHON:-python}
+mkdir -p "$OUT"
+RESULTS="$OUT/results.txt"
+: > "$RESULTS"
+
+run() {
+    echo "\$ $*" | tee -a "$RESULTS"
+    local start=$SECONDS
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$@" 2>&1 | tee -a "$RESULTS"
+    echo "(wall clock: $((SECONDS - start)) s)" | tee -a "$RESULTS"
+    echo | tee -a "$RESULTS"
+}
+
+$PY -c "import numpy, platform; print('numpy', numpy.__version__, platform.processor())" \
+    | tee -a "$RESULTS"
+run $PY examples/lm_shakespeare.py "$DATA/tinyshakespeare/input.txt" --level char \
+    --char-minutes 15 --out "$OUT/char15"
+run $PY -m deltagrad lm train --data "$DATA/tinyshakespeare/input.txt" --level char \
+    --max-minutes 5 --epochs 1000 --out "$OUT/char5" --overwrite --quiet
+run $PY -m deltagrad lm evaluate "$OUT/char5" --data "$DATA/tinyshakespeare/input.txt" --mix
+run $PY examples/lm_shakespeare.py "$DATA/tinyshakespeare/input.txt" --level word \
+    --word-minutes 15 --out "$OUT/word15"
+run $PY examples/ner_conll.py "$DATA/conll2003" --minutes 15 --out "$OUT/ner15"
+echo "results in $RESULTS"
