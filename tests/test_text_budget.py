@@ -9,7 +9,7 @@ import pytest
 
 from deltagrad.text import split_text, train_lm, train_tagger
 
-BUDGET = 2.5  # seconds: many epochs of the small data below, a short test
+BUDGET = 3.0  # seconds: many epochs of the small data below, a short test
 
 FIRST = ["Anna", "Boris", "Carla", "Dmitri"]
 CITIES = ["Paris", "Lagos", "Quito", "Hanoi"]

@@ -44,7 +44,8 @@ def ner_model(tmp_path_factory):
     result = runner.invoke(ner_app, ["train", "--train", str(train), "--valid", str(valid),
                                      "--test", str(valid), "--out", str(d / "model"),
                                      "--epochs", "5", "--hidden", "24", "--word-dim", "8",
-                                     "--lr", "0.01", "--batch-size", "32", "--quiet"])
+                                     "--affix-dim", "0", "--lr", "0.01", "--batch-size", "32",
+                                     "--quiet"])
     assert result.exit_code == 0, result.output
     return d
 

@@ -131,7 +131,7 @@ def test_save_and_load_round_trip(char_lm, tmp_path):
 def test_word_level_model():
     text = ("the king is dead . long live the king .\n" * 30) + "a rare word .\n"
     lm = train_lm(text, level="word", context=3, epochs=6, hidden=32, embed_dim=8, lr=0.01,
-                  valid_fraction=0.05, seed=0)
+                  batch_size=256, valid_fraction=0.05, seed=0)
     assert lm.level == "word" and lm.lowercase
     assert "king" in lm.vocab and "rare" not in lm.vocab  # seen once: below min_freq 2
     assert lm.encode("The KING rare").tolist() == [lm.vocab.id("the"), lm.vocab.id("king"),

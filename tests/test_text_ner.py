@@ -284,7 +284,8 @@ def test_a_few_hundred_conll_sentences_are_learned_well_above_chance(tmp_path):
     (tmp_path / "head.txt").write_text("\n".join(lines[:6000]))
     sents = read_conll(tmp_path / "head.txt")
     train, held = sents[:-60], sents[-60:]
-    tagger = train_tagger(train, epochs=4, hidden=64, word_dim=20, seed=0, lr=3e-3)
+    tagger = train_tagger(train, epochs=4, hidden=64, word_dim=20, seed=0, lr=3e-3,
+                          batch_size=64)
     fitted = tagger.evaluate(train)
     always_o = sum(t == "O" for _, ts in held for t in ts) / sum(len(ts) for _, ts in held)
     heldout = tagger.evaluate(held)

@@ -89,8 +89,9 @@ def train(
     min_freq: Annotated[int | None, typer.Option(
         help="Rarer tokens become <unk> (default 2 for words, 1 for chars).")] = None,
     lr: Annotated[float | None, typer.Option(
-        help="Learning rate at the start (default 2e-3 for chars, 1e-3 for words).")] = None,
-    batch_size: Annotated[int, typer.Option(help="Tokens per step.")] = 256,
+        help="Learning rate at the start (default 3e-3 for chars, 2e-3 for words).")] = None,
+    batch_size: Annotated[int | None, typer.Option(
+        help="Tokens per step (default 512).")] = None,
     optimizer: OptimizerOption = Optimizer.adam,
     clip_norm: ClipNorm = None,
     seed: Seed = 0,
