@@ -9,12 +9,17 @@
 # Expected total: about 60 minutes (50 of training, the rest data preparation, the
 # n-gram tables, the mixtures and the final evaluations).
 #
-#   bash bench/words_final.sh [OUT]    (default runs/words_final)
+#   PYTHON=.venv/bin/python bash bench/words_final.sh [OUT]    (default runs/words_final)
+#
+# SCALE=0.02 bash bench/words_final.sh /tmp/smoke   runs every step with its budget scaled
+# (a smoke test of the script itself; the figures then mean nothing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/words_final}
 DATA=../shared/data
 PY=${PYTHON:-python}
+SCALE=${SCALE:-1}
+minutes() { $PY -c "print($1 * $SCALE)"; }
 mkdir -p "$OUT"
 RESULTS="$OUT/results.txt"
 : > "$RESULTS"
@@ -30,11 +35,11 @@ run() {
 $PY -c "import numpy, platform; print('numpy', numpy.__version__, platform.processor())" \
     | tee -a "$RESULTS"
 run $PY examples/lm_shakespeare.py "$DATA/tinyshakespeare/input.txt" --level char \
-    --char-minutes 15 --out "$OUT/char15"
+    --char-minutes "$(minutes 15)" --out "$OUT/char15"
 run $PY -m deltagrad lm train --data "$DATA/tinyshakespeare/input.txt" --level char \
-    --max-minutes 5 --epochs 1000 --out "$OUT/char5" --overwrite --quiet
+    --max-minutes "$(minutes 5)" --epochs 1000 --out "$OUT/char5" --overwrite --quiet
 run $PY -m deltagrad lm evaluate "$OUT/char5" --data "$DATA/tinyshakespeare/input.txt" --mix
 run $PY examples/lm_shakespeare.py "$DATA/tinyshakespeare/input.txt" --level word \
-    --word-minutes 15 --out "$OUT/word15"
-run $PY examples/ner_conll.py "$DATA/conll2003" --minutes 15 --out "$OUT/ner15"
+    --word-minutes "$(minutes 15)" --out "$OUT/word15"
+run $PY examples/ner_conll.py "$DATA/conll2003" --minutes "$(minutes 15)" --out "$OUT/ner15"
 echo "results in $RESULTS"

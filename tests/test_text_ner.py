@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 
 import deltagrad as dg
-from deltagrad.text.ner import _windows
 from deltagrad.text import (
     CASINGS,
     NERTagger,
-    WindowTagger,
     Vocabulary,
+    WindowTagger,
     affixes,
     allowed_transitions,
     casing,
@@ -23,6 +22,7 @@ from deltagrad.text import (
     read_conll,
     train_tagger,
 )
+from deltagrad.text.ner import _windows
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "conll2003"
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
