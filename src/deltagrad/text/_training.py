@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Callable
 from functools import partial
 
@@ -82,17 +83,19 @@ class _EvaluationEstimate(Callback):
             self.budget.end_batches = self.batches
 
 
-def fit(module: nn.Module, X, y, *, run_info: dict, monitor: str | None, augment=None,
-        validation_data=None, validate=None, validate_rows: int = 0, out_dir=None,
-        resume=False, metadata=None, progress="none", log=None,
+def fit(module: nn.Module, X, y, *, run_info: dict, monitor: str | None, started: float,
+        augment=None, validation_data=None, validate=None, validate_rows: int = 0,
+        out_dir=None, resume=False, metadata=None, progress="none", log=None,
         device=None) -> tuple[Trainer, BestWeights | None]:
     """Train ``module`` with the optimiser, learning rate, clipping, seed, epochs, batch
     size and time budget of ``run_info["settings"]``, on ``device`` (None: the host); keep
     the weights of the best epoch by ``monitor`` (a name in the logs; None keeps the last).
-    ``validate_rows``: the rows the ``validate`` hook runs through the network, for the
-    budget's first estimate of the evaluation's cost (see ``_EvaluationEstimate``).
-    Returns the trainer and the best-weights keeper; ``module`` is back on the host, where
-    the text models' own inference (decoding, sampling) runs."""
+    The time budget counts from ``started`` (a ``time.perf_counter()`` reading), so that
+    preparing the data (vocabulary, windows) is part of it. ``validate_rows``: the rows the
+    ``validate`` hook runs through the network, for the budget's first estimate of the
+    evaluation's cost (see ``_EvaluationEstimate``). Returns the trainer and the
+    best-weights keeper; ``module`` is back on the host, where the text models' own
+    inference (decoding, sampling) runs."""
     settings = run_info["settings"]
     best = None if monitor is None else BestWeights(monitor)
     callbacks = [ProgressSchedule(partial(half_cosine, floor=LR_FLOOR)), _EpochLines(log),
@@ -107,12 +110,19 @@ def fit(module: nn.Module, X, y, *, run_info: dict, monitor: str | None, augment
                       device=device)
     with np.errstate(all="ignore"):  # the NaN guard reports what these warnings would
         trainer.fit(X, y, epochs=settings["epochs"], batch_size=settings["batch_size"],
-                    max_time=settings["max_time"], validation_data=validation_data,
+                    max_time=_left(settings["max_time"], started),
+                    validation_data=validation_data,
                     validate=validate, out_dir=out_dir, resume=resume, metadata=metadata,
                     run_info=run_info)
     if device is not None:
         module.to("cpu")
     return trainer, best
+
+
+def _left(max_time: float | None, started: float) -> float | None:
+    """What is left of ``max_time`` seconds counted from ``started`` (never quite 0: the
+    trainer takes one batch whatever its budget)."""
+    return None if max_time is None else max(max_time - (time.perf_counter() - started), 1e-3)
 
 
 def history_records(history) -> list[dict]:

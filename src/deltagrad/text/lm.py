@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -336,6 +337,7 @@ def train_lm(text: str, *, level: str = "char", context: int | None = None,
     shorter one (Xie et al., 2017, "Data noising as smoothing in neural network language
     models").
     """
+    started = time.perf_counter()  # the time budget includes preparing the data
     where = "train_lm"
     if not isinstance(text, str):
         raise TypeError(f"{where}: text must be a str, got {type(text).__name__}")
@@ -363,9 +365,10 @@ def train_lm(text: str, *, level: str = "char", context: int | None = None,
     augment = None if not s["context_dropout"] else partial(
         _hide_context, p=s["context_dropout"], unk_id=vocab.unk_id)
     trainer, best = _training.fit(
-        module, X, y, run_info=run_info, monitor="val_loss" if valid else None, augment=augment,
-        validation_data=valid, validate=_perplexity if valid else None, out_dir=out_dir,
-        resume=resume, metadata=model.metadata(), progress=progress, log=log, device=device)
+        module, X, y, run_info=run_info, started=started,
+        monitor="val_loss" if valid else None, augment=augment, validation_data=valid,
+        validate=_perplexity if valid else None, out_dir=out_dir, resume=resume,
+        metadata=model.metadata(), progress=progress, log=log, device=device)
     module.eval()
     model.info = _training.training_info(trainer, best, s)
     model.history = trainer.history

@@ -11,6 +11,7 @@ to a small vector of its casing, all concatenated -> hidden layer(s) -> softmax 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -307,6 +308,7 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
     one line per epoch. ``device`` (e.g. ``"cuda"``) trains there; the tagger comes back on
     the host.
     """
+    started = time.perf_counter()  # the time budget includes preparing the data
     where = "train_tagger"
     train = _checked_sentences(train, where, "training")
     valid = None if valid is None else _checked_sentences(valid, where, "validation")
@@ -318,31 +320,37 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
     run_info = {"settings": s, "data": {"validation": _training.digest(valid)}}
     _training.check_resume(out_dir, resume, run_info, where)
     tagger = _new_tagger(train, s)
-    module, words = tagger.module, tagger.words
     X = tagger.features([ws for ws, _ in train])
     tag_index = {t: i for i, t in enumerate(tagger.tags)}
     y = np.array([tag_index[t] for _, ts in train for t in ts], dtype=np.int64)
+    words = tagger.words
     counts = np.array([words.counts.get(t, 0) for t in words.tokens], dtype=np.int64)
     augment = None if not s["unk_replace"] else partial(
         _hide_singletons, singleton=counts == 1, p=s["unk_replace"], unk_id=words.unk_id)
-
-    valid_features = None if valid is None else tagger.features([ws for ws, _ in valid])
-
-    def entity_f1(logs: dict) -> dict:
-        scores = tagger.evaluate(valid, features=valid_features)
-        return {"val_f1": scores["f1"], "val_accuracy": scores["accuracy"]}
-
+    entity_f1, rows = (None, 0) if valid is None else _f1_hook(tagger, valid)
     trainer, best = _training.fit(
-        module, X, y, run_info=run_info, monitor="val_f1" if valid else None, augment=augment,
-        validate=entity_f1 if valid else None,
-        validate_rows=0 if valid is None else len(valid_features[0]), out_dir=out_dir,
-        resume=resume, metadata=tagger.metadata(), progress=progress, log=log, device=device)
-    module.eval()
+        tagger.module, X, y, run_info=run_info, started=started,
+        monitor="val_f1" if valid else None, augment=augment, validate=entity_f1,
+        validate_rows=rows, out_dir=out_dir, resume=resume, metadata=tagger.metadata(),
+        progress=progress, log=log, device=device)
+    tagger.module.eval()
     tagger.info = _training.training_info(trainer, best, s)
     tagger.history = trainer.history
     if out_dir is not None and distributed.rank() == 0:
         tagger.save(out_dir)
     return tagger
+
+
+def _f1_hook(tagger: NERTagger, valid) -> tuple[Callable[[dict], dict], int]:
+    """The validate hook scoring ``valid`` after each epoch (its windows built once, here),
+    and the number of words it runs through the network."""
+    features = tagger.features([ws for ws, _ in valid])
+
+    def entity_f1(logs: dict) -> dict:
+        scores = tagger.evaluate(valid, features=features)
+        return {"val_f1": scores["f1"], "val_accuracy": scores["accuracy"]}
+
+    return entity_f1, len(features[0])
 
 
 def _new_tagger(train, s: dict) -> NERTagger:
