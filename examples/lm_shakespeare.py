@@ -78,7 +78,8 @@ def run(level: str, train: str, valid: str, minutes: float, out: Path | None) ->
                                 prompt="ROMEO:\n" if level == "char" else "romeo :")
           .replace("\n", "\n  | "), flush=True)
     if out is not None:
-        model.info["valid"] = {"model": net, "kneser_ney": table, "mixture": mix}
+        model.info["valid"] = {"model": net, "mixture": mix,
+                               "kneser_ney": {str(c): s for c, s in table.items()}}
         print(f"  saved to {model.save(out / level)}")
 
 
