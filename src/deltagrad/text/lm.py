@@ -360,8 +360,7 @@ def train_lm(text: str, *, level: str = "char", context: int | None = None,
     if len(y) == 0:
         raise ValueError(f"{where}: the training text has no tokens")
     valid = model.dataset(valid_text) if valid_text else None
-    if valid is not None and len(valid[1]) == 0:
-        valid = None
+    valid = valid if valid is not None and len(valid[1]) else None
     augment = None if not s["context_dropout"] else partial(
         _hide_context, p=s["context_dropout"], unk_id=vocab.unk_id)
     trainer, best = _training.fit(
