@@ -15,6 +15,7 @@ import argparse
 import cProfile
 import pstats
 import time
+from functools import partial
 
 from words_ab import DATA, _value
 
@@ -30,12 +31,12 @@ def main() -> None:
     settings = {k: _value(v) for k, v in (s.split("=", 1) for s in args.settings)}
     if args.model == "ner":
         sentences = read_conll(DATA / "conll2003" / "train.txt")[:3000]
-        train = lambda: train_tagger(sentences, None, epochs=1, **settings)  # noqa: E731
+        train = partial(train_tagger, sentences, None, epochs=1, **settings)
     else:
         text = (DATA / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")
         text = text[:200_000 if args.model == "char" else 400_000]
-        train = lambda: train_lm(text, valid_fraction=0, level=args.model,  # noqa: E731
-                                 epochs=1, **settings)
+        train = partial(train_lm, text, valid_fraction=0, level=args.model, epochs=1,
+                        **settings)
     profile = cProfile.Profile()
     start = time.perf_counter()
     profile.enable()
