@@ -341,10 +341,9 @@ def train_lm(text: str, *, level: str = "char", context: int | None = None,
     where = "train_lm"
     if not isinstance(text, str):
         raise TypeError(f"{where}: text must be a str, got {type(text).__name__}")
-    s = _lm_settings(level, context, lowercase, min_freq, embed_dim, hidden, dropout, direct,
-                     context_dropout, epochs, batch_size, lr, optimizer, clip_norm, max_time,
-                     seed, valid_fraction)
-    s["deterministic"] = bool(deterministic)
+    s = {**_lm_settings(level, context, lowercase, min_freq, embed_dim, hidden, dropout, direct,
+                        context_dropout, epochs, batch_size, lr, optimizer, clip_norm, max_time,
+                        seed, valid_fraction), "deterministic": bool(deterministic)}
     run_info = {"settings": s, "data": {}}  # the trainer checks the token arrays itself
     _training.check_resume(out_dir, resume, run_info, where)
     if valid_text is None and valid_fraction:
