@@ -64,23 +64,16 @@ class _EpochLines(Callback):
 
 class _EvaluationEstimate(Callback):
     """What the time budget expects the end-of-epoch evaluation to cost until it has been
-    timed once: ``batches`` training batches, counted as the trainer counts validation data
-    (one per two batches of rows), and nothing before ``after`` batches have been timed. A
-    mean of one or two batch times is no estimate on a busy machine: one stalled batch
-    times a few hundred would stop a run at its second batch. (The trainer's own guess for
-    a ``validate`` hook, a quarter of an epoch, is also many times what scoring a tagger's
-    validation sentences takes.)"""
+    timed once: ``batches`` training batches, counted from the rows the tagger's
+    ``validate`` hook scores as the trainer counts validation data (one per two batches of
+    rows); the trainer's own guess for a hook, a quarter of an epoch, is many times what
+    scoring a tagger's validation sentences takes."""
 
-    def __init__(self, batches: int, after: int = 20):
-        self.batches, self.after = batches, after
+    def __init__(self, batches: int):
+        self.batches = batches
 
     def on_train_begin(self) -> None:
-        self.budget = self.trainer.budget
-        self.budget.end_batches = 0
-
-    def on_batch_end(self, batch: int, loss: float) -> None:
-        if self.budget.batches == self.after:
-            self.budget.end_batches = self.batches
+        self.trainer.budget.end_batches = self.batches
 
 
 def fit(module: nn.Module, X, y, *, run_info: dict, monitor: str | None, started: float,

@@ -6,7 +6,10 @@ to last as long as the run's batches have lasted on average; the end-of-epoch wo
 as it last took. Before it has been timed once, it is expected to last as long as
 ``end_batches`` training batches: the trainer counts one per two batches of validation data
 (a training step costs about three forward passes, so this errs on the safe side) and, for
-a ``validate`` hook without validation data, a quarter of an epoch's batches. A run so stopped
+a ``validate`` hook without validation data, a quarter of an epoch's batches; and not at all
+before ``SETTLE`` batches have been timed, because on a busy machine the mean of one or two
+batch times is no estimate (one stalled batch, a few hundred times the others, stopped a
+4-minute run at its second batch). A run so stopped
 ends its epoch early, evaluates it, and reports ``stop_reason == "max_time"``.
 """
 
@@ -19,6 +22,8 @@ class Budget:
     """Seconds allowed (None: no limit) and how they are being spent. ``spent`` is time
     already used by an earlier, interrupted part of the run. ``clock`` reads the time (in a
     data-parallel run: rank 0's, as of the last step, so that every rank measures alike)."""
+
+    SETTLE = 20  # batches timed before the end-of-epoch estimate counts
 
     def __init__(self, seconds: float | None = None, spent: float = 0.0, clock=None):
         self.seconds = seconds
@@ -50,5 +55,8 @@ class Budget:
         if self.seconds is None:
             return True
         batch = self.batch_seconds / self.batches if self.batches else 0.0
-        end = self.end_batches * batch if self.end_seconds is None else self.end_seconds
+        if self.end_seconds is not None:
+            end = self.end_seconds
+        else:
+            end = self.end_batches * batch if self.batches >= self.SETTLE else 0.0
         return self.elapsed() + batch + end <= self.seconds
