@@ -93,6 +93,7 @@ class ExactSum:
         scaled, fixed = self._scaled, self._fixed
         for lo in range(0, values.size, _CHUNK):
             hi = min(lo + _CHUNK, values.size)
-            np.multiply(values[lo:hi], scale, out=scaled[:hi - lo])
+            # dtype: NumPy 1.x would multiply a float32 array by a float scalar in float32
+            np.multiply(values[lo:hi], scale, out=scaled[:hi - lo], dtype=np.float64)
             np.rint(scaled[:hi - lo], out=fixed[:hi - lo], casting="unsafe")
             total[lo:hi] += fixed[:hi - lo]
