@@ -22,6 +22,7 @@ from .architecture import build, describe, parameter_shapes
 from .atomic import atomic_write_bytes, atomic_write_text
 from .errors import ModelFileError
 from .jsonio import dumps, loads
+from .reading import read_regular_file
 from .tensorfile import pack, unpack
 
 WEIGHTS = "model.safetensors"
@@ -88,7 +89,7 @@ def save(model: nn.Module, path: str | os.PathLike, metadata: dict | None = None
 
 def _read(path: Path, what: str) -> bytes:
     try:
-        return path.read_bytes()
+        return read_regular_file(path)
     except FileNotFoundError:
         if not path.parent.exists():
             raise ModelFileError(f"{path.parent}: no such model folder") from None

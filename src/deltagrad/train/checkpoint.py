@@ -18,6 +18,7 @@ from ..backend import is_array, to_host
 from ..io.atomic import atomic_write_bytes
 from ..io.errors import ModelFileError
 from ..io.jsonio import dumps, loads
+from ..io.reading import read_regular_file
 from ..io.tensorfile import pack, unpack
 
 CHECKPOINT = "checkpoint.safetensors"
@@ -67,7 +68,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     """The state saved by ``save_checkpoint``; ``ModelFileError`` if missing or damaged."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_regular_file(path)
     except FileNotFoundError:
         raise ModelFileError(f"{path}: no such checkpoint") from None
     except OSError as exc:

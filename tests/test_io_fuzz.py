@@ -1,0 +1,96 @@
+"""What the model-file fuzzer (bench/fuzz_model_files.py) found, each kept as a test."""
+
+import os
+import threading
+
+import numpy as np
+import pytest
+
+import deltagrad as dg
+from deltagrad import nn
+from deltagrad.io import ModelFileError
+from deltagrad.train import load_checkpoint, save_checkpoint
+
+posix_only = pytest.mark.skipif(os.name != "posix", reason="FIFOs and /dev files are POSIX")
+READERS = {"load": dg.load, "load_state_dict": dg.load_state_dict,
+           "load_metadata": dg.load_metadata}
+
+
+@pytest.fixture
+def folder(tmp_path):
+    return dg.save(nn.MLP(3, [4], 2, rng=np.random.default_rng(0)), tmp_path / "m")
+
+
+def finishes(fn, seconds=20):
+    """Run ``fn`` in a thread; its outcome (exception or value), or a failure if it hangs."""
+    box = {}
+
+    def target():
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001
+            box["error"] = exc
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), "the reader hangs"
+    return box
+
+
+@posix_only
+@pytest.mark.parametrize("name", ["config.json", "model.safetensors"])
+def test_a_fifo_in_place_of_a_file_is_refused_without_waiting_for_a_writer(folder, name):
+    (folder / name).unlink()
+    os.mkfifo(folder / name)
+    for fn in ([dg.load_metadata] if name == "config.json" else []) + [dg.load]:
+        box = finishes(lambda fn=fn: fn(folder))
+        assert isinstance(box.get("error"), ModelFileError)
+        assert f"{name}: not a regular file" in str(box["error"])
+
+
+@posix_only
+def test_a_link_to_a_device_is_refused_before_reading(folder):
+    # /dev/zero would be read until memory runs out; /dev/null shows the same check safely.
+    (folder / "model.safetensors").unlink()
+    (folder / "model.safetensors").symlink_to("/dev/null")
+    for fn in (dg.load, dg.load_state_dict):
+        with pytest.raises(ModelFileError, match="model.safetensors: not a regular file"):
+            fn(folder)
+
+
+@posix_only
+def test_a_checkpoint_that_is_a_fifo_or_device_is_refused(tmp_path):
+    os.mkfifo(tmp_path / "fifo")
+    box = finishes(lambda: load_checkpoint(tmp_path / "fifo"))
+    assert "not a regular file" in str(box.get("error"))
+    with pytest.raises(ModelFileError, match="not a regular file"):
+        load_checkpoint("/dev/null")
+
+
+def test_links_to_regular_files_outside_the_folder_still_load(folder, tmp_path):
+    # As in a Hugging Face cache, where the files of a model are links into a blob store.
+    blobs = tmp_path / "blobs"
+    blobs.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        (folder / name).rename(blobs / name)
+        (folder / name).symlink_to(blobs / name)
+    assert dg.load(folder).hidden_sizes == (4,)
+    path = save_checkpoint(blobs / "ck", {"epoch": 3, "w": np.ones(2)})
+    (tmp_path / "ck_link").symlink_to(path)
+    assert load_checkpoint(tmp_path / "ck_link")["epoch"] == 3
+
+
+@pytest.mark.parametrize("how", ["folder", "loop", "dangling"])
+def test_a_folder_or_broken_link_in_place_of_a_file_is_one_clear_error(folder, how):
+    path = folder / "model.safetensors"
+    path.unlink()
+    if how == "folder":
+        path.mkdir()
+    elif how == "loop":
+        path.symlink_to(path.name)
+    else:
+        path.symlink_to(folder / "nowhere")
+    for name in ("load", "load_state_dict"):
+        with pytest.raises(ModelFileError, match="model.safetensors") as info:
+            READERS[name](folder)
+        assert "\n" not in str(info.value)
