@@ -1,5 +1,6 @@
 """What the model-file fuzzer (bench/fuzz_model_files.py) found, each kept as a test."""
 
+import json
 import os
 import threading
 
@@ -8,6 +9,7 @@ import pytest
 
 import deltagrad as dg
 from deltagrad import nn
+from deltagrad.cli import main
 from deltagrad.io import ModelFileError
 from deltagrad.train import load_checkpoint, save_checkpoint
 
@@ -94,3 +96,18 @@ def test_a_folder_or_broken_link_in_place_of_a_file_is_one_clear_error(folder, h
         with pytest.raises(ModelFileError, match="model.safetensors") as info:
             READERS[name](folder)
         assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("data", [None, 5, "iris", [1]])
+def test_evaluate_refuses_metadata_whose_data_entry_is_not_an_object(tmp_path, capsys, data):
+    folder = tmp_path / "iris"
+    assert main(["train", "--data", "iris", "--epochs", "1", "--hidden", "4", "--out",
+                 str(folder), "-q"]) == 0
+    config = json.loads((folder / "config.json").read_text())
+    config["metadata"]["data"] = data
+    (folder / "config.json").write_text(json.dumps(config))
+    capsys.readouterr()
+    assert main(["evaluate", str(folder)]) == 1
+    expected = (f"error: {folder}: damaged metadata: 'data' must be a JSON object, got "
+                f"{type(data).__name__}")
+    assert capsys.readouterr().err.splitlines() == [expected]

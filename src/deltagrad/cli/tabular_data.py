@@ -233,6 +233,9 @@ def check_metadata(meta: dict, folder) -> None:
     if missing or not ("preprocessing" in meta or "scaler" in meta):
         raise CLIError(f"{folder}: this model was not made by 'deltagrad train' (its metadata "
                        f"lacks {missing or ['preprocessing']}); load it in Python with dg.load")
+    if not isinstance(meta["data"], dict):
+        raise CLIError(f"{folder}: damaged metadata: 'data' must be a JSON object, got "
+                       f"{type(meta['data']).__name__}")
 
 
 def class_indices(found: Target, meta: dict, where: str) -> np.ndarray:
