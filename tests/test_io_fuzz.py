@@ -1,8 +1,12 @@
-"""What the model-file fuzzer (bench/fuzz_model_files.py) found, each kept as a test."""
+"""What the model-file fuzzer (bench/fuzz_model_files.py) found, each kept as a test, and a
+short seeded run of the fuzzer itself."""
 
 import json
 import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,3 +115,21 @@ def test_evaluate_refuses_metadata_whose_data_entry_is_not_an_object(tmp_path, c
     expected = (f"error: {folder}: damaged metadata: 'data' must be a JSON object, got "
                 f"{type(data).__name__}")
     assert capsys.readouterr().err.splitlines() == [expected]
+
+
+# --- the fuzzer itself, a short run --------------------------------------------------------------
+
+FUZZER = Path(__file__).resolve().parents[1] / "bench" / "fuzz_model_files.py"
+
+
+@pytest.mark.skipif(not FUZZER.exists(), reason="the bench folder is not here")
+def test_a_seeded_fuzz_run_meets_the_goals(tmp_path):
+    """1,000 damaged folders and checkpoints: only ModelFileError/ValueError, no crash or hang,
+    peak RSS growth under 100 MB, nothing outside the case folders touched (the fuzzer's own
+    exit status); the full run is 10^5 cases, see the script."""
+    log = tmp_path / "failures.jsonl"
+    result = subprocess.run([sys.executable, str(FUZZER), "--cases", "1000", "--cli", "0",
+                             "--seed", "20", "--log", str(log)], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + log.read_text()[:3000]
+    assert "failures                                                0" in result.stdout

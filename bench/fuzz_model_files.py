@@ -1,0 +1,336 @@
+"""Fuzz the model-file readers with damaged and hostile model folders and checkpoints.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \\
+        python bench/fuzz_model_files.py --cases 100000 --cli 1000 --seed 0
+
+Each case copies one valid folder (a ``dg.save`` MLP, a float64 model of every layer type,
+a ``deltagrad train`` folder with its checkpoint, a NER tagger, a language model), damages
+it (bit flips, truncation, header lengths near 2**64, offsets overlapping or past the end,
+dtype and shape lies, huge shapes with tiny data, deep or huge JSON, non-UTF-8 bytes, unknown
+layer types and Python paths, symlinks, FIFOs, folders where files should be) and reads it
+with ``dg.load``, ``dg.load_state_dict``, ``dg.load_metadata``, the checkpoint reader and the
+text models' loaders; a seeded sample of ``--cli`` cases also goes through
+``deltagrad evaluate`` in a process of its own. Case ``i`` draws from
+``default_rng([seed, i])``, so ``--only i`` replays it alone.
+
+The goal: no exception but ``ModelFileError``/``ValueError``, no crash or hang, a peak RSS
+growth under 100 MB, and no file outside the case folder touched. The cases run in a worker
+process (address space capped at 4 GB, so a runaway read fails instead of swapping) that the
+driver restarts after a crash or a hang, counting it. Exit status 1 if any goal is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import _fuzz_mutations as M
+import numpy as np
+
+MEMORY_CAP = 4 << 30
+HANG_SECONDS = 300
+
+
+# --- the valid folders every case starts from ------------------------------------------------
+
+
+def make_bases(root: Path) -> dict[str, Path]:
+    """Small valid model folders of every kind the readers meet."""
+    import deltagrad as dg
+    from deltagrad import nn
+    from deltagrad.cli import main
+    from deltagrad.text import train_lm, train_tagger
+
+    rng = np.random.default_rng(0)
+    bases = root / "bases"
+    every = nn.Sequential(nn.Flatten(), nn.Linear(4, 6, rng=rng), nn.LeakyReLU(0.2),
+                          nn.Dropout(0.1), nn.GELU("tanh"), nn.Tanh(), nn.Sigmoid(),
+                          nn.Identity(), nn.ReLU(), nn.Linear(6, 3, bias=False, rng=rng),
+                          nn.Softmax(), nn.LogSoftmax(axis=1)).to(np.float64)
+    folders = {
+        "mlp": dg.save(nn.MLP(4, [8, 8], 3, dropout=0.1, rng=rng), bases / "mlp",
+                       {"classes": ["a", "b", "c"], "best": float("nan")}),
+        "every": dg.save(every, bases / "every"),
+        "embed": dg.save(nn.Sequential(nn.Embedding(10, 3, rng=rng), nn.Flatten(),
+                                       nn.Linear(6, 2, rng=rng)), bases / "embed"),
+    }
+    status = main(["train", "--data", "iris", "--epochs", "2", "--hidden", "8", "--quiet",
+                   "--out", str(bases / "tabular")])
+    assert status == 0, "deltagrad train failed"
+    folders["tabular"] = bases / "tabular"
+    sents = [(["Peter", "lives", "in", "Paris"], ["B-PER", "O", "O", "B-LOC"])] * 4
+    folders["ner"] = train_tagger(sents, epochs=1, hidden=4, word_dim=3).save(bases / "ner")
+    folders["lm"] = train_lm("abcab " * 20, context=2, epochs=1, hidden=4, embed_dim=2,
+                             valid_fraction=0).save(bases / "lm")
+    return folders
+
+
+def readers(folder: Path, base: str) -> list[tuple[str, object]]:
+    import deltagrad as dg
+    from deltagrad.text import LanguageModel, NERTagger
+    from deltagrad.train import load_checkpoint
+
+    found = [("load", lambda: dg.load(folder)),
+             ("load_state_dict", lambda: dg.load_state_dict(folder)),
+             ("load_metadata", lambda: dg.load_metadata(folder))]
+    if base == "tabular":
+        found.append(("load_checkpoint",
+                      lambda: load_checkpoint(folder / "checkpoint.safetensors")))
+    if base == "ner":
+        found.append(("NERTagger.load", lambda: NERTagger.load(folder)))
+    if base == "lm":
+        found.append(("LanguageModel.load", lambda: LanguageModel.load(folder)))
+    return found
+
+
+# --- one case --------------------------------------------------------------------------------
+
+
+def damage(case: Path, rng, outside: Path) -> list[str]:
+    """Apply one to three mutations to the files of ``case``; return their labels."""
+    labels = []
+    for _ in range(int(rng.integers(1, 4))):
+        files = sorted(p.name for p in case.iterdir() if p.is_file() and not p.is_symlink())
+        if not files or rng.random() < 0.06:
+            labels.append(M.relink(case, M._pick(rng, ["config.json", *M.SAFETENSORS]), rng,
+                                   outside))
+            continue
+        name = M._pick(rng, files)
+        kinds = list(M.BYTE_MUTATIONS)
+        if name in M.SAFETENSORS:
+            kinds += M.SAFETENSORS_MUTATIONS * 2
+        if name == "checkpoint.safetensors":
+            kinds += M.CHECKPOINT_MUTATIONS
+        if name == "config.json":
+            kinds += M.CONFIG_MUTATIONS * 3
+        data, label = M._pick(rng, kinds)((case / name).read_bytes(), rng)
+        (case / name).write_bytes(data)
+        labels.append(label)
+    if rng.random() < 0.6:
+        M.rehash(case)
+        labels.append("rehash")
+    return labels
+
+
+def outcome(fn) -> str:
+    from deltagrad.io import ModelFileError
+
+    try:
+        fn()
+    except ModelFileError as exc:
+        return "ModelFileError" if "\n" not in str(exc) else "!multi-line ModelFileError"
+    except ValueError:
+        return "ValueError"
+    except BaseException as exc:  # any other exception is what the fuzzer looks for
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        return f"!{type(exc).__name__}: {str(exc)[:200]}"
+    return "ok"
+
+
+def run_cli(case: Path, cwd: Path) -> str:
+    """``deltagrad evaluate`` on the case: exit 0, or 1/2 with one ``error:`` line."""
+    try:
+        proc = subprocess.run([sys.executable, "-m", "deltagrad.cli", "evaluate", str(case)],
+                              cwd=cwd, capture_output=True, text=True, timeout=HANG_SECONDS,
+                              errors="replace", preexec_fn=_cap_memory, check=False)
+    except subprocess.TimeoutExpired:
+        return "!hang"
+    lines = proc.stderr.strip().splitlines()
+    if proc.returncode == 0:
+        return "ok"
+    if proc.returncode in (1, 2) and len(lines) == 1 and lines[0].startswith("error: "):
+        return "error"
+    return f"!exit {proc.returncode}: {proc.stderr.strip()[-300:]}"
+
+
+def run_case(i: int, args, bases: dict[str, Path], root: Path, cli: bool) -> dict:
+    rng, base = case_base(args, i, bases)
+    case = root / "cases" / f"case{i}"
+    shutil.copytree(bases[base], case, symlinks=True)
+    record = {"case": i, "base": base, "mutations": damage(case, rng, root / "outside")}
+    record["outcomes"] = {name: outcome(fn) for name, fn in readers(case, base)}
+    if cli:
+        record["outcomes"]["deltagrad evaluate"] = run_cli(case, root / "cwd")
+    shutil.rmtree(case)
+    return record
+
+
+# --- the worker: cases in a row, watched for memory and stray writes -------------------------
+
+
+def _cap_memory() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def snapshot(root: Path) -> dict:
+    """Every file outside the case folders, with its size, mtime and inode."""
+    seen = {}
+    for folder, dirs, files in os.walk(root):
+        if Path(folder) == root:  # the cases, and the worker's own error output
+            dirs[:] = [d for d in dirs if d != "cases"]
+            files = [f for f in files if f != "worker.err"]
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
+            st = os.lstat(os.path.join(folder, name))
+            seen[os.path.join(folder, name)] = (st.st_size, st.st_mtime_ns, st.st_ino)
+    return seen
+
+
+def case_base(args, i: int, bases) -> tuple[np.random.Generator, str]:
+    """Case ``i``'s generator, and the valid folder it starts from (its first draw)."""
+    rng = np.random.default_rng([args.seed, i])
+    return rng, M._pick(rng, sorted(bases))
+
+
+def cli_sample(args, bases) -> set[int]:
+    """The cases also run through ``deltagrad evaluate``: a seeded sample of those that start
+    from the ``deltagrad train`` folder (any other folder is refused at once)."""
+    tabular = [i for i in range(args.cases) if case_base(args, i, bases)[1] == "tabular"]
+    n = min(args.cli, len(tabular))
+    rng = np.random.default_rng([args.seed, 2 ** 31])
+    return set(rng.choice(tabular, size=n, replace=False).tolist()) if n else set()
+
+
+def worker(args) -> None:
+    _cap_memory()
+    root = Path(args.root)
+    bases = {p.name: p for p in (root / "bases").iterdir()}
+    sample = cli_sample(args, bases)
+    for base, folder in bases.items():  # warm up: imports, caches, first allocations
+        for _, fn in readers(folder, base):
+            outcome(fn)
+    before_mb, before = _peak_rss_mb(), snapshot(root)
+    cases = [args.only] if args.only is not None else range(args.start, args.cases)
+    for i in cases:
+        record = run_case(i, args, bases, root, i in sample)
+        after = snapshot(root)
+        if after != before:
+            changed = sorted(set(after.items()) ^ set(before.items()))
+            record["outcomes"]["sandbox"] = f"!touched {changed[:3]}"
+            before = after
+        print(json.dumps(record), flush=True)
+    print(json.dumps({"done": True, "rss_growth_mb": _peak_rss_mb() - before_mb}), flush=True)
+
+
+# --- the driver: restarts the worker after a crash or a hang, and sums up ------------------------
+
+
+def _lines(proc, out: queue.Queue) -> None:
+    for line in proc.stdout:
+        out.put(line)
+    out.put(None)
+
+
+def drive(args, root: Path, log) -> tuple[dict, float | None]:
+    """Run every case in workers; return the failure counts and the RSS growth."""
+    began = time.perf_counter()
+    counts: dict = {"cases": 0, "failures": 0, "crashes": 0, "hangs": 0}
+    start, growth = args.start, None
+    while start < args.cases and growth is None:
+        cmd = [sys.executable, __file__, "--worker", "--root", str(root), "--seed",
+               str(args.seed), "--cases", str(args.cases), "--cli", str(args.cli),
+               "--start", str(start)]
+        with open(root / "worker.err", "w") as err:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True,
+                                    cwd=root / "cwd")
+        lines: queue.Queue = queue.Queue()
+        threading.Thread(target=_lines, args=(proc, lines), daemon=True).start()
+        last = start - 1
+        while True:
+            try:
+                line = lines.get(timeout=HANG_SECONDS)
+            except queue.Empty:
+                proc.kill()
+                counts["hangs"] += 1
+                log.write(json.dumps({"case": last + 1, "outcomes": {"worker": "!hang"}}) + "\n")
+                break
+            if line is None:
+                break
+            record = json.loads(line)
+            if record.get("done"):
+                growth = record["rss_growth_mb"]
+                break
+            last = record["case"]
+            counts["cases"] += 1
+            if counts["cases"] % 5000 == 0:
+                print(f"{counts['cases']} cases, {counts['failures']} failing, "
+                      f"{time.perf_counter() - began:.0f} s", file=sys.stderr, flush=True)
+            bad = {k: v for k, v in record["outcomes"].items() if v.startswith("!")}
+            for k, v in record["outcomes"].items():
+                key = f"{k}: {v if not v.startswith('!') else 'FAIL'}"
+                counts[key] = counts.get(key, 0) + 1
+            if bad:
+                counts["failures"] += 1
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+        proc.wait()
+        if growth is None and proc.returncode not in (0, -9):
+            counts["crashes"] += 1
+            tail = (root / "worker.err").read_text(errors="replace")[-2000:]
+            log.write(json.dumps({"case": last + 1, "outcomes": {
+                "worker": f"!crash, exit {proc.returncode}: {tail}"}}) + "\n")
+            if last < start:
+                raise SystemExit(f"the worker died before its first case:\n{tail}")
+        start = last + 2 if growth is None else args.cases
+    return counts, growth
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=10_000)
+    parser.add_argument("--cli", type=int, default=100, help="cases also run through "
+                        "'deltagrad evaluate' (a seeded sample)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", type=int, help="replay this one case and print it")
+    parser.add_argument("--log", default="fuzz_failures.jsonl",
+                        help="where failing cases are written, one JSON object per line")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--root", help=argparse.SUPPRESS)
+    parser.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args)
+        return 0
+    began = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="dgfuzz") as tmp:
+        root = Path(tmp)
+        for name in ("outside", "cwd", "cases"):
+            (root / name).mkdir()
+        (root / "outside" / "secret.txt").write_text("must stay as it is\n")
+        (root / "outside" / "big.bin").write_bytes(os.urandom(1 << 16))
+        make_bases(root)
+        if args.only is not None:
+            args.root = str(root)
+            worker(args)
+            return 0
+        with open(args.log, "w") as log:
+            counts, growth = drive(args, root, log)
+    seconds = time.perf_counter() - began
+    for key, value in sorted(counts.items()):
+        print(f"{key:<55} {value}")
+    print(f"peak RSS growth: {growth if growth is None else round(growth, 1)} MB; "
+          f"{seconds:.0f} s; failures in {args.log}")
+    ok = (counts["failures"] == counts["crashes"] == counts["hangs"] == 0
+          and growth is not None and growth < 100)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
