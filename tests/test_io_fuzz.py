@@ -102,6 +102,19 @@ def test_a_folder_or_broken_link_in_place_of_a_file_is_one_clear_error(folder, h
         assert "\n" not in str(info.value)
 
 
+def test_a_dtype_numpy_lacks_is_refused_by_name_not_a_key_error(folder):
+    # A valid file (a PyTorch state dict in bfloat16, say): the header's dtype and shape fit
+    # the bytes, but NumPy has no bfloat16. safetensors raised a bare KeyError('BF16').
+    header = json.dumps({"w": {"dtype": "BF16", "shape": [2], "data_offsets": [0, 4]}})
+    header += " " * (-len(header) % 8)
+    data = len(header).to_bytes(8, "little") + header.encode() + b"\x80\x3f\x00\x40"
+    (folder / "model.safetensors").write_bytes(data)
+    for fn in (dg.load, dg.load_state_dict):
+        with pytest.raises(ModelFileError, match="dtype BF16, which NumPy can not hold; save "
+                                                 r"them as float32 \(tensor.float\(\)\)"):
+            fn(folder)
+
+
 @pytest.mark.parametrize("data", [None, 5, "iris", [1]])
 def test_evaluate_refuses_metadata_whose_data_entry_is_not_an_object(tmp_path, capsys, data):
     folder = tmp_path / "iris"

@@ -34,6 +34,10 @@ def unpack(data: bytes, filename: str) -> tuple[dict[str, np.ndarray], dict[str,
 
     try:
         tensors = load(data)
+    except KeyError as exc:  # a valid file whose dtype NumPy lacks (PyTorch's bfloat16...)
+        raise ModelFileError(f"{filename}: holds tensors of dtype {exc.args[0]}, which NumPy "
+                             f"can not hold; save them as float32 (tensor.float()) "
+                             f"first") from None
     except (SafetensorError, ValueError, TypeError, OverflowError) as exc:
         raise ModelFileError(f"{filename}: not a valid safetensors file, it is truncated or "
                              f"damaged ({str(exc).strip() or type(exc).__name__})") from None
