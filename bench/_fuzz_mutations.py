@@ -118,7 +118,7 @@ def header_edit(data: bytes, rng) -> tuple[bytes, str]:
     entry = header[name]
     if not isinstance(entry, dict):
         return _join(header, body), "header_kept"
-    field = _pick(rng, ["data_offsets", "dtype", "shape", "drop", "dup", "entry"])
+    field = _pick(rng, ["data_offsets", "dtype", "retype", "shape", "drop", "dup", "entry"])
     if field == "data_offsets":
         other = header[_pick(rng, names)].get("data_offsets", [0, 0])
         entry["data_offsets"] = _pick(rng, [
@@ -128,6 +128,14 @@ def header_edit(data: bytes, rng) -> tuple[bytes, str]:
     elif field == "dtype":
         entry["dtype"] = _pick(rng, ["F64", "F16", "BF16", "I64", "I8", "U8", "BOOL", "F8_E4M3",
                                      "C64", "XX", "", 5])
+    elif field == "retype":  # the same bytes read as another dtype, the shape made to fit
+        kind, size = _pick(rng, [("BF16", 2), ("F16", 2), ("F8_E4M3", 1), ("F8_E5M2", 1),
+                                 ("I32", 4), ("U32", 4), ("I64", 8), ("F64", 8), ("U8", 1),
+                                 ("BOOL", 1), ("I16", 2)])
+        offsets = entry.get("data_offsets")
+        if isinstance(offsets, list) and len(offsets) == 2 \
+                and all(isinstance(o, int) for o in offsets):
+            entry["dtype"], entry["shape"] = kind, [(offsets[1] - offsets[0]) // size]
     elif field == "shape":
         entry["shape"] = _pick(rng, [[2 ** 31, 2 ** 31], [2 ** 62, 4], [-1], [0], [], [1] * 64,
                                      [2 ** 64 - 1], [3, "4"], "12"])

@@ -180,6 +180,15 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def _rss_mb() -> float:
+    """The resident set now (0 where /proc is missing)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+
 def snapshot(root: Path) -> dict:
     """Every file outside the case folders, with its size, mtime and inode."""
     seen = {}
@@ -216,7 +225,7 @@ def worker(args) -> None:
     for base, folder in bases.items():  # warm up: imports, caches, first allocations
         for _, fn in readers(folder, base):
             outcome(fn)
-    before_mb, before = _peak_rss_mb(), snapshot(root)
+    peak_mb, rss_mb, before = _peak_rss_mb(), _rss_mb(), snapshot(root)
     cases = [args.only] if args.only is not None else range(args.start, args.cases)
     for i in cases:
         record = run_case(i, args, bases, root, i in sample)
@@ -226,7 +235,8 @@ def worker(args) -> None:
             record["outcomes"]["sandbox"] = f"!touched {changed[:3]}"
             before = after
         print(json.dumps(record), flush=True)
-    print(json.dumps({"done": True, "rss_growth_mb": _peak_rss_mb() - before_mb}), flush=True)
+    print(json.dumps({"done": True, "rss_growth_mb": _peak_rss_mb() - peak_mb,
+                      "rss_end_growth_mb": _rss_mb() - rss_mb}), flush=True)
 
 
 # --- the driver: restarts the worker after a crash or a hang, and sums up ------------------------
@@ -266,6 +276,8 @@ def drive(args, root: Path, log) -> tuple[dict, float | None]:
             record = json.loads(line)
             if record.get("done"):
                 growth = record["rss_growth_mb"]
+                counts["resident set growth by the end (MB)"] = round(record["rss_end_growth_mb"],
+                                                                       1)
                 break
             last = record["case"]
             counts["cases"] += 1
