@@ -161,12 +161,16 @@ def _weights(folder: Path, config: dict) -> dict[str, np.ndarray]:
 
 
 def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """The saved weights as ``{dotted name: array}``, checked against ``config.json``.
+    """The saved weights as ``{dotted name: array}``, checked against ``config.json``; or,
+    when ``path`` is a ``.safetensors`` file rather than a model folder (one PyTorch wrote
+    with ``safetensors.torch.save_file(model.state_dict(), path)``, say), the tensors in it.
 
     For a model of your own ``Module`` subclass: build it, then
     ``model.load_state_dict(dg.load_state_dict(path))``.
     """
     folder = _folder(path, "load_state_dict")
+    if folder.is_file():
+        return unpack(_read(folder, folder.name), str(folder))[0]
     return _weights(folder, _config(folder))
 
 
