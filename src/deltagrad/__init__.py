@@ -18,6 +18,7 @@ from .autograd import (Function, GradcheckError, Tensor, abs, as_tensor, clip, c
 from . import data, nn, optim, train
 from .autograd import detect_anomaly
 from .io import load, load_metadata, load_state_dict, save
+from .export import export_onnx  # onnx itself is imported only when exporting
 # Seeing backprop: dg.explain(loss) and dg.viz.draw(loss). NumPy only at import; the graphviz
 # package is imported only when a picture is drawn.
 from . import viz
@@ -34,4 +35,5 @@ __all__ = [
 ]
 __all__ += ["Device", "device"]
 __all__ += ["detect_anomaly", "load", "load_metadata", "load_state_dict", "save"]
+__all__ += ["export_onnx"]
 __all__ += ["explain", "viz"]

@@ -13,7 +13,7 @@ import importlib.util
 import typer
 
 from .. import __version__
-from . import tabular_commands
+from . import export, tabular_commands
 
 OPTIONAL = ("ner", "lm", "playground")
 
@@ -37,8 +37,9 @@ def build_app(args: list[str] | None = None) -> typer.Typer:
         """Train, evaluate and use neural networks on tables of numbers."""
 
     tabular_commands.register(app)
+    export.register(app)
     first = next((a for a in (args or []) if not a.startswith("-")), None)
-    own = {"train", "evaluate", "predict"}
+    own = {"train", "evaluate", "predict", "export"}
     for name in OPTIONAL:
         if first in own or (first in OPTIONAL and first != name):
             continue  # the command line names another command: no need to import this one
