@@ -115,6 +115,26 @@ def test_a_dtype_numpy_lacks_is_refused_by_name_not_a_key_error(folder):
             fn(folder)
 
 
+def test_json_nested_deeper_than_any_config_is_refused_before_it_is_walked(folder, tmp_path):
+    # 900 levels parse, but the checkpoint reader's walk of them overflowed the stack.
+    deep = "[" * 900 + "]" * 900
+    path = save_checkpoint(tmp_path / "ck", {"epoch": 1, "rng": {"state": 0}})
+    data = path.read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    header["__metadata__"]["state"] = header["__metadata__"]["state"].replace("0}", deep + "}")
+    text = json.dumps(header).encode()
+    path.write_bytes(len(text).to_bytes(8, "little") + text + data[8 + n:])
+    with pytest.raises(ModelFileError, match="nested more than 200 levels deep"):
+        load_checkpoint(path)
+    config = json.loads((folder / "config.json").read_text())
+    config["metadata"]["x"] = json.loads("[" * 300 + "]" * 300)
+    (folder / "config.json").write_text(json.dumps(config))
+    for fn in READERS.values():
+        with pytest.raises(ModelFileError, match="config.json: JSON nested more than 200"):
+            fn(folder)
+
+
 @pytest.mark.parametrize("data", [None, 5, "iris", [1]])
 def test_evaluate_refuses_metadata_whose_data_entry_is_not_an_object(tmp_path, capsys, data):
     folder = tmp_path / "iris"

@@ -64,16 +64,36 @@ def _no_constants(name: str):
     raise ValueError(f"bare {name} is not JSON")
 
 
+#: JSON nested deeper than this is refused: no config or checkpoint comes near it, and the
+#: readers of a parsed config (architecture, checkpoint state) walk it recursively.
+MAX_DEPTH = 200
+
+
+def _deeper_than(value, limit: int) -> bool:
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack += [(v, depth + 1) for v in children if isinstance(v, (dict, list))]
+    return False
+
+
 def loads(text: str | bytes, filename: str) -> object:
-    """Parse JSON written by ``dumps``; anything else raises ``ModelFileError`` naming the file.
+    """Parse JSON written by ``dumps``; anything else (or anything nested more than
+    ``MAX_DEPTH`` levels deep) raises ``ModelFileError`` naming the file.
 
     >>> loads('{"best": {"$float": "-inf"}}', "state.json")
     {'best': -inf}
     """
     try:
-        return json.loads(text, object_hook=_decode, parse_constant=_no_constants)
+        value = json.loads(text, object_hook=_decode, parse_constant=_no_constants)
     except (ValueError, RecursionError, UnicodeDecodeError) as exc:
         raise ModelFileError(f"{filename}: not valid JSON ({_short(exc)})") from None
+    if _deeper_than(value, MAX_DEPTH):
+        raise ModelFileError(f"{filename}: JSON nested more than {MAX_DEPTH} levels deep")
+    return value
 
 
 def _short(exc: BaseException) -> str:
