@@ -135,6 +135,29 @@ def test_json_nested_deeper_than_any_config_is_refused_before_it_is_walked(folde
             fn(folder)
 
 
+@pytest.mark.parametrize("spec, message", [
+    ({"type": "Flatten", "start_dim": 1, "end_dim": "x"}, "Flatten's end_dim must be an int"),
+    ({"type": "Softmax", "axis": []}, "Softmax's axis must be an int or a list of ints"),
+    ({"type": "LogSoftmax", "axis": 1.5}, "LogSoftmax's axis must be an int or a list"),
+    ({"type": "LeakyReLU", "negative_slope": "0.1"}, "negative_slope must be a number"),
+])
+def test_layer_arguments_of_the_wrong_type_are_refused_at_load(tmp_path, spec, message):
+    # These layers check their arguments only when they run: dg.load returned a model that
+    # failed on its first input (and the exporter met a TypeError).
+    folder = dg.save(nn.Sequential(nn.Identity()), tmp_path / "m")
+    config = json.loads((folder / "config.json").read_text())
+    config["architecture"]["children"]["0"] = spec
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelFileError, match=message):
+        dg.load(folder)
+
+
+def test_a_layer_whose_arguments_a_config_can_not_hold_is_saved_as_weights_only(tmp_path):
+    folder = dg.save(nn.Sequential(nn.Flatten(start_dim=1.5), nn.Linear(2, 2)), tmp_path / "m")
+    assert json.loads((folder / "config.json").read_text())["architecture"] is None
+    assert set(dg.load_state_dict(folder)) == {"1.weight", "1.bias"}
+
+
 @pytest.mark.parametrize("data", [None, 5, "iris", [1]])
 def test_evaluate_refuses_metadata_whose_data_entry_is_not_an_object(tmp_path, capsys, data):
     folder = tmp_path / "iris"

@@ -48,7 +48,10 @@ def describe(module: nn.Module) -> dict | None:
         return None
     # A built-in layer changed after construction (a layer appended to an MLP's Sequential,
     # a parameter replaced) would not be rebuilt as it is: then it counts as custom.
-    rebuilt = build(spec, np.random.default_rng(0))
+    try:
+        rebuilt = build(spec, np.random.default_rng(0))
+    except ValueError:  # an argument a config can not hold, such as Flatten(start_dim=1.5)
+        return None
     if _structure(rebuilt) != _structure(module):
         return None
     return spec
@@ -104,7 +107,29 @@ def _args(spec, where: str) -> tuple[str, dict]:
     args = {k: v for k, v in spec.items() if k != "type"}
     if set(args) != set(expected):
         raise ValueError(f"{where}: {kind} takes {list(expected)}, got {sorted(args)}")
+    for name, value in args.items():
+        check = _TRUSTED_ARGS.get(name)
+        if check is not None and not check[0](value):
+            raise ValueError(f"{where}: {kind}'s {name} must be {check[1]}, got {_show(value)}")
     return kind, args
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+# Arguments the layers take on trust, checked only when the layer runs: a config must give
+# them the right type, or dg.load would return a model that fails on its first input.
+_TRUSTED_ARGS = {
+    "start_dim": (_is_int, "an int"),
+    "end_dim": (_is_int, "an int"),
+    "axis": (lambda v: _is_int(v) or (isinstance(v, (list, tuple)) and len(v) > 0
+                                      and all(map(_is_int, v))),
+             "an int or a list of ints"),
+    "negative_slope": (lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool),
+                       "a number"),
+    "bias": (lambda v: isinstance(v, bool), "true or false"),
+}
 
 
 def _size(value, what: str, where: str) -> int:
