@@ -8,8 +8,8 @@ a ``deltagrad train`` folder with its checkpoint, a NER tagger, a language model
 it (bit flips, truncation, header lengths near 2**64, offsets overlapping or past the end,
 dtype and shape lies, huge shapes with tiny data, deep or huge JSON, non-UTF-8 bytes, unknown
 layer types and Python paths, symlinks, FIFOs, folders where files should be) and reads it
-with ``dg.load``, ``dg.load_state_dict``, ``dg.load_metadata``, the checkpoint reader and the
-text models' loaders; a seeded sample of ``--cli`` cases also goes through
+with ``dg.load``, ``dg.load_state_dict``, ``dg.load_metadata``, the checkpoint reader, the
+text models' loaders and the ONNX exporter (where onnx is installed); a seeded sample of ``--cli`` cases also goes through
 ``deltagrad evaluate`` in a process of its own. Case ``i`` draws from
 ``default_rng([seed, i])``, so ``--only i`` replays it alone.
 
@@ -22,6 +22,7 @@ driver restarts after a crash or a hang, counting it. Exit status 1 if any goal 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import queue
@@ -89,6 +90,10 @@ def readers(folder: Path, base: str) -> list[tuple[str, object]]:
         found.append(("NERTagger.load", lambda: NERTagger.load(folder)))
     if base == "lm":
         found.append(("LanguageModel.load", lambda: LanguageModel.load(folder)))
+    if importlib.util.find_spec("onnx") is not None:  # it reads the folder as the loaders do
+        from deltagrad.export import export_folder
+
+        found.append(("export_folder", lambda: export_folder(folder, folder / "out.onnx")))
     return found
 
 
