@@ -158,6 +158,46 @@ def test_a_layer_whose_arguments_a_config_can_not_hold_is_saved_as_weights_only(
     assert set(dg.load_state_dict(folder)) == {"1.weight", "1.bias"}
 
 
+@pytest.fixture(scope="module")
+def text_folders(tmp_path_factory):
+    from deltagrad.text import train_lm, train_tagger
+
+    root = tmp_path_factory.mktemp("text")
+    sents = [(["Peter", "lives", "in", "Paris"], ["B-PER", "O", "O", "B-LOC"])] * 4
+    ner = train_tagger(sents, epochs=1, hidden=4, word_dim=3, dropout=0.5).save(root / "ner")
+    lm = train_lm("abcab " * 20, context=2, epochs=1, hidden=[4, 4], embed_dim=2, direct=True,
+                  valid_fraction=0).save(root / "lm")
+    return {"ner": ner, "lm": lm}
+
+
+@pytest.mark.parametrize("kind, key, value", [
+    ("ner", "num_tags", 2 ** 31), ("ner", "radius", 47_244_640_267), ("ner", "hidden", [10 ** 9]),
+    ("ner", "casing_dim", 2 ** 31), ("lm", "vocab_size", 2 ** 40), ("lm", "context", 10 ** 12),
+    ("lm", "direct", False), ("ner", "radius", "2"), ("lm", "hidden", "many"),
+])
+def test_text_model_settings_that_lie_about_sizes_are_refused_before_allocating(
+        text_folders, tmp_path, kind, key, value):
+    # The loaders built the network from the settings first: a tagger claiming 2**31 tags
+    # asked for 32 GiB (MemoryError, or worse, the memory, where overcommit allows).
+    import shutil
+
+    from deltagrad.text import LanguageModel, NERTagger
+
+    folder = shutil.copytree(text_folders[kind], tmp_path / kind)
+    config = json.loads((folder / "config.json").read_text())
+    config["metadata"]["network"][key] = value
+    (folder / "config.json").write_text(json.dumps(config))
+    loader = NERTagger.load if kind == "ner" else LanguageModel.load
+    with pytest.raises(ModelFileError, match="settings do not fit its weights|damaged"):
+        loader(folder)
+
+
+def test_the_text_folders_layer_table_knows_both_kinds():
+    from deltagrad.text import _model_folder, lm, ner
+
+    assert set(_model_folder._LAYERS) == {ner.KIND, lm.KIND}
+
+
 @pytest.mark.parametrize("data", [None, 5, "iris", [1]])
 def test_evaluate_refuses_metadata_whose_data_entry_is_not_an_object(tmp_path, capsys, data):
     folder = tmp_path / "iris"

@@ -1,5 +1,6 @@
 """Reading the text models' folders: the right kind of model, and a damaged config refused
-with one ``ModelFileError`` line rather than a ``KeyError`` from deep inside a constructor."""
+with one ``ModelFileError`` line rather than a ``KeyError`` from deep inside a constructor,
+or a lying one before its sizes are allocated."""
 
 from __future__ import annotations
 
@@ -7,14 +8,60 @@ import os
 from contextlib import contextmanager
 
 from .. import io
+from ..io.architecture import parameter_shapes
+from ._training import hidden_sizes
+
+
+def _mlp(n_in: int, hidden, n_out: int, activation: str, dropout) -> dict:
+    return {"type": "MLP", "in_features": n_in, "hidden_sizes": list(hidden_sizes(hidden, "hidden")),
+            "out_features": n_out, "activation": activation, "dropout": dropout}
+
+
+def _embedding(rows: int, dim: int) -> dict:
+    return {"type": "Embedding", "num_embeddings": rows, "embedding_dim": dim}
+
+
+def _tagger_layers(n: dict) -> dict:
+    """The built-in layers of a ``WindowTagger`` with the settings ``n`` (its ``config()``)."""
+    width = 2 * n["radius"] + 1
+    return {"words": _embedding(n["num_words"], n["word_dim"]),
+            "casings": _embedding(n["num_casings"], n["casing_dim"]),
+            "mlp": _mlp(width * (n["word_dim"] + n["casing_dim"]), n["hidden"], n["num_tags"],
+                        n["activation"], n["dropout"])}
+
+
+def _lm_layers(n: dict) -> dict:
+    """The built-in layers of a ``FeedForwardLM`` with the settings ``n``."""
+    width = n["context"] * n["embed_dim"]
+    layers = {"embedding": _embedding(n["vocab_size"], n["embed_dim"]),
+              "mlp": _mlp(width, n["hidden"], n["vocab_size"], "tanh", n["dropout"])}
+    if n["direct"]:
+        layers["direct"] = {"type": "Linear", "in_features": width,
+                            "out_features": n["vocab_size"], "bias": False}
+    return layers
+
+
+# by the KIND that text.ner and text.lm save their folders as
+_LAYERS = {"deltagrad.text.ner.NERTagger": _tagger_layers,
+           "deltagrad.text.lm.LanguageModel": _lm_layers}
 
 
 def read_metadata(path: str | os.PathLike, kind: str, what: str) -> dict:
-    """The metadata in folder ``path``, refused unless it was saved as ``kind``."""
+    """The metadata in folder ``path``, refused unless it was saved as ``kind`` and its
+    network settings imply exactly the saved weights' names and shapes (checked before the
+    network is built, so a lying size is never allocated)."""
     meta = io.load_metadata(path)
     if meta.get("kind") != kind:
         raise io.ModelFileError(f"{os.fspath(path)}: not a {what} folder (its config.json "
                                 f"has kind {meta.get('kind')!r})")
+    with config_errors(path, what):
+        spec = {"type": "Sequential", "children": _LAYERS[kind](meta["network"])}
+        implied = parameter_shapes(spec, where="network")
+    saved = {name: array.shape for name, array in io.load_state_dict(path).items()}
+    if implied != saved:
+        wrong = sorted(set(implied.items()) ^ set(saved.items()))[:4]
+        raise io.ModelFileError(f"{os.fspath(path)}: its {what} settings do not fit its weights "
+                                f"(they differ in {wrong})")
     return meta
 
 
