@@ -120,7 +120,8 @@ def header_edit(data: bytes, rng) -> tuple[bytes, str]:
         return _join(header, body), "header_kept"
     field = _pick(rng, ["data_offsets", "dtype", "retype", "shape", "drop", "dup", "entry"])
     if field == "data_offsets":
-        other = header[_pick(rng, names)].get("data_offsets", [0, 0])
+        other = header[_pick(rng, names)]
+        other = other.get("data_offsets", [0, 0]) if isinstance(other, dict) else [0, 0]
         entry["data_offsets"] = _pick(rng, [
             [0, len(body) + 1], [len(body), len(body) + 4], list(other),
             [2 ** 64 - 4, 2 ** 64 - 1], [2 ** 63, 2 ** 63 + 8], [8, 4], [-1, 3], [0],

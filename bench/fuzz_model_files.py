@@ -179,19 +179,19 @@ def _cap_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
 
 
-def _peak_rss_mb() -> float:
-    import resource
+def _status_mb(field: str) -> float:
+    """A memory figure of this process from /proc/self/status: ``VmRSS`` (the resident set
+    now) or ``VmHWM`` (its peak since the last reset)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
-
-def _rss_mb() -> float:
-    """The resident set now (0 where /proc is missing)."""
-    try:
-        pages = int(Path("/proc/self/statm").read_text().split()[1])
-    except (OSError, IndexError, ValueError):
-        return 0.0
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+def _reset_peak() -> None:
+    """Start VmHWM afresh from the resident set now (Linux 4.0+), so that the peak measured
+    is the cases', not the imports' before them."""
+    Path("/proc/self/clear_refs").write_text("5")
 
 
 def snapshot(root: Path) -> dict:
@@ -232,7 +232,9 @@ def worker(args) -> None:
             outcome(fn)
     # Growth is measured from the resident set once warm: the peak over all cases, and
     # where it stands every 5,000 cases and at the end (a leak would climb steadily).
-    rss_mb, before = _rss_mb(), snapshot(root)
+    before = snapshot(root)
+    _reset_peak()
+    rss_mb = peak_mb = _status_mb("VmRSS")
     cases = [args.only] if args.only is not None else range(args.start, args.cases)
     for i in cases:
         record = run_case(i, args, bases, root, i in sample)
@@ -242,10 +244,13 @@ def worker(args) -> None:
             record["outcomes"]["sandbox"] = f"!touched {changed[:3]}"
             before = after
         if (i + 1) % 5000 == 0:
-            record["rss_growth_mb"] = round(_rss_mb() - rss_mb, 1)
+            record["rss_growth_mb"] = round(_status_mb("VmRSS") - rss_mb, 1)
+        if _status_mb("VmHWM") > peak_mb + 10:  # a new high: say which case made it
+            peak_mb = _status_mb("VmHWM")
+            record["peak_growth_mb"] = round(peak_mb - rss_mb, 1)
         print(json.dumps(record), flush=True)
-    print(json.dumps({"done": True, "rss_growth_mb": _peak_rss_mb() - rss_mb,
-                      "rss_end_growth_mb": _rss_mb() - rss_mb}), flush=True)
+    print(json.dumps({"done": True, "rss_growth_mb": _status_mb("VmHWM") - rss_mb,
+                      "rss_end_growth_mb": _status_mb("VmRSS") - rss_mb}), flush=True)
 
 
 # --- the driver: restarts the worker after a crash or a hang, and sums up ------------------------
@@ -302,6 +307,9 @@ def drive(args, root: Path, log) -> tuple[dict, float | None]:
                 break
             last = record["case"]
             _tally(record, counts, log)
+            if "peak_growth_mb" in record:
+                print(f"case {last} ({', '.join(record['mutations'])}) took the peak RSS to "
+                      f"+{record['peak_growth_mb']} MB", file=sys.stderr, flush=True)
             if "rss_growth_mb" in record:
                 print(f"{counts['cases']} cases, {counts['failures']} failing, resident set "
                       f"+{record['rss_growth_mb']} MB, {time.perf_counter() - began:.0f} s",
