@@ -8,13 +8,13 @@ it is given and say what it makes.
 
 from __future__ import annotations
 
+import importlib.metadata
 from dataclasses import dataclass
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from .. import __version__
 from ..io.jsonio import dumps
 
 #: the opset models are stamped with, and the oldest ``opset=`` accepts (why: see the docstring
@@ -148,7 +148,7 @@ class Graph:
                                   initializer=self.initializers, doc_string=doc)
         opsets = [helper.make_opsetid("", opset)]
         model = helper.make_model(graph, opset_imports=opsets, producer_name="deltagrad",
-                                  producer_version=__version__, doc_string=doc,
+                                  producer_version=_version(), doc_string=doc,
                                   ir_version=helper.find_min_ir_version_for(opsets))
         helper.set_model_props(model, self.metadata)
         return model
@@ -158,6 +158,15 @@ class Graph:
         for key, value in items.items():
             self.metadata[key] = value if isinstance(value, str) else \
                 dumps(value, f"metadata[{key!r}]", indent=None)
+
+
+def _version() -> str:
+    # From the installed distribution: importing deltagrad.__version__ here would make
+    # deltagrad -> export -> graph -> deltagrad a cycle.
+    try:
+        return importlib.metadata.version("deltagrad")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _info(value: Value):
