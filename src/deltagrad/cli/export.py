@@ -8,12 +8,14 @@ from typing import Annotated
 
 import typer
 
+from ..export import export_folder
+
 
 def run_export(model_dir: Path, out: Path, opset: int | None) -> None:
-    from ..export import export_folder
-
     path = export_folder(model_dir, out, opset)
-    import onnx  # there: export_folder needed it
+    # onnx, an optional dependency, is there: export_folder has just used it
+    import onnx
+
     graph = onnx.load(str(path), load_external_data=False).graph
     print(f"wrote {path}: {', '.join(i.name for i in graph.input)} -> "
           f"{', '.join(o.name for o in graph.output)}", file=sys.stderr)
