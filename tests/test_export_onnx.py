@@ -177,7 +177,7 @@ def test_bad_arguments_are_refused_before_writing(tmp_path):
     model = nn.Linear(3, 2)
     with pytest.raises(TypeError, match="model must be an nn.Module"):
         dg.export_onnx("model", tmp_path / "m.onnx")
-    with pytest.raises(ValueError, match=r"shapes \(2, 4\) and \(3, 2\)|4"):
+    with pytest.raises(ValueError, match=r"input of shape \(2, 4\) does not match weight"):
         dg.export_onnx(model, tmp_path / "m.onnx", example_input=floats(2, 4))
     with pytest.raises(ValueError, match="is a folder"):
         dg.export_onnx(model, tmp_path)
