@@ -72,8 +72,10 @@ def test_classifier_with_string_labels_matches_deltagrad_predict(tmp_path, capsy
                                  .transform(features)).numpy()
     z = np.exp(logits - logits.max(axis=1, keepdims=True))
     np.testing.assert_allclose(probabilities, z / z.sum(axis=1, keepdims=True), **TOL)
-    for batch in (1, 7):
-        assert run.run(["label"], {"features": features[:batch]})[0].shape == (batch,)
+    for batch in (1, 7):  # the batch axis is dynamic: any batch gives the same rows
+        some, names = run.run(["probabilities", "label"], {"features": features[:batch]})
+        np.testing.assert_allclose(some, probabilities[:batch], **TOL)
+        assert names.tolist() == labels[:batch].tolist()
 
 
 def test_regression_gives_the_value_in_the_targets_units(tmp_path, capsys):
@@ -97,6 +99,7 @@ def test_regression_gives_the_value_in_the_targets_units(tmp_path, capsys):
                                atol=1e-5 * target.scale_[0])
     printed = np.array([float(v) for v in predicted(capsys, folder, data)[1:]])
     np.testing.assert_allclose(values[:, 0], printed, rtol=1e-5)  # predict prints 7 digits
+    np.testing.assert_allclose(run.run(None, {"features": features[:1]})[0], values[:1], **TOL)
 
 
 def test_a_damaged_train_folder_is_refused_in_one_line(tmp_path, capsys):
@@ -146,6 +149,8 @@ def test_ner_tagger_exports_its_network_with_the_vocabulary(tmp_path):
     z = scores - scores.max(axis=1, keepdims=True)
     log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
     np.testing.assert_allclose(log_probs, tagger.log_probs([sentence])[0], **TOL)
+    one = run.run(["scores"], {"word_ids": word_windows[:1], "casing_ids": casing_windows[:1]})
+    np.testing.assert_allclose(one[0], scores[:1], **TOL)
     assert json.loads(meta["tags"]) == tagger.tags
 
 
