@@ -213,6 +213,64 @@ def test_evaluate_refuses_metadata_whose_data_entry_is_not_an_object(tmp_path, c
     assert capsys.readouterr().err.splitlines() == [expected]
 
 
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A finished run of 'deltagrad train' and of 'deltagrad lm train', each with its
+    checkpoint, and the command that made it (less --out)."""
+    root = tmp_path_factory.mktemp("runs")
+    (root / "text.txt").write_text("abcab " * 20)
+    commands = {"train": ["train", "--data", "iris", "--epochs", "2", "--hidden", "4", "-q"],
+                "lm": ["lm", "train", "--data", str(root / "text.txt"), "--context", "2",
+                       "--epochs", "1", "--hidden", "4", "--embed-dim", "2", "-q"]}
+    for name, command in commands.items():
+        assert main([*command, "--out", str(root / name)]) == 0
+    return {name: (root / name, command) for name, command in commands.items()}
+
+
+def resumed_with(runs, kind, tmp_path, capsys, edit) -> list:
+    """Resume a copy of the ``kind`` run after ``edit(state)`` of its checkpoint; the lines
+    of standard error, once the command has exited with status 1."""
+    import shutil
+
+    folder, command = runs[kind]
+    case = shutil.copytree(folder, tmp_path / kind)
+    state = load_checkpoint(case / "checkpoint.safetensors")
+    edit(state)
+    save_checkpoint(case / "checkpoint.safetensors", state)
+    capsys.readouterr()
+    assert main([*command, "--out", str(case), "--resume"]) == 1
+    return capsys.readouterr().err.splitlines()
+
+
+@pytest.mark.parametrize("kind", ["train", "lm"])
+@pytest.mark.parametrize("keys, value", [
+    (("fit",), 5), (("fit",), None), (("fit", "data"), []), (("run",), "x"),
+    (("run", "settings"), None), (("run", "data"), 7),
+])
+def test_a_checkpoint_whose_run_entries_are_not_objects_is_refused_on_resume(
+        runs, tmp_path, capsys, kind, keys, value):
+    # The resume read them as dicts: an AttributeError ('int' object has no attribute 'keys').
+    def edit(state):
+        parent = state
+        for key in keys[:-1]:
+            parent = parent[key]
+        parent[keys[-1]] = value
+    err = resumed_with(runs, kind, tmp_path, capsys, edit)
+    assert len(err) == 1 and err[0].endswith(
+        f"checkpoint.safetensors: damaged checkpoint: {'.'.join(keys)!r} must be a JSON "
+        f"object, got {type(value).__name__}")
+
+
+def test_a_checkpoint_whose_history_lacks_the_watched_metric_is_refused_on_resume(
+        runs, tmp_path, capsys):
+    # The run resumed, then asked its history for the best val_loss: a KeyError.
+    def edit(state):
+        state["history"]["history"] = {}
+    err = resumed_with(runs, "train", tmp_path, capsys, edit)
+    assert err == ["error: fit: can not resume from the checkpoint: its history lacks "
+                   "'val_loss', which EarlyStopping watches"]
+
+
 # --- the fuzzer itself, a short run --------------------------------------------------------------
 
 FUZZER = Path(__file__).resolve().parents[1] / "bench" / "fuzz_model_files.py"

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from .._checks import check_widths
 from ..optim import lr_scheduler as ls
-from ..train import CHECKPOINT, LearningRateScheduler, load_checkpoint
+from ..train import CHECKPOINT, LearningRateScheduler
+from ..train.state import saved_run_info
 from .errors import CLIError
 
 #: settings of a run and their defaults (None: decided by the data)
@@ -51,7 +52,7 @@ def _resumed(given: dict, out: Path | None, overwrite: bool) -> dict:
     if not (out / CHECKPOINT).exists():
         raise CLIError(f"--resume: {out} holds no checkpoint to resume (drop --resume to "
                        f"start a new run there)")
-    run = load_checkpoint(out / CHECKPOINT).get("run") or {}
+    run = saved_run_info(out) or {}
     saved = run.get("settings")
     if isinstance(saved, dict):
         saved = {**DEFAULTS, **saved}  # runs from before a setting existed: its default

@@ -16,11 +16,17 @@ from pathlib import Path
 import numpy as np
 
 from .. import _config
-from ..io import atomic_write_text, save
+from ..io import ModelFileError, atomic_write_text, save
 from ..io.jsonio import dumps
+from .callbacks import BestWeights
 from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from .history import History
 from .sample_random import SampleRandom
+
+# The entries of a checkpoint's state that are read before it goes back into a trainer,
+# and whether each may be null; each is a JSON object where present.
+_OBJECTS = {("fit",): False, ("fit", "data"): False, ("run",): True,
+            ("run", "settings"): False, ("run", "data"): True}
 
 
 def open_run(out_dir, resume, settings: dict) -> dict | None:
@@ -47,8 +53,23 @@ def open_run(out_dir, resume, settings: dict) -> dict | None:
     if not resume:
         raise ValueError(f"fit: {out} already holds a training run ({CHECKPOINT}); pass "
                          f"resume=True to continue it, or choose another out_dir")
-    state = load_checkpoint(path)
+    state = read_state(path)
     check_same_settings(state.get("fit", {}), settings, f"fit: the run in {out}")
+    return state
+
+
+def read_state(path) -> dict:
+    """The state of the checkpoint at ``path``, refused (``ModelFileError``) where an entry
+    read before the state goes back into a trainer is not the JSON object this module writes
+    (the fuzzer's find: ``"fit": 5`` was an ``AttributeError`` on resume)."""
+    state = load_checkpoint(path)
+    for keys, nullable in _OBJECTS.items():
+        value = state
+        for key in keys:
+            value = value.get(key, {}) if isinstance(value, dict) else {}
+        if not (isinstance(value, dict) or (nullable and value is None)):
+            raise ModelFileError(f"{path}: damaged checkpoint: {'.'.join(keys)!r} must be a "
+                                 f"JSON object, got {type(value).__name__}")
     return state
 
 
@@ -69,7 +90,7 @@ def check_same_settings(saved: dict, given: dict, what: str) -> None:
 def saved_run_info(out_dir) -> dict | None:
     """The run info of the checkpoint in ``out_dir`` (None if there is none)."""
     path = Path(out_dir) / CHECKPOINT
-    return load_checkpoint(path).get("run") if path.exists() else None
+    return read_state(path).get("run") if path.exists() else None
 
 
 def capture(trainer, callbacks, settings: dict, run_info, finished: bool) -> dict:
@@ -117,6 +138,11 @@ def restore(trainer, state: dict, callbacks) -> None:
             cb.load_state_dict(entry["state"])
         set_rng_states(trainer, state["rng"])
         trainer.history = History.from_dict(state["history"])
+        for cb in callbacks:  # every epoch logged what these watch
+            if isinstance(cb, BestWeights) and trainer.history.epoch \
+                    and cb.monitor not in trainer.history.keys():
+                raise ValueError(f"its history lacks {cb.monitor!r}, which "
+                                 f"{type(cb).__name__} watches")
         trainer.epoch = int(state["epoch"])
         trainer.step = int(state.get("step", 0))
         trainer.budget.spent = float(state.get("elapsed", 0.0))
