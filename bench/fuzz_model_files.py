@@ -1,17 +1,20 @@
 """Fuzz the model-file readers with damaged and hostile model folders and checkpoints.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \\
-        python bench/fuzz_model_files.py --cases 100000 --cli 1000 --seed 0
+        python bench/fuzz_model_files.py --cases 100000 --cli 1000 --resume 1000 --seed 0
 
 Each case copies one valid folder (a ``dg.save`` MLP, a float64 model of every layer type,
-a ``deltagrad train`` folder with its checkpoint, a NER tagger, a language model), damages
-it (bit flips, truncation, header lengths near 2**64, offsets overlapping or past the end,
-dtype and shape lies, huge shapes with tiny data, deep or huge JSON, non-UTF-8 bytes, unknown
-layer types and Python paths, symlinks, FIFOs, folders where files should be) and reads it
-with ``dg.load``, ``dg.load_state_dict``, ``dg.load_metadata``, the checkpoint reader, the
-text models' loaders and the ONNX exporter (where onnx is installed); a seeded sample of ``--cli`` cases also goes through
-``deltagrad evaluate`` in a process of its own. Case ``i`` draws from
-``default_rng([seed, i])``, so ``--only i`` replays it alone.
+an embedding model, and the folders ``deltagrad train``, ``deltagrad ner train`` and
+``deltagrad lm train`` write, each with its run's checkpoint), damages it (bit flips,
+truncation, header lengths near 2**64, offsets overlapping or past the end, dtype and shape
+lies, huge shapes with tiny data, deep or huge JSON, non-UTF-8 bytes, unknown layer types and
+Python paths, symlinks, FIFOs, folders where files should be) and reads it with ``dg.load``,
+``dg.load_state_dict``, ``dg.load_metadata``, the checkpoint reader, the text models' loaders
+and the ONNX exporter (where onnx is installed). A seeded sample of ``--cli`` cases also goes
+through ``deltagrad evaluate`` in a process of its own, and one of ``--resume`` cases is
+continued with the training command's ``--resume`` (the checkpoint's state put back into a
+trainer). Case ``i`` draws from ``default_rng([seed, i])``, so ``--only i`` replays it alone;
+``--max-minutes`` stops a long run early with the figures of the cases it ran.
 
 The goal: no exception but ``ModelFileError``/``ValueError``, no crash or hang, a peak RSS
 growth under 100 MB (the highest resident set while the readers run, over the warm worker's,
@@ -24,7 +27,9 @@ driver restarts after a crash or a hang, counting it. Exit status 1 if any goal 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
+import io
 import json
 import os
 import queue
@@ -51,7 +56,6 @@ def make_bases(root: Path) -> dict[str, Path]:
     import deltagrad as dg
     from deltagrad import nn
     from deltagrad.cli import main
-    from deltagrad.text import train_lm, train_tagger
 
     rng = np.random.default_rng(0)
     bases = root / "bases"
@@ -66,15 +70,52 @@ def make_bases(root: Path) -> dict[str, Path]:
         "embed": dg.save(nn.Sequential(nn.Embedding(10, 3, rng=rng), nn.Flatten(),
                                        nn.Linear(6, 2, rng=rng)), bases / "embed"),
     }
-    status = main(["train", "--data", "iris", "--epochs", "2", "--hidden", "8", "--quiet",
-                   "--out", str(bases / "tabular")])
-    assert status == 0, "deltagrad train failed"
-    folders["tabular"] = bases / "tabular"
-    sents = [(["Peter", "lives", "in", "Paris"], ["B-PER", "O", "O", "B-LOC"])] * 4
-    folders["ner"] = train_tagger(sents, epochs=1, hidden=4, word_dim=3).save(bases / "ner")
-    folders["lm"] = train_lm("abcab " * 20, context=2, epochs=1, hidden=4, embed_dim=2,
-                             valid_fraction=0).save(bases / "lm")
+    for name, args in train_commands(root).items():  # each with its checkpoint
+        with quiet():
+            assert main([*args, "--out", str(bases / name)]) == 0, f"{args[:2]} failed"
+        folders[name] = bases / name
     return folders
+
+
+def train_commands(root: Path) -> dict[str, list[str]]:
+    """The training commands that make the ``tabular``, ``ner`` and ``lm`` folders (each
+    with the checkpoint its run leaves), less ``--out``; their data lives in ``root/data``."""
+    data = root / "data"
+    if not data.exists():
+        data.mkdir()
+        words, tags = "Peter lives in Paris".split(), ["B-PER", "O", "O", "B-LOC"]
+        sentence = "\n".join(f"{w} X {t}" for w, t in zip(words, tags))
+        (data / "ner.txt").write_text("\n\n".join([sentence] * 4) + "\n")
+        (data / "lm.txt").write_text("abcab " * 20)
+    return {"tabular": ["train", "--data", "iris", "--epochs", "2", "--hidden", "8", "-q"],
+            "ner": ["ner", "train", "--train", str(data / "ner.txt"), "--epochs", "1",
+                    "--hidden", "4", "--word-dim", "3", "-q"],
+            "lm": ["lm", "train", "--data", str(data / "lm.txt"), "--context", "2",
+                   "--epochs", "1", "--hidden", "4", "--embed-dim", "2", "-q"]}
+
+
+@contextlib.contextmanager
+def quiet():
+    """The commands' own output kept off the worker's standard output (its case records)."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        yield
+
+
+def resumed(folder: Path, command: list[str]) -> str:
+    """Continue the run in ``folder`` with the command that made it, as ``--resume`` does:
+    the checkpoint's state goes back into a trainer. Exit 0 ("ok"), or 1 with one
+    ``error:`` line ("error"); anything else raises."""
+    from deltagrad.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        status = main([*command, "--out", str(folder), "--resume"])
+    lines = err.getvalue().strip().splitlines()
+    if status == 1 and not (len(lines) == 1 and lines[0].startswith("error: ")):
+        raise RuntimeError(f"exit 1 without one error line: {err.getvalue()[-300:]!r}")
+    if status not in (0, 1):
+        raise RuntimeError(f"exit {status}: {err.getvalue()[-300:]!r}")
+    return "ok" if status == 0 else "error"
 
 
 def readers(folder: Path, base: str) -> list[tuple[str, object]]:
@@ -85,7 +126,7 @@ def readers(folder: Path, base: str) -> list[tuple[str, object]]:
     found = [("load", lambda: dg.load(folder)),
              ("load_state_dict", lambda: dg.load_state_dict(folder)),
              ("load_metadata", lambda: dg.load_metadata(folder))]
-    if base == "tabular":
+    if base in ("tabular", "ner", "lm"):
         found.append(("load_checkpoint",
                       lambda: load_checkpoint(folder / "checkpoint.safetensors")))
     if base == "ner":
@@ -132,7 +173,7 @@ def outcome(fn) -> str:
     from deltagrad.io import ModelFileError
 
     try:
-        fn()
+        result = fn()
     except ModelFileError as exc:
         return "ModelFileError" if "\n" not in str(exc) else "!multi-line ModelFileError"
     except ValueError:
@@ -141,7 +182,7 @@ def outcome(fn) -> str:
         if isinstance(exc, KeyboardInterrupt):
             raise
         return f"!{type(exc).__name__}: {str(exc)[:200]}"
-    return "ok"
+    return result if isinstance(result, str) else "ok"
 
 
 def run_cli(case: Path, cwd: Path) -> str:
@@ -160,13 +201,16 @@ def run_cli(case: Path, cwd: Path) -> str:
     return f"!exit {proc.returncode}: {proc.stderr.strip()[-300:]}"
 
 
-def run_case(i: int, args, bases: dict[str, Path], root: Path, cli: bool) -> dict:
+def run_case(i: int, args, bases: dict[str, Path], root: Path, cli: bool, resume: bool) -> dict:
     rng, base = case_base(args, i, bases)
     case = root / "cases" / f"case{i}"
     shutil.copytree(bases[base], case, symlinks=True)
     record = {"case": i, "base": base, "mutations": damage(case, rng, root / "outside")}
     _reset_peak()  # from here on the peak is the readers' (damaging a file is the fuzzer's)
     record["outcomes"] = {name: outcome(fn) for name, fn in readers(case, base)}
+    if resume:  # last: a resumed run writes the folder anew
+        command = train_commands(root)[base]
+        record["outcomes"]["--resume"] = outcome(lambda: resumed(case, command))
     if cli:
         record["outcomes"]["deltagrad evaluate"] = run_cli(case, root / "cwd")
     shutil.rmtree(case)
@@ -216,23 +260,30 @@ def case_base(args, i: int, bases) -> tuple[np.random.Generator, str]:
     return rng, M._pick(rng, sorted(bases))
 
 
-def cli_sample(args, bases) -> set[int]:
-    """The cases also run through ``deltagrad evaluate``: a seeded sample of those that start
-    from the ``deltagrad train`` folder (any other folder is refused at once)."""
-    tabular = [i for i in range(args.cases) if case_base(args, i, bases)[1] == "tabular"]
-    n = min(args.cli, len(tabular))
-    rng = np.random.default_rng([args.seed, 2 ** 31])
-    return set(rng.choice(tabular, size=n, replace=False).tolist()) if n else set()
+def sample(args, bases, kinds: tuple, n: int, salt: int) -> set[int]:
+    """A seeded sample of ``n`` of the cases that start from a folder of ``kinds``."""
+    among = [i for i in range(args.cases) if case_base(args, i, bases)[1] in kinds]
+    rng = np.random.default_rng([args.seed, 2 ** 31 + salt])
+    n = min(n, len(among))
+    return set(rng.choice(among, size=n, replace=False).tolist()) if n else set()
 
 
 def worker(args) -> None:
     _cap_memory()
     root = Path(args.root)
     bases = {p.name: p for p in (root / "bases").iterdir()}
-    sample = cli_sample(args, bases)
+    # deltagrad evaluate takes only a train folder (any other is refused at once); --resume
+    # continues the run of any folder that has a checkpoint
+    cli = sample(args, bases, ("tabular",), args.cli, 0)
+    resume = sample(args, bases, ("tabular", "ner", "lm"), args.resume, 1)
+    commands = train_commands(root)
     for base, folder in bases.items():  # warm up: imports, caches, first allocations
         for _, fn in readers(folder, base):
             outcome(fn)
+        if base in commands and resume:  # on a copy: a resumed run rewrites its folder
+            copy = shutil.copytree(folder, root / "cases" / "warm", symlinks=True)
+            outcome(lambda: resumed(copy, commands[base]))
+            shutil.rmtree(copy)
     # Growth is measured from the resident set once warm: the highest the readers take it
     # in any case, and where it stands every 5,000 cases and at the end (a leak would climb
     # steadily).
@@ -240,7 +291,9 @@ def worker(args) -> None:
     rss_mb = peak_mb = _status_mb("VmRSS")
     cases = [args.only] if args.only is not None else range(args.start, args.cases)
     for i in cases:
-        record = run_case(i, args, bases, root, i in sample)
+        if args.deadline and time.time() > args.deadline:
+            break
+        record = run_case(i, args, bases, root, i in cli, i in resume)
         after = snapshot(root)
         if after != before:
             changed = sorted(set(after.items()) ^ set(before.items()))
@@ -285,6 +338,7 @@ def drive(args, root: Path, log) -> tuple[dict, float | None]:
     while start < args.cases and growth is None:
         cmd = [sys.executable, __file__, "--worker", "--root", str(root), "--seed",
                str(args.seed), "--cases", str(args.cases), "--cli", str(args.cli),
+               "--resume", str(args.resume), "--deadline", str(args.deadline),
                "--start", str(start)]
         with open(root / "worker.err", "w") as err:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True,
@@ -334,6 +388,10 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--cli", type=int, default=100, help="cases also run through "
                         "'deltagrad evaluate' (a seeded sample)")
+    parser.add_argument("--resume", type=int, default=100, help="cases whose training run "
+                        "is also continued with --resume (a seeded sample)")
+    parser.add_argument("--max-minutes", type=float, help="stop starting cases after this "
+                        "long, and give the figures for those run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", type=int, help="replay this one case and print it")
     parser.add_argument("--log", default="fuzz_failures.jsonl",
@@ -341,11 +399,14 @@ def main() -> int:
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     parser.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--deadline", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args)
         return 0
     began = time.perf_counter()
+    if args.max_minutes:
+        args.deadline = time.time() + 60 * args.max_minutes
     with tempfile.TemporaryDirectory(prefix="dgfuzz") as tmp:
         root = Path(tmp)
         for name in ("outside", "cwd", "cases"):
@@ -362,9 +423,12 @@ def main() -> int:
     seconds = time.perf_counter() - began
     for key, value in sorted(counts.items()):
         print(f"{key:<55} {value}")
+    import resource
+
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(f"peak RSS growth while reading, over the warm worker: "
-          f"{growth if growth is None else round(growth, 1)} MB; "
-          f"{seconds:.0f} s; failures in {args.log}")
+          f"{growth if growth is None else round(growth, 1)} MB; {seconds:.0f} s "
+          f"({cpu.ru_utime + cpu.ru_stime:.0f} s of CPU); failures in {args.log}")
     ok = (counts["failures"] == counts["crashes"] == counts["hangs"] == 0
           and growth is not None and growth < 100)
     return 0 if ok else 1
