@@ -261,6 +261,24 @@ def test_a_checkpoint_whose_run_entries_are_not_objects_is_refused_on_resume(
         f"object, got {type(value).__name__}")
 
 
+def test_a_checkpoint_whose_random_state_is_out_of_range_is_refused_on_resume(
+        runs, tmp_path, capsys):
+    # NumPy's generator refused the number with an OverflowError (fuzz case 1015, seed 0).
+    def edit(state):
+        state["rng"]["global"]["state"]["state"] = 2 ** 200
+    err = resumed_with(runs, "train", tmp_path, capsys, edit)
+    assert len(err) == 1 and err[0].startswith(
+        "error: fit: the checkpoint holds a number out of range (")  # NumPy's words follow
+
+
+def test_a_checkpoint_whose_run_settings_lack_one_is_refused_on_resume(runs, tmp_path, capsys):
+    # 'deltagrad train --resume' took the saved settings as complete: a KeyError (case 3962).
+    def edit(state):
+        del state["run"]["settings"]["target"]
+    err = resumed_with(runs, "train", tmp_path, capsys, edit)
+    assert len(err) == 1 and err[0].endswith("is damaged: its run settings lack ['target']")
+
+
 def test_a_checkpoint_whose_history_lacks_the_watched_metric_is_refused_on_resume(
         runs, tmp_path, capsys):
     # The run resumed, then asked its history for the best val_loss: a KeyError.

@@ -59,6 +59,10 @@ def _resumed(given: dict, out: Path | None, overwrite: bool) -> dict:
     if not isinstance(saved, dict):
         raise CLIError(f"--resume: the checkpoint in {out} was not written by "
                        f"'deltagrad train'")
+    missing = sorted(set(DEFAULTS) - set(saved))
+    if missing:
+        raise CLIError(f"--resume: the checkpoint in {out} is damaged: its run settings lack "
+                       f"{missing}")
     for key, value in given.items():
         if key not in RESUMABLE and saved.get(key) != value:
             raise CLIError(f"{_option(key)} {value} differs from the interrupted run's "

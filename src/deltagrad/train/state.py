@@ -148,6 +148,8 @@ def restore(trainer, state: dict, callbacks) -> None:
         trainer.budget.spent = float(state.get("elapsed", 0.0))
     except (KeyError, TypeError) as exc:
         raise ValueError(f"fit: the checkpoint lacks or garbles {exc}") from None
+    except OverflowError as exc:  # a random generator's state out of its range
+        raise ValueError(f"fit: the checkpoint holds a number out of range ({exc})") from None
     except ValueError as exc:
         raise ValueError(f"fit: can not resume from the checkpoint: {exc}") from None
 
