@@ -1,7 +1,10 @@
 """`deltagrad export DIR OUT.onnx` on folders from each training command: ONNX Runtime alone
 reproduces `deltagrad predict` (labels exactly, probabilities and values to 1e-5), the NER
-tagger's and the LM's scores, from the metadata the file carries."""
+tagger's and the LM's scores, from the metadata the file carries. A train folder's graph
+takes one input per column, fed here as a deployer would: the CSV read with Python's csv
+module, not deltagrad's reader."""
 
+import csv
 import importlib.util
 import json
 
@@ -10,7 +13,7 @@ import pytest
 
 import deltagrad as dg
 from deltagrad.cli import main
-from deltagrad.data import StandardScaler, load_csv_features
+from deltagrad.data import Problems, TableEncoder, read_table
 from deltagrad.io import ModelFileError
 from deltagrad.text import LanguageModel, NERTagger
 from deltagrad.text.casing import casing_ids
@@ -20,6 +23,8 @@ pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("onnx") is None or importlib.util.find_spec("onnxruntime") is None,
     reason="ONNX export tests need onnx and onnxruntime: pip install 'deltagrad[onnx]'")
 TOL = {"rtol": 1e-5, "atol": 1e-5}
+#: the spellings of a missing cell, as the README lists them
+MISSING = {"", "na", "n/a", "null", "nan", "?", "#n/a"}
 
 
 def exported(folder, out):
@@ -45,6 +50,39 @@ def predicted(capsys, *args):
     return capsys.readouterr().out.splitlines()
 
 
+def _days(cell: str) -> float:
+    return np.datetime64(cell.replace(" ", "T"), "ms").astype(np.int64) / 86_400_000
+
+
+def feeds(path, meta: dict, rows=slice(None)) -> dict:
+    """The graph's inputs for ``rows`` of the CSV file ``path``, as the file's metadata
+    describes them: each column's stripped cells; numbers float32 and dates float64 days
+    since 1970-01-01 (NaN where missing), booleans and categories as strings."""
+    with open(path, newline="") as f:
+        records = list(csv.DictReader(f))[rows]
+    out = {}
+    for d in json.loads(meta["inputs"]):
+        cells = [r[d["column"]].strip() for r in records]
+        if d["kind"] in ("numeric", "date"):
+            parse = float if d["kind"] == "numeric" else _days
+            out[d["input"]] = np.array([np.nan if c.lower() in MISSING else parse(c)
+                                        for c in cells], dtype=d["dtype"])
+        else:
+            out[d["input"]] = np.array(cells, dtype=object)
+    return out
+
+
+def network_outputs(folder, path) -> np.ndarray:
+    """The model's outputs on every row of ``path``, through deltagrad's own reading and
+    preprocessing."""
+    encoder = TableEncoder.from_metadata(dg.load_metadata(folder))
+    problems = Problems(str(path))
+    X = encoder.transform(read_table(path, text_columns=encoder.text_columns), None, problems)
+    problems.raise_if_any()
+    with dg.no_grad():
+        return dg.load(folder)(X).numpy()
+
+
 def test_classifier_with_string_labels_matches_deltagrad_predict(tmp_path, capsys):
     rng = np.random.default_rng(0)
     names = np.array(["red", "green", "blue"])
@@ -59,21 +97,20 @@ def test_classifier_with_string_labels_matches_deltagrad_predict(tmp_path, capsy
     assert json.loads(meta["class_names"]) == ["blue", "green", "red"]
     assert json.loads(meta["feature_names"]) == ["width", "height"] and meta["task"] == \
         "classification"
-    # A new file, its columns in another order: the ONNX input takes them in training order.
+    assert [(i.name, i.type, i.shape) for i in run.get_inputs()] == [
+        ("width", "tensor(float)", ["batch"]), ("height", "tensor(float)", ["batch"])]
+    # A new file, its columns in another order: the inputs are fed by name.
     new = write_csv(tmp_path / "new.csv", ["height", "id", "width"],
                     [(x[1].round(3), i, x[0].round(3)) for i, x in enumerate(X[:57])])
-    features = load_csv_features(new, json.loads(meta["feature_names"]))
-    probabilities, labels = run.run(["probabilities", "label"], {"features": features})
+    probabilities, labels = run.run(["probabilities", "label"], feeds(new, meta))
     rows = predicted(capsys, folder, new, "--proba")
     assert rows[0] == "colour,p_blue,p_green,p_red"
     assert labels.tolist() == [r.split(",")[0] for r in rows[1:]]
-    with dg.no_grad():
-        logits = dg.load(folder)(StandardScaler.from_dict(dg.load_metadata(folder)["scaler"])
-                                 .transform(features)).numpy()
+    logits = network_outputs(folder, new)
     z = np.exp(logits - logits.max(axis=1, keepdims=True))
     np.testing.assert_allclose(probabilities, z / z.sum(axis=1, keepdims=True), **TOL)
     for batch in (1, 7):  # the batch axis is dynamic: any batch gives the same rows
-        some, names = run.run(["probabilities", "label"], {"features": features[:batch]})
+        some, names = run.run(["probabilities", "label"], feeds(new, meta, slice(batch)))
         np.testing.assert_allclose(some, probabilities[:batch], **TOL)
         assert names.tolist() == labels[:batch].tolist()
 
@@ -83,23 +120,19 @@ def test_regression_gives_the_value_in_the_targets_units(tmp_path, capsys):
     assert main(["train", "--data", "diabetes", "--hidden", "16", "--epochs", "3",
                  "--out", str(folder), "-q"]) == 0
     meta, run = exported(folder, tmp_path / "m.onnx")
-    from deltagrad.data import load_dataset
+    from deltagrad.data import StandardScaler, load_dataset
 
     ds = load_dataset("diabetes")
     data = write_csv(tmp_path / "d.csv", ds.feature_names, ds.X[:40].tolist())
-    features = load_csv_features(data, json.loads(meta["feature_names"]))
-    values = run.run(None, {"features": features})[0]
+    values = run.run(None, feeds(data, meta))[0]
     assert values.shape == (40, 1) and "class_names" not in meta
-    saved = dg.load_metadata(folder)
-    target = StandardScaler.from_dict(saved["target_scaler"])
-    with dg.no_grad():
-        network = dg.load(folder)(StandardScaler.from_dict(saved["scaler"]).transform(features))
+    target = StandardScaler.from_dict(dg.load_metadata(folder)["target_scaler"])
     # 1e-5 in the network's standardised units, whatever the target's own scale
-    np.testing.assert_allclose(values, target.inverse_transform(network.numpy()), rtol=1e-5,
-                               atol=1e-5 * target.scale_[0])
+    np.testing.assert_allclose(values, target.inverse_transform(network_outputs(folder, data)),
+                               rtol=1e-5, atol=1e-5 * target.scale_[0])
     printed = np.array([float(v) for v in predicted(capsys, folder, data)[1:]])
     np.testing.assert_allclose(values[:, 0], printed, rtol=1e-5)  # predict prints 7 digits
-    np.testing.assert_allclose(run.run(None, {"features": features[:1]})[0], values[:1], **TOL)
+    np.testing.assert_allclose(run.run(None, feeds(data, meta, slice(1)))[0], values[:1], **TOL)
 
 
 def test_a_damaged_train_folder_is_refused_in_one_line(tmp_path, capsys):

@@ -130,12 +130,7 @@ class Preprocessing:
     @classmethod
     def from_metadata(cls, meta: dict, folder) -> Preprocessing:
         try:
-            if "preprocessing" in meta:
-                encoder = TableEncoder.from_dict(meta["preprocessing"])
-            else:  # a folder from before column kinds: every column standardised
-                scaler = StandardScaler.from_dict(meta["scaler"])
-                encoder = TableEncoder.from_scaler(meta["feature_names"], scaler.mean_,
-                                                   scaler.scale_)
+            encoder = TableEncoder.from_metadata(meta)
             target_scaler = (StandardScaler.from_dict(meta["target_scaler"])
                              if meta.get("target_scaler") else None)
         except (ValueError, TypeError) as exc:

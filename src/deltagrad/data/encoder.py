@@ -9,6 +9,7 @@ import numpy as np
 
 from .columns import Coding, encode, fit_coding, infer_kind, numbers_of
 from .errors import Problems
+from .scaling import StandardScaler
 from .table import MISSING, Column, Table, names_shown
 
 FORMAT = 1
@@ -105,6 +106,16 @@ class TableEncoder:
         if d.get("inputs") != encoder.inputs:
             raise ValueError("the preprocessing's input names disagree with its columns")
         return encoder
+
+    @classmethod
+    def from_metadata(cls, meta: dict) -> TableEncoder:
+        """The encoder a ``deltagrad train`` model's metadata keeps: its ``preprocessing``,
+        or, in a folder from before column kinds, its ``scaler`` over ``feature_names``. A
+        ValueError or TypeError says what is garbled."""
+        if "preprocessing" in meta:
+            return cls.from_dict(meta["preprocessing"])
+        scaler = StandardScaler.from_dict(meta["scaler"])
+        return cls.from_scaler(meta["feature_names"], scaler.mean_, scaler.scale_)
 
     @classmethod
     def from_scaler(cls, names: list[str], mean, scale) -> TableEncoder:

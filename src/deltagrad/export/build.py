@@ -149,7 +149,7 @@ def export_folder(folder, path, opset=None) -> Path:
     model = io.load(folder)
     if not tabular.is_tabular(meta):
         return export_onnx(model, path, opset=opset, metadata=meta)
-    tabular.check(meta, model, f"{Path(folder) / 'config.json'}")
+    encoder = tabular.check(meta, model, f"{Path(folder) / 'config.json'}")
     g = Graph(CONVERTERS, _float_dtype(model), output_names=tabular.OUTPUTS[meta["task"]])
-    tabular.build(g, model, meta)
+    tabular.build(g, model, meta, encoder)
     return _write(g.model(opset, tabular.doc(meta)), path)

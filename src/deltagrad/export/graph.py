@@ -20,6 +20,10 @@ from ..io.jsonio import dumps
 #: the opset models are stamped with, and the oldest ``opset=`` accepts (why: see the docstring
 #: of ``deltagrad.export``)
 DEFAULT_OPSET = MIN_OPSET = 17
+#: the ``ai.onnx.ml`` opset of graphs that use its operators (a train folder's LabelEncoder):
+#: 3, the one released with opset 17 (LabelEncoder has had its meaning since 2)
+ML_OPSET = 3
+ML_DOMAIN = "ai.onnx.ml"
 
 _ELEMENT_TYPES = {np.dtype(np.float32): onnx.TensorProto.FLOAT,
                   np.dtype(np.float64): onnx.TensorProto.DOUBLE,
@@ -64,6 +68,7 @@ class Graph:
         self._names: set[str] = set(output_names)
         self._free_outputs = set(output_names)
         self._weights: dict[int, Value] = {}  # id(array) -> its initializer: stored once
+        self._ml = False  # whether a node is of ai.onnx.ml (then the opset is imported)
 
     def convert(self, module, name: str, *inputs: Value) -> Value:
         """The output of ``module`` (at dotted path ``name``) on ``inputs``, added by the
@@ -127,13 +132,14 @@ class Graph:
         return value
 
     def op(self, op_type: str, inputs: list[Value], shape: tuple, dtype=None, hint: str = "",
-           **attributes) -> Value:
-        """Add one node; return its (single) output, of ``shape`` and ``dtype`` (by default
-        the first input's)."""
+           domain: str = "", **attributes) -> Value:
+        """Add one node (of the default domain, or ``ML_DOMAIN``); return its (single)
+        output, of ``shape`` and ``dtype`` (by default the first input's)."""
         out = Value(self.name(hint or op_type.lower()), tuple(shape),
                     np.dtype(dtype) if dtype is not None else inputs[0].dtype)
         self.nodes.append(helper.make_node(op_type, [v.name for v in inputs], [out.name],
-                                           name=out.name, **attributes))
+                                           name=out.name, domain=domain, **attributes))
+        self._ml = self._ml or domain == ML_DOMAIN
         return out
 
     def cast(self, x: Value, dtype, hint: str = "") -> Value:
@@ -147,6 +153,8 @@ class Graph:
         graph = helper.make_graph(self.nodes, "deltagrad", self.inputs, self.outputs,
                                   initializer=self.initializers, doc_string=doc)
         opsets = [helper.make_opsetid("", opset)]
+        if self._ml:
+            opsets.append(helper.make_opsetid(ML_DOMAIN, ML_OPSET))
         model = helper.make_model(graph, opset_imports=opsets, producer_name="deltagrad",
                                   producer_version=_version(), doc_string=doc,
                                   ir_version=helper.find_min_ir_version_for(opsets))

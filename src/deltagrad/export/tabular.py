@@ -1,12 +1,13 @@
-"""A ``deltagrad train`` model folder as one ONNX graph: raw feature values in, the
-preprocessing the model was trained behind, the network, and class probabilities and labels
-(or the regression value in the target's own units) out, so that ONNX Runtime alone gives
-what ``deltagrad predict`` gives.
+"""A ``deltagrad train`` model folder as one ONNX graph: the table's raw columns in (one
+input each, ``export.columns``), the preprocessing the model was trained behind, the
+network, and class probabilities and labels (or the regression value in the target's own
+units) out, so that ONNX Runtime alone gives what ``deltagrad predict`` gives.
 
-The preprocessing is a list of steps, one converter each, read from the folder's metadata in
-the order ``deltagrad train`` applies them; a new kind of preprocessing is one more function
-in ``PREPROCESSING``. The arithmetic of standardisation is done in float64, as
-``StandardScaler`` does it, so the network sees the very numbers it sees in deltagrad.
+The preprocessing is the folder's ``data.TableEncoder`` (its ``preprocessing`` metadata, or
+the ``scaler`` of a folder from before column kinds, read as numeric columns), column by
+column; a new kind of column is one more function in ``export.columns.KINDS``. Its
+arithmetic is done in float64, as ``TableEncoder.transform`` does it, so the network sees
+the very numbers it sees in deltagrad.
 """
 
 from __future__ import annotations
@@ -14,39 +15,44 @@ from __future__ import annotations
 import numpy as np
 
 from .. import nn
-from ..data import StandardScaler
+from ..data import StandardScaler, TableEncoder
+from ..data.table import MISSING
 from ..io import ModelFileError
+from . import columns
 from .graph import Graph, Value
 
 TASKS = ("classification", "regression")
-#: the metadata keys that mark a folder written by ``deltagrad train``
-MARKERS = ("task", "feature_names", "scaler", "target")
+#: the metadata keys that mark a folder written by ``deltagrad train`` (with
+#: ``preprocessing``, or ``scaler`` in a folder from before column kinds)
+MARKERS = ("task", "feature_names", "target")
 
 
 def is_tabular(meta: dict) -> bool:
-    return all(key in meta for key in MARKERS)
+    return all(key in meta for key in MARKERS) and ("preprocessing" in meta or "scaler" in meta)
 
 
-def _scaler(d, what: str, n: int, where: str) -> StandardScaler:
-    try:
-        scaler = StandardScaler.from_dict(d)
-    except ValueError as exc:
-        raise ModelFileError(f"{where}: bad {what} ({exc})") from None
-    if scaler.n_features_in_ != n:
-        raise ModelFileError(f"{where}: the {what} has {scaler.n_features_in_} columns, the "
-                             f"model {n}")
-    return scaler
-
-
-def check(meta: dict, model: nn.Module, where: str) -> None:
-    """Refuse metadata the graph could not be built from, naming what is wrong."""
+def check(meta: dict, model: nn.Module, where: str) -> TableEncoder:
+    """The folder's encoder; a ModelFileError names what in its metadata the graph could
+    not be built from."""
     names, task = meta["feature_names"], meta["task"]
     if task not in TASKS:
         raise ModelFileError(f"{where}: task must be one of {TASKS}, got {task!r}")
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ModelFileError(f"{where}: feature_names must be a list of strings")
-    n_out = _out_features(model, where)
-    _scaler(meta["scaler"], "scaler", len(names), where)
+    try:
+        encoder = TableEncoder.from_metadata(meta)
+    except (ValueError, TypeError) as exc:
+        raise ModelFileError(f"{where}: its preprocessing is damaged ({exc})") from None
+    if encoder.feature_names != names:
+        raise ModelFileError(f"{where}: its preprocessing and feature_names disagree")
+    _missing_values(meta, where)
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ModelFileError(f"{where}: a deltagrad train model has Linear layers")
+    if linears[0].in_features != len(encoder.inputs):
+        raise ModelFileError(f"{where}: the preprocessing gives {len(encoder.inputs)} inputs, "
+                             f"the model takes {linears[0].in_features}")
+    n_out = linears[-1].out_features
     if task == "classification":
         classes = meta.get("class_names")
         if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes) \
@@ -54,30 +60,39 @@ def check(meta: dict, model: nn.Module, where: str) -> None:
             raise ModelFileError(f"{where}: class_names must list the model's {n_out} classes "
                                  f"as strings")
     else:
-        _scaler(meta.get("target_scaler"), "target_scaler", n_out, where)
+        _target_scaler(meta, n_out, where)
+    return encoder
 
 
-def _out_features(model: nn.Module, where: str) -> int:
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    if not linears:
-        raise ModelFileError(f"{where}: a deltagrad train model has a Linear output layer")
-    return linears[-1].out_features
+def _missing_values(meta: dict, where: str = "") -> list[str]:
+    """The spellings of a missing cell the folder was trained with (those of this version
+    for a folder from before column kinds)."""
+    spellings = meta.get("preprocessing", {}).get("missing_values", sorted(MISSING))
+    if not isinstance(spellings, list) or not all(isinstance(s, str) for s in spellings):
+        raise ModelFileError(f"{where}: preprocessing.missing_values must be a list of strings")
+    return [s.lower() for s in spellings]
 
 
-# --- preprocessing steps: (graph, metadata, values) -> values ----------------------------------
+def _target_scaler(meta: dict, n_out: int, where: str) -> StandardScaler:
+    try:
+        scaler = StandardScaler.from_dict(meta.get("target_scaler"))
+    except ValueError as exc:
+        raise ModelFileError(f"{where}: bad target_scaler ({exc})") from None
+    if scaler.n_features_in_ != n_out:
+        raise ModelFileError(f"{where}: the target_scaler has {scaler.n_features_in_} columns, "
+                             f"the model {n_out}")
+    return scaler
 
 
-def standardise(g: Graph, meta: dict, x: Value) -> Value:
-    """(x - mean) / scale per column, in float64 as ``StandardScaler.transform``."""
-    scaler = StandardScaler.from_dict(meta["scaler"])
-    x64 = g.cast(x, np.float64)
-    centred = g.op("Sub", [x64, g.constant(scaler.mean_, "scaler.mean")], x.shape)
-    scaled = g.op("Div", [centred, g.constant(scaler.scale_, "scaler.scale")], x.shape,
-                  hint="standardised")
-    return g.cast(scaled, np.float32)
-
-
-PREPROCESSING = (standardise,)
+def encoded(g: Graph, encoder: TableEncoder, cells: list[Value], meta: dict) -> Value:
+    """The network's input made from the columns' graph inputs ``cells``: each column's
+    blocks side by side, in float64, then float32 as ``TableEncoder.transform`` gives."""
+    missing = _missing_values(meta)
+    blocks = []
+    for c, cell in zip(encoder.codings, cells):
+        blocks += columns.encode(g, c, cell, missing)
+    joined = g.op("Concat", blocks, ("batch", len(encoder.inputs)), hint="encoded", axis=1)
+    return g.cast(joined, np.float32)
 
 
 # --- what comes out -----------------------------------------------------------------------------
@@ -106,16 +121,20 @@ def regress(g: Graph, meta: dict, out: Value) -> None:
 OUTPUTS = {"classification": ("probabilities", "label"), "regression": ("prediction",)}
 
 
-def build(g: Graph, model: nn.Module, meta: dict) -> None:
-    """Fill ``g``: input ``features`` (batch, columns in ``feature_names`` order), the
-    preprocessing, ``model``, and the task's outputs; the names go in the metadata."""
-    x = g.input("features", ("batch", len(meta["feature_names"])), np.float32)
-    for step in PREPROCESSING:
-        x = step(g, meta, x)
-    out = g.convert(model, "", g.cast(x, g.float_dtype))
+def build(g: Graph, model: nn.Module, meta: dict, encoder: TableEncoder) -> None:
+    """Fill ``g``: one input per column (``export.columns``), the preprocessing, ``model``,
+    and the task's outputs; the inputs, the class names and the preprocessing go in the
+    metadata."""
+    cells = [columns.column_input(g, c) for c in encoder.codings]
+    out = g.convert(model, "", g.cast(encoded(g, encoder, cells, meta), g.float_dtype))
     (classify if meta["task"] == "classification" else regress)(g, meta, out)
+    described = [{"input": value.name, "column": c.name, "kind": c.kind,
+                  "dtype": "string" if value.dtype == object else value.dtype.name}
+                 for c, value in zip(encoder.codings, cells)]
     g.set_metadata({"kind": "deltagrad.tabular", "task": meta["task"],
-                    "target": str(meta["target"]), "feature_names": meta["feature_names"]})
+                    "target": str(meta["target"]), "feature_names": meta["feature_names"],
+                    "inputs": described, "preprocessing": {
+                        **encoder.to_dict(), "missing_values": _missing_values(meta)}})
     if meta["task"] == "classification":
         g.set_metadata({"class_names": meta["class_names"]})
 
@@ -123,6 +142,8 @@ def build(g: Graph, model: nn.Module, meta: dict) -> None:
 def doc(meta: dict) -> str:
     outputs = ("probabilities (batch, classes) float32, label (batch,) string"
                if meta["task"] == "classification" else "prediction (batch, targets) float32")
-    return (f"deltagrad train model ({meta['task']} of {meta['target']!r}). Input features "
-            f"(batch, {len(meta['feature_names'])}) float32: raw values of the columns in "
-            f"metadata 'feature_names', in that order. Outputs: {outputs}.")
+    return (f"deltagrad train model ({meta['task']} of {meta['target']!r}). Inputs: one per "
+            f"column, shape (batch,), listed in metadata 'inputs': numeric float32 (NaN: "
+            f"missing), boolean and categorical strings (stripped cells; NA, null, ... or "
+            f"empty: missing), date float64 days since 1970-01-01 (NaN: missing). Outputs: "
+            f"{outputs}.")
