@@ -135,6 +135,169 @@ def test_regression_gives_the_value_in_the_targets_units(tmp_path, capsys):
     np.testing.assert_allclose(run.run(None, feeds(data, meta, slice(1)))[0], values[:1], **TOL)
 
 
+def mixed_table(path, n: int, seed: int, unseen: bool = False):
+    """A table as practitioners have them: income with blanks and missing spellings in
+    several cases, a plan (categorical; with ``unseen``, plans training never saw, one a
+    case it never saw), autopay (boolean in mixed case, blanks; with ``unseen``, a cell that
+    is no boolean), a date with blanks and times of day, a number column called ``label``
+    (an output's name), and two targets: churn (yes/no) and spend (a number)."""
+    rng = np.random.default_rng(seed)
+    plans = ["basic", "plus", "pro"] + ["enterprise", "Pro"] * unseen
+    pays = ["yes", "no", "Yes", "NO", "TRUE", "f"] + ["maybe"] * unseen
+    rows = []
+    for i in range(n):
+        income = rng.normal(52000, 15000)
+        plan, pay = plans[rng.integers(len(plans))], pays[rng.integers(len(pays))]
+        day = np.datetime64("1995-01-01") + int(rng.integers(0, 12000))
+        since = f"{day}T{rng.integers(24):02d}:{rng.integers(60):02d}:00" if i % 3 else str(day)
+        churn = "yes" if (income < 50000) ^ (plan == "pro") else "no"
+        rows.append([["", "NA", "n/a", "Null", "?"][i % 5] if i % 9 == 4 else f"{income:.2f}",
+                     ["", "NA"][i % 2] if i % 11 == 3 else plan, "" if i % 13 == 5 else pay,
+                     "" if i % 17 == 6 else since, rng.integers(20), churn,
+                     f"{income / 1000 + 30 * (plan == 'pro') + rng.normal():.3f}"])
+    return write_csv(path, ["income", "plan", "autopay", "since", "label", "churn", "spend"],
+                     rows)
+
+
+@pytest.mark.parametrize("target, dropped", [("churn", "spend"), ("spend", "churn")])
+def test_a_mixed_table_exports_with_its_preprocessing_and_matches_predict(
+        tmp_path, capsys, target, dropped):
+    data = mixed_table(tmp_path / "train.csv", 240, 0)
+    folder = tmp_path / "model"
+    assert main(["train", "--data", str(data), "--target", target, "--drop", dropped,
+                 "--hidden", "8", "--epochs", "3", "--out", str(folder), "-q"]) == 0
+    saved = dg.load_metadata(folder)
+    kinds = {c["name"]: (c["kind"], c["indicator"]) for c in saved["preprocessing"]["columns"]}
+    assert kinds == {"income": ("numeric", True), "plan": ("categorical", True),
+                     "autopay": ("boolean", True), "since": ("date", True),
+                     "label": ("numeric", False)}
+    meta, run = exported(folder, tmp_path / "m.onnx")
+    inputs = {d["column"]: (d["input"], d["dtype"]) for d in json.loads(meta["inputs"])}
+    # "label" is an output of a classifier, so that column's input is named apart
+    assert inputs == {"income": ("income", "float32"), "plan": ("plan", "string"),
+                      "autopay": ("autopay", "string"), "since": ("since", "float64"),
+                      "label": ("label_1" if target == "churn" else "label", "float32")}
+    assert json.loads(meta["preprocessing"])["columns"] == saved["preprocessing"]["columns"]
+    new = mixed_table(tmp_path / "new.csv", 60, 1, unseen=True)
+    rows = [r.split(",") for r in predicted(capsys, folder, new, *["--proba"] * (
+        target == "churn"))]
+    if target == "churn":
+        probabilities, labels = run.run(["probabilities", "label"], feeds(new, meta))
+        assert rows[0] == ["churn", "p_no", "p_yes"]
+        assert labels.tolist() == [r[0] for r in rows[1:]]
+        np.testing.assert_allclose(probabilities, [[float(v) for v in r[1:]] for r in rows[1:]],
+                                   **TOL)
+        one = run.run(["probabilities"], feeds(new, meta, slice(1)))[0]
+    else:
+        probabilities = run.run(["prediction"], feeds(new, meta))[0]
+        assert rows[0] == ["spend"]
+        np.testing.assert_allclose(probabilities[:, 0], [float(r[0]) for r in rows[1:]],
+                                   rtol=1e-5, atol=1e-5)
+        one = run.run(["prediction"], feeds(new, meta, slice(1)))[0]
+    np.testing.assert_allclose(one, probabilities[:1], **TOL)
+
+
+def preprocessing_session(encoder: TableEncoder, extra: dict | None = None):
+    """An ORT session of the graph's preprocessing alone (output ``encoded``), and the
+    description of its inputs."""
+    import onnx
+    import onnxruntime as ort
+
+    from deltagrad.export import columns, tabular
+    from deltagrad.export.graph import Graph
+
+    g = Graph({}, output_names=("encoded",))
+    cells = [columns.column_input(g, c) for c in encoder.codings]
+    meta = {"preprocessing": encoder.to_dict(), **(extra or {})}
+    g.output(tabular.encoded(g, encoder, cells, meta), "encoded")
+    proto = g.model(17)
+    onnx.checker.check_model(proto, full_check=True)
+    return (ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"]),
+            {"inputs": json.dumps(tabular.described(encoder, cells))})
+
+
+def test_the_graphs_preprocessing_is_the_encoders_on_every_kind_of_cell(tmp_path):
+    """The network's inputs the graph makes equal ``TableEncoder.transform``'s: missing
+    spellings in any case, booleans in any case and a cell that is none, a category in
+    another case (unseen, so other), dates over eight centuries, leap days, times."""
+    rng = np.random.default_rng(3)
+    edges = ["1600-02-29", "1899-12-31", "1900-02-28", "1900-03-01", "1969-12-31",
+             "1970-01-01", "2000-02-29", "2024-03-31T23:59:59", "2399-12-31T00:00:01"]
+    days = np.datetime64("1600-01-01") + rng.integers(0, 292_000, 300)
+    dates = edges + [str(d) for d in days[len(edges):]]
+    fit_rows = [[f"{v:.3f}" if i % 7 else "", ["a", "b", "c"][i % 3] if i % 5 else "NA",
+                 ["yes", "no"][i % 2] if i % 6 else "", dates[i] if i % 19 else ""]
+                for i, v in
+                enumerate(rng.normal(0, 50, 300))]
+    header = ["x", "kind", "flag", "when"]
+    fitted = read_table(write_csv(tmp_path / "fit.csv", header, fit_rows))
+    problems = Problems("fit.csv")
+    encoder = TableEncoder.fit(fitted, np.arange(150), target="", problems=problems,
+                               min_frequency=1)
+    problems.raise_if_any()
+    assert [c.kind for c in encoder.codings] == ["numeric", "categorical", "boolean", "date"]
+    odd = [["N/a", "A", "TRUE", ""], ["nULL", "", "mAyBe", "#N/A"], ["?", "b", "No", ""],
+           ["1e3", "#n/A", "T", "1970-01-02"]]
+    new = write_csv(tmp_path / "new.csv", header, fit_rows + odd)
+    table = read_table(new, text_columns=encoder.text_columns)
+    expected = encoder.transform(table, None, problems)
+    problems.raise_if_any()
+    run, meta = preprocessing_session(encoder)
+    got = run.run(["encoded"], feeds(new, meta))[0]
+    assert got.dtype == np.float32 and got.shape == expected.shape == (304, 15)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)  # x: a float32 input
+    exact = [*range(1, 10), 14]  # indicators, one-hot, boolean, day number
+    np.testing.assert_array_equal(got[:, exact], expected[:, exact])
+    np.testing.assert_allclose(got[:, 10:14], expected[:, 10:14], rtol=0, atol=1e-7)  # sin, cos
+
+
+def test_the_month_in_the_graph_is_numpys_over_two_thousand_years():
+    import onnxruntime as ort
+
+    from deltagrad.export.columns import Arith, month_of
+    from deltagrad.export.graph import Graph
+
+    g = Graph({}, output_names=("month",))
+    days = g.input("days", ("batch",), np.float64)
+    g.output(month_of(Arith(g, days)).value, "month")
+    run = ort.InferenceSession(g.model(17).SerializeToString(),
+                               providers=["CPUExecutionProvider"])
+    whole = np.arange(-400_000, 400_000)  # the years 875 to 3065
+    expected = whole.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12
+    np.testing.assert_array_equal(run.run(None, {"days": whole.astype(np.float64)})[0], expected)
+    np.testing.assert_array_equal(month_of(whole.astype(np.float64)), expected)
+
+
+def test_an_old_folder_with_a_scaler_still_exports(tmp_path, capsys):
+    """A folder from before column kinds keeps ``scaler``: numeric columns, standardised."""
+    folder = tmp_path / "iris"
+    assert main(["train", "--data", "iris", "--epochs", "2", "--hidden", "4", "--out",
+                 str(folder), "-q"]) == 0
+    config = json.loads((folder / "config.json").read_text())
+    columns = config["metadata"].pop("preprocessing")["columns"]
+    config["metadata"]["scaler"] = {"mean": [c["mean"] for c in columns],
+                                    "scale": [c["scale"] for c in columns]}
+    (folder / "config.json").write_text(json.dumps(config))
+    from deltagrad.data import load_dataset
+
+    ds = load_dataset("iris")
+    data = write_csv(tmp_path / "iris.csv", ds.feature_names, ds.X[::5].tolist())
+    meta, run = exported(folder, tmp_path / "m.onnx")
+    assert [d["kind"] for d in json.loads(meta["inputs"])] == ["numeric"] * 4
+    labels = run.run(["label"], feeds(data, meta))[0]
+    assert labels.tolist() == predicted(capsys, folder, data)[1:]
+
+
+def test_a_column_kind_the_graph_can_not_express_is_named():
+    from deltagrad.data.columns import Coding
+    from deltagrad.export import columns
+    from deltagrad.export.graph import Graph
+
+    with pytest.raises(ValueError, match="column 'notes' is of kind 'text', which the ONNX "
+                                         "export can not express"):
+        columns.column_input(Graph({}), Coding("notes", "text", ""))
+
+
 def test_a_damaged_train_folder_is_refused_in_one_line(tmp_path, capsys):
     folder = tmp_path / "iris"
     assert main(["train", "--data", "iris", "--epochs", "1", "--hidden", "4", "--out",

@@ -121,6 +121,14 @@ def regress(g: Graph, meta: dict, out: Value) -> None:
 OUTPUTS = {"classification": ("probabilities", "label"), "regression": ("prediction",)}
 
 
+def described(encoder: TableEncoder, cells: list[Value]) -> list[dict]:
+    """What the metadata says of each graph input: ``{"input", "column", "kind", "dtype"}``
+    (dtype ``float32``, ``float64`` or ``string``)."""
+    return [{"input": cell.name, "column": c.name, "kind": c.kind,
+             "dtype": "string" if cell.dtype == object else cell.dtype.name}
+            for c, cell in zip(encoder.codings, cells)]
+
+
 def build(g: Graph, model: nn.Module, meta: dict, encoder: TableEncoder) -> None:
     """Fill ``g``: one input per column (``export.columns``), the preprocessing, ``model``,
     and the task's outputs; the inputs, the class names and the preprocessing go in the
@@ -128,12 +136,9 @@ def build(g: Graph, model: nn.Module, meta: dict, encoder: TableEncoder) -> None
     cells = [columns.column_input(g, c) for c in encoder.codings]
     out = g.convert(model, "", g.cast(encoded(g, encoder, cells, meta), g.float_dtype))
     (classify if meta["task"] == "classification" else regress)(g, meta, out)
-    described = [{"input": value.name, "column": c.name, "kind": c.kind,
-                  "dtype": "string" if value.dtype == object else value.dtype.name}
-                 for c, value in zip(encoder.codings, cells)]
     g.set_metadata({"kind": "deltagrad.tabular", "task": meta["task"],
                     "target": str(meta["target"]), "feature_names": meta["feature_names"],
-                    "inputs": described, "preprocessing": {
+                    "inputs": described(encoder, cells), "preprocessing": {
                         **encoder.to_dict(), "missing_values": _missing_values(meta)}})
     if meta["task"] == "classification":
         g.set_metadata({"class_names": meta["class_names"]})
