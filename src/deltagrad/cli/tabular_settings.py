@@ -59,10 +59,6 @@ def _resumed(given: dict, out: Path | None, overwrite: bool) -> dict:
     if not isinstance(saved, dict):
         raise CLIError(f"--resume: the checkpoint in {out} was not written by "
                        f"'deltagrad train'")
-    missing = sorted(set(DEFAULTS) - set(saved))
-    if missing:
-        raise CLIError(f"--resume: the checkpoint in {out} is damaged: its run settings lack "
-                       f"{missing}")
     for key, value in given.items():
         if key not in RESUMABLE and saved.get(key) != value:
             raise CLIError(f"{_option(key)} {value} differs from the interrupted run's "
@@ -92,7 +88,7 @@ def read_options(s: dict) -> dict:
 
 def check_same_data(out: Path, fingerprint: dict, data: str) -> None:
     """A resumed run must train on the very file it began with: same rows, same bytes."""
-    saved = (load_checkpoint(out / CHECKPOINT).get("run") or {}).get("data")
+    saved = (saved_run_info(out) or {}).get("data")
     if saved is None or saved == fingerprint:
         return
     if saved.get("rows") != fingerprint["rows"]:
