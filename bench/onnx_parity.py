@@ -19,7 +19,7 @@ from _util import print_table
 import deltagrad as dg
 from deltagrad import nn
 from deltagrad.cli import main as deltagrad
-from deltagrad.data import StandardScaler, load_dataset
+from deltagrad.data import Problems, StandardScaler, Table, TableEncoder, load_dataset
 from deltagrad.text import train_lm, train_tagger
 
 
@@ -75,17 +75,22 @@ def tabular_rows(tmp: Path) -> list[tuple]:
                           "-q"]) == 0
         dg.export.export_folder(folder, tmp / f"{data}.onnx")
         meta = dg.load_metadata(folder)
-        X = load_dataset(data).X.astype(np.float32)
+        ds = load_dataset(data)
+        encoder = TableEncoder.from_metadata(meta)
+        X = encoder.transform(Table.from_numbers(data, ds.X, ds.feature_names), None,
+                              Problems(data))
         with dg.no_grad():
-            out = dg.load(folder)(StandardScaler.from_dict(meta["scaler"]).transform(X)).numpy()
+            out = dg.load(folder)(X).numpy()
         if meta["task"] == "classification":
             z = np.exp(out - out.max(axis=1, keepdims=True))
             want, label = z / z.sum(axis=1, keepdims=True), "probabilities"
         else:
             want = StandardScaler.from_dict(meta["target_scaler"]).inverse_transform(out)
             label = "prediction (target units)"
-        got = _run(tmp / f"{data}.onnx", {"features": X})[0]
-        gap, rel = _diffs(got, want)
+        # one graph input per column, named after it
+        feeds = {name: ds.X[:, j].astype(np.float32) for j, name in enumerate(ds.feature_names)
+                 if name in encoder.feature_names}
+        gap, rel = _diffs(_run(tmp / f"{data}.onnx", feeds)[0], want)
         rows.append((f"deltagrad train {data}: {label}", "float32", f"{gap:.2e}", f"{rel:.2e}"))
     return rows
 

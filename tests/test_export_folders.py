@@ -57,18 +57,18 @@ def _days(cell: str) -> float:
 def feeds(path, meta: dict, rows=slice(None)) -> dict:
     """The graph's inputs for ``rows`` of the CSV file ``path``, as the file's metadata
     describes them: each column's stripped cells; numbers float32 and dates float64 days
-    since 1970-01-01 (NaN where missing), booleans and categories as strings."""
+    since 1970-01-01 (NaN where missing), text as strings."""
     with open(path, newline="") as f:
         records = list(csv.DictReader(f))[rows]
     out = {}
     for d in json.loads(meta["inputs"]):
         cells = [r[d["column"]].strip() for r in records]
-        if d["kind"] in ("numeric", "date"):
-            parse = float if d["kind"] == "numeric" else _days
+        if d["dtype"] == "string":
+            out[d["input"]] = np.array(cells, dtype=object)
+        else:
+            parse = _days if d["kind"] == "date" else float
             out[d["input"]] = np.array([np.nan if c.lower() in MISSING else parse(c)
                                         for c in cells], dtype=d["dtype"])
-        else:
-            out[d["input"]] = np.array(cells, dtype=object)
     return out
 
 
@@ -139,8 +139,9 @@ def mixed_table(path, n: int, seed: int, unseen: bool = False):
     """A table as practitioners have them: income with blanks and missing spellings in
     several cases, a plan (categorical; with ``unseen``, plans training never saw, one a
     case it never saw), autopay (boolean in mixed case, blanks; with ``unseen``, a cell that
-    is no boolean), a date with blanks and times of day, a number column called ``label``
-    (an output's name), and two targets: churn (yes/no) and spend (a number)."""
+    is no boolean), senior (0 or 1, blanks; with ``unseen``, a 2), a date with blanks and
+    times of day, a number column called ``label`` (an output's name), and two targets:
+    churn (yes/no) and spend (a number)."""
     rng = np.random.default_rng(seed)
     plans = ["basic", "plus", "pro"] + ["enterprise", "Pro"] * unseen
     pays = ["yes", "no", "Yes", "NO", "TRUE", "f"] + ["maybe"] * unseen
@@ -153,10 +154,11 @@ def mixed_table(path, n: int, seed: int, unseen: bool = False):
         churn = "yes" if (income < 50000) ^ (plan == "pro") else "no"
         rows.append([["", "NA", "n/a", "Null", "?"][i % 5] if i % 9 == 4 else f"{income:.2f}",
                      ["", "NA"][i % 2] if i % 11 == 3 else plan, "" if i % 13 == 5 else pay,
+                     "" if i % 10 == 7 else rng.integers(2 + unseen),
                      "" if i % 17 == 6 else since, rng.integers(20), churn,
                      f"{income / 1000 + 30 * (plan == 'pro') + rng.normal():.3f}"])
-    return write_csv(path, ["income", "plan", "autopay", "since", "label", "churn", "spend"],
-                     rows)
+    return write_csv(path, ["income", "plan", "autopay", "senior", "since", "label", "churn",
+                            "spend"], rows)
 
 
 @pytest.mark.parametrize("target, dropped", [("churn", "spend"), ("spend", "churn")])
@@ -169,13 +171,14 @@ def test_a_mixed_table_exports_with_its_preprocessing_and_matches_predict(
     saved = dg.load_metadata(folder)
     kinds = {c["name"]: (c["kind"], c["indicator"]) for c in saved["preprocessing"]["columns"]}
     assert kinds == {"income": ("numeric", True), "plan": ("categorical", True),
-                     "autopay": ("boolean", True), "since": ("date", True),
-                     "label": ("numeric", False)}
+                     "autopay": ("boolean", True), "senior": ("boolean", True),
+                     "since": ("date", True), "label": ("numeric", False)}
     meta, run = exported(folder, tmp_path / "m.onnx")
     inputs = {d["column"]: (d["input"], d["dtype"]) for d in json.loads(meta["inputs"])}
     # "label" is an output of a classifier, so that column's input is named apart
     assert inputs == {"income": ("income", "float32"), "plan": ("plan", "string"),
-                      "autopay": ("autopay", "string"), "since": ("since", "float64"),
+                      "autopay": ("autopay", "string"), "senior": ("senior", "float32"),
+                      "since": ("since", "float64"),
                       "label": ("label_1" if target == "churn" else "label", "float32")}
     assert json.loads(meta["preprocessing"])["columns"] == saved["preprocessing"]["columns"]
     new = mixed_table(tmp_path / "new.csv", 60, 1, unseen=True)
@@ -218,35 +221,36 @@ def preprocessing_session(encoder: TableEncoder, extra: dict | None = None):
 
 def test_the_graphs_preprocessing_is_the_encoders_on_every_kind_of_cell(tmp_path):
     """The network's inputs the graph makes equal ``TableEncoder.transform``'s: missing
-    spellings in any case, booleans in any case and a cell that is none, a category in
-    another case (unseen, so other), dates over eight centuries, leap days, times."""
+    spellings in any case, booleans in any case and a cell that is none, a boolean of
+    numbers and a 2, a category in another case (unseen, so other), dates over eight
+    centuries, leap days, times."""
     rng = np.random.default_rng(3)
     edges = ["1600-02-29", "1899-12-31", "1900-02-28", "1900-03-01", "1969-12-31",
              "1970-01-01", "2000-02-29", "2024-03-31T23:59:59", "2399-12-31T00:00:01"]
     days = np.datetime64("1600-01-01") + rng.integers(0, 292_000, 300)
     dates = edges + [str(d) for d in days[len(edges):]]
     fit_rows = [[f"{v:.3f}" if i % 7 else "", ["a", "b", "c"][i % 3] if i % 5 else "NA",
-                 ["yes", "no"][i % 2] if i % 6 else "", dates[i] if i % 19 else ""]
-                for i, v in
-                enumerate(rng.normal(0, 50, 300))]
-    header = ["x", "kind", "flag", "when"]
+                 ["yes", "no"][i % 2] if i % 6 else "", dates[i] if i % 19 else "",
+                 i % 2 if i % 8 else ""] for i, v in enumerate(rng.normal(0, 50, 300))]
+    header = ["x", "kind", "flag", "when", "bit"]
     fitted = read_table(write_csv(tmp_path / "fit.csv", header, fit_rows))
     problems = Problems("fit.csv")
     encoder = TableEncoder.fit(fitted, np.arange(150), target="", problems=problems,
                                min_frequency=1)
     problems.raise_if_any()
-    assert [c.kind for c in encoder.codings] == ["numeric", "categorical", "boolean", "date"]
-    odd = [["N/a", "A", "TRUE", ""], ["nULL", "", "mAyBe", "#N/A"], ["?", "b", "No", ""],
-           ["1e3", "#n/A", "T", "1970-01-02"]]
+    assert [c.kind for c in encoder.codings] == ["numeric", "categorical", "boolean", "date",
+                                                 "boolean"]
+    odd = [["N/a", "A", "TRUE", "", "2"], ["nULL", "", "mAyBe", "#N/A", ""],
+           ["?", "b", "No", "", "1"], ["1e3", "#n/A", "T", "1970-01-02", "0"]]
     new = write_csv(tmp_path / "new.csv", header, fit_rows + odd)
     table = read_table(new, text_columns=encoder.text_columns)
     expected = encoder.transform(table, None, problems)
     problems.raise_if_any()
     run, meta = preprocessing_session(encoder)
     got = run.run(["encoded"], feeds(new, meta))[0]
-    assert got.dtype == np.float32 and got.shape == expected.shape == (304, 15)
+    assert got.dtype == np.float32 and got.shape == expected.shape == (304, 17)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)  # x: a float32 input
-    exact = [*range(1, 10), 14]  # indicators, one-hot, boolean, day number
+    exact = [*range(1, 10), *range(14, 17)]  # indicators, one-hot, booleans, day number
     np.testing.assert_array_equal(got[:, exact], expected[:, exact])
     np.testing.assert_allclose(got[:, 10:14], expected[:, 10:14], rtol=0, atol=1e-7)  # sin, cos
 

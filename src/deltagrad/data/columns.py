@@ -55,6 +55,7 @@ class Coding:
     scale: float = 1.0
     categories: list[str] = field(default_factory=list)  # categorical
     text_as_missing: bool = False  # numeric by --numeric: cells that are no numbers
+    from_numbers: bool = False  # boolean: its training cells were numbers (0 and 1), not text
     note: str = ""  # what a user is told (not saved)
 
     @property
@@ -78,6 +79,8 @@ class Coding:
             d["categories"] = list(self.categories)
         else:
             d.update(true=list(TRUE), false=list(FALSE))
+            if self.from_numbers:
+                d["from_numbers"] = True
         return d
 
     @classmethod
@@ -89,7 +92,7 @@ class Coding:
             c = cls(name, kind, d["fill"], bool(d["indicator"]),
                     float(d.get("mean", 0.0)), float(d.get("scale", 1.0)),
                     [str(v) for v in d.get("categories", [])],
-                    bool(d.get("text_as_missing", False)))
+                    bool(d.get("text_as_missing", False)), bool(d.get("from_numbers", False)))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"a column's preprocessing is garbled ({exc})") from None
         fill_ok = isinstance(c.fill, str) if kind == "categorical" else \
@@ -187,7 +190,8 @@ def fit_coding(col: Column, kind: str, rows: np.ndarray, min_frequency: int,
         bits = boolean_bits(col)[rows]
         present = ~np.isnan(bits)
         fill = float(bits[present].mean() >= 0.5) if present.any() else 0.0
-        return Coding(col.name, kind, fill, bool((~present).any()))
+        return Coding(col.name, kind, fill, bool((~present).any()),
+                      from_numbers=col.kind == "number")
     values = col.data[rows]
     present = np.isfinite(values)  # an infinite value is a problem encode() reports
     fill = float(np.median(values[present])) if present.any() else 0.0

@@ -10,7 +10,9 @@ The graph inputs, each of shape (batch,), hold the cells as a table reader gives
   spellings (``""``, ``NA``, ``null``, ... in any case) are missing; a boolean cell that is
   no true/false spelling (true/false, yes/no, y/n, t/f, 1/0, in any case) is missing too; a
   category never seen in training goes to the ``other`` slot. Strings are looked up with
-  ``ai.onnx.ml.LabelEncoder``, every case of each spelling a key, so no locale is involved;
+  ``ai.onnx.ml.LabelEncoder``, every case of each spelling a key, so no locale is involved.
+  A boolean column whose training cells were the numbers 0 and 1 takes float32 instead:
+  1 or 0, anything else (NaN) missing;
 - ``date``: float64, days since 1970-01-01 (a time of day as a fraction), NaN for a missing
   cell. ONNX (opset 17) can not parse date strings; float64 keeps a time of day to the
   millisecond, where float32 would keep today's day numbers to about three minutes. The
@@ -31,7 +33,8 @@ import numpy as np
 from ..data.columns import FALSE, TRUE, Coding
 from .graph import ML_DOMAIN, Graph, Value
 
-#: the dtype of each kind's graph input (object: strings)
+#: the dtype of each kind's graph input (object: strings); a boolean column of numbers
+#: takes float32
 INPUT_DTYPES = {"numeric": np.dtype(np.float32), "boolean": np.dtype(object),
                 "categorical": np.dtype(object), "date": np.dtype(np.float64)}
 
@@ -43,7 +46,7 @@ def column_input(g: Graph, c: Coding) -> Value:
     if dtype is None or c.kind not in KINDS:
         raise ValueError(f"export_onnx: column {c.name!r} is of kind {c.kind!r}, which the "
                          f"ONNX export can not express (it knows {', '.join(KINDS)})")
-    return g.input(c.name, ("batch",), dtype)
+    return g.input(c.name, ("batch",), np.float32 if c.from_numbers else dtype)
 
 
 def encode(g: Graph, c: Coding, cell: Value, missing: list[str]) -> list[Value]:
@@ -62,14 +65,28 @@ def numeric(g: Graph, c: Coding, cell: Value, missing: list[str]) -> list[Value]
 
 
 def boolean(g: Graph, c: Coding, cell: Value, missing: list[str]) -> list[Value]:
-    """1 or 0 for a true or false spelling, the fill for anything else, and the indicator
-    (1 for anything else)."""
+    """1 or 0 for a true or false spelling (or the number 1 or 0), the fill for anything
+    else, and the indicator (1 for anything else)."""
+    if c.from_numbers:
+        return _number_bits(g, c, cell)
     bits = {**dict.fromkeys(spellings(TRUE), 1.0), **dict.fromkeys(spellings(FALSE), 0.0)}
     blocks = [_column(g, _lookup(g, cell, bits, float(c.fill), f"{c.name}.bit"))]
     if c.indicator:
         blocks.append(_column(g, _lookup(g, cell, dict.fromkeys(bits, 0.0), 1.0,
                                          f"{c.name}.missing")))
     return blocks
+
+
+def _number_bits(g: Graph, c: Coding, cell: Value) -> list[Value]:
+    one, zero = (g.op("Equal", [cell, g.constant(np.float32(v), "k")], cell.shape, np.bool_)
+                 for v in (1, 0))
+    as_zero = g.op("Where", [zero, g.constant(np.float64(0), "k"),
+                             g.constant(np.float64(c.fill), f"{c.name}.fill")], cell.shape,
+                   np.float64)
+    bit = g.op("Where", [one, g.constant(np.float64(1), "k"), as_zero], cell.shape,
+               hint=f"{c.name}.bit")
+    known = g.op("Or", [one, zero], cell.shape)
+    return [_column(g, bit)] + _indicator(g, c, g.op("Not", [known], cell.shape))
 
 
 def categorical(g: Graph, c: Coding, cell: Value, missing: list[str]) -> list[Value]:
