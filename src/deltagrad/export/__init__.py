@@ -14,12 +14,13 @@ Opset and IR version: models are stamped **opset 17, IR version 8** unless ``ops
 for a newer opset (up to the newest the installed ``onnx`` knows; the IR version is then the
 oldest that opset needs). Why 17: every operator the converters emit (Gemm, MatMul, Gather,
 Reshape, Concat, Softmax, LogSoftmax, ArgMax, Erf, Tanh, ...) has had its present meaning
-since opset 13-16, so a newer stamp buys nothing but excludes older runtimes; opset 17 is
-implemented by every ONNX Runtime since 1.13 (2022), and by current TensorRT, OpenVINO and
-onnx2torch; and it is the first opset with LayerNormalization, which a LayerNorm converter
-will use as one node. IR version 8 is the one opset 17 was released with, so runtimes that
-read opset 17 read the file. The tests run ONNX Runtime at opset 17 and at the newest opset
-the installed ``onnx`` writes.
+since opset 13-16 (and ``ai.onnx.ml``'s LabelEncoder, for a train folder's text columns,
+since its opset 2; the graph imports that domain at opset 3), so a newer stamp buys nothing
+but excludes older runtimes; opset 17 is implemented by every ONNX Runtime since 1.13
+(2022), and by current TensorRT, OpenVINO and onnx2torch; and it is the first opset with
+LayerNormalization, which a LayerNorm converter will use as one node. IR version 8 is the
+one opset 17 was released with, so runtimes that read opset 17 read the file. The tests run
+ONNX Runtime at opset 17 and at the newest opset the installed ``onnx`` writes.
 """
 
 from __future__ import annotations
@@ -62,14 +63,35 @@ def export_folder(folder: str | os.PathLike, path: str | os.PathLike,
                   opset: int | None = None) -> Path:
     """Write the model in ``folder`` to ``path`` as an ONNX model; return the path.
 
-    A folder from ``deltagrad train`` becomes one graph from raw feature values to the
-    prediction: input ``features`` (batch, columns) float32 in the order of the metadata's
-    ``feature_names``; the standardisation it was trained behind; the network; outputs
-    ``probabilities`` and ``label`` (class names, strings) for classification, or
-    ``prediction`` in the target's units for regression. The feature and class names go in
-    the model's metadata. A NER tagger's or language model's folder exports its network with
-    the vocabulary as metadata; any other ``dg.save`` folder its model, with its metadata.
-    A damaged folder raises ``ModelFileError``.
+    A folder from ``deltagrad train`` becomes one graph from a table's raw cells to the
+    prediction, so that ONNX Runtime alone gives what ``deltagrad predict`` gives:
+
+    - inputs: one per column the model reads, named after it (``name_1`` if an output has
+      its name), each of shape (batch,): a numeric column float32 (NaN: missing); a boolean
+      or categorical column strings, the cells stripped of surrounding spaces (the
+      missing-value spellings ``""``, ``NA``, ``N/A``, ``null``, ``NaN``, ``?``, ``#N/A`` in
+      any case are missing, a category never seen in training counts as ``other``, a boolean
+      cell that is no true/false, yes/no, y/n, t/f or 1/0 spelling as missing); a boolean
+      column trained on the numbers 0 and 1 float32; a date column float64 days since
+      1970-01-01, a time of day as a fraction (NaN: missing);
+    - inside: the preprocessing it was trained behind (missing cells filled, indicators,
+      standardisation, one-hot, the month and weekday of dates), then the network;
+    - outputs: ``probabilities`` (batch, classes) float32 and ``label`` (batch,) strings
+      for classification, or ``prediction`` (batch, targets) float32 in the target's units.
+
+    The metadata holds ``inputs`` (JSON: each input's name, column, kind and dtype),
+    ``feature_names``, ``class_names`` and ``preprocessing``. A folder from before column
+    kinds (a ``scaler`` in its metadata) exports with a float32 input per column. A NER
+    tagger's or language model's folder exports its network with the vocabulary as
+    metadata; any other ``dg.save`` folder its model, with its metadata. A damaged folder
+    raises ``ModelFileError``.
+
+    >>> import numpy as np, onnxruntime as ort                       # doctest: +SKIP
+    >>> run = ort.InferenceSession("churn.onnx")                      # doctest: +SKIP
+    >>> run.run(["label"], {"age": np.array([31, np.nan], np.float32),  # doctest: +SKIP
+    ...                     "plan": np.array(["pro", "NA"], object),
+    ...                     "signup": np.array(["2024-03-31", "2023-11-02"],
+    ...                                        "datetime64[ms]").astype(np.int64) / 86_400_000})
     """
     return _build().export_folder(folder, path, opset)
 
