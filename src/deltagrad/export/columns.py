@@ -42,11 +42,10 @@ INPUT_DTYPES = {"numeric": np.dtype(np.float32), "boolean": np.dtype(object),
 def column_input(g: Graph, c: Coding) -> Value:
     """The graph input of column ``c`` (named after it unless an output has that name); a
     ValueError names a column whose kind the export can not express."""
-    dtype = INPUT_DTYPES.get(c.kind)
-    if dtype is None or c.kind not in KINDS:
+    if c.kind not in KINDS:
         raise ValueError(f"export_onnx: column {c.name!r} is of kind {c.kind!r}, which the "
                          f"ONNX export can not express (it knows {', '.join(KINDS)})")
-    return g.input(c.name, ("batch",), np.float32 if c.from_numbers else dtype)
+    return g.input(c.name, ("batch",), np.float32 if c.from_numbers else INPUT_DTYPES[c.kind])
 
 
 def encode(g: Graph, c: Coding, cell: Value, missing: list[str]) -> list[Value]:
@@ -59,7 +58,7 @@ def encode(g: Graph, c: Coding, cell: Value, missing: list[str]) -> list[Value]:
 
 
 def numeric(g: Graph, c: Coding, cell: Value, missing: list[str]) -> list[Value]:
-    """``(x if present else fill - mean) / scale``, and the indicator."""
+    """``((x, or the fill where it is NaN) - mean) / scale``, and the indicator."""
     filled, absent = _filled(g, c, cell)
     return [_column(g, _standardised(g, c, filled))] + _indicator(g, c, absent)
 
@@ -78,6 +77,7 @@ def boolean(g: Graph, c: Coding, cell: Value, missing: list[str]) -> list[Value]
 
 
 def _number_bits(g: Graph, c: Coding, cell: Value) -> list[Value]:
+    """``boolean`` on float32 cells: 1 and 0 as they are, anything else (NaN, 2) missing."""
     one, zero = (g.op("Equal", [cell, g.constant(np.float32(v), "k")], cell.shape, np.bool_)
                  for v in (1, 0))
     as_zero = g.op("Where", [zero, g.constant(np.float64(0), "k"),
