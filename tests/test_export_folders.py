@@ -94,6 +94,8 @@ def test_classifier_with_string_labels_matches_deltagrad_predict(tmp_path, capsy
     assert main(["train", "--data", str(data), "--target", "colour", "--hidden", "8,8",
                  "--activation", "gelu", "--epochs", "5", "--out", str(folder), "-q"]) == 0
     meta, run = exported(folder, tmp_path / "m.onnx")
+    assert capsys.readouterr().err.endswith("m.onnx: 'width', 'height' -> 'probabilities', "
+                                            "'label'\n")
     assert json.loads(meta["class_names"]) == ["blue", "green", "red"]
     assert json.loads(meta["feature_names"]) == ["width", "height"] and meta["task"] == \
         "classification"

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ..data.table import names_shown
 from ..export import export_folder
 
 
@@ -17,8 +18,8 @@ def run_export(model_dir: Path, out: Path, opset: int | None) -> None:
     import onnx
 
     graph = onnx.load(str(path), load_external_data=False).graph
-    print(f"wrote {path}: {', '.join(i.name for i in graph.input)} -> "
-          f"{', '.join(o.name for o in graph.output)}", file=sys.stderr)
+    print(f"wrote {path}: {names_shown(i.name for i in graph.input)} -> "
+          f"{names_shown(o.name for o in graph.output)}", file=sys.stderr)
 
 
 def register(app: typer.Typer) -> None:
@@ -33,5 +34,6 @@ def register(app: typer.Typer) -> None:
             "--opset", help="The ONNX opset to stamp the model with. (default: 17)")] = None,
     ) -> None:
         """Write a model folder as an ONNX model (a 'train' folder with its preprocessing:
-        raw feature values in, class probabilities and labels, or the value, out)."""
+        one input per column of the table, raw cells in; class probabilities and labels, or
+        the value, out)."""
         run_export(model_dir, out, opset)
