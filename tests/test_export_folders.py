@@ -304,19 +304,43 @@ def test_a_column_kind_the_graph_can_not_express_is_named():
         columns.column_input(Graph({}), Coding("notes", "text", ""))
 
 
-def test_a_damaged_train_folder_is_refused_in_one_line(tmp_path, capsys):
-    folder = tmp_path / "iris"
-    assert main(["train", "--data", "iris", "--epochs", "1", "--hidden", "4", "--out",
-                 str(folder), "-q"]) == 0
+def _fewer_columns(meta):
+    del meta["preprocessing"]["columns"][0], meta["preprocessing"]["inputs"][0]
+    del meta["feature_names"][0]
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda meta: meta.update(class_names=["setosa"]),
+     "class_names must list the model's 3 classes"),
+    (lambda meta: meta["preprocessing"]["columns"][1].update(kind="text"),
+     r"its preprocessing is damaged \(a column's preprocessing is garbled \(kind 'text'"),
+    (_fewer_columns, "the preprocessing gives 3 inputs, the model takes 4"),
+    (lambda meta: meta["preprocessing"].update(missing_values="NA"),
+     "preprocessing.missing_values must be a list of strings"),
+])
+def test_a_damaged_train_folder_is_refused_in_one_line(train_folder, tmp_path, capsys, damage,
+                                                       message):
+    folder = train_folder(tmp_path)
     config = json.loads((folder / "config.json").read_text())
-    config["metadata"]["class_names"] = ["setosa"]
+    damage(config["metadata"])
     (folder / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ModelFileError, match="class_names must list the model's 3 classes"):
+    with pytest.raises(ModelFileError, match=message):
         dg.export.export_folder(folder, tmp_path / "m.onnx")
     capsys.readouterr()
     assert main(["export", str(folder), str(tmp_path / "m.onnx")]) == 1
     assert capsys.readouterr().err.count("\n") == 1
     assert not (tmp_path / "m.onnx").exists()
+
+
+@pytest.fixture(scope="module")
+def train_folder(tmp_path_factory):
+    """A copy, in the folder given, of one iris folder trained for the module."""
+    import shutil
+
+    trained = tmp_path_factory.mktemp("iris") / "iris"
+    assert main(["train", "--data", "iris", "--epochs", "1", "--hidden", "4", "--out",
+                 str(trained), "-q"]) == 0
+    return lambda where: shutil.copytree(trained, where / "iris")
 
 
 SENTENCES = [(["Anna", "Ng", "lives", "in", "Paris", "."], ["B-PER", "I-PER", "O", "O", "B-LOC",
