@@ -371,11 +371,20 @@ def test_ner_tagger_exports_its_network_with_the_vocabulary(tmp_path):
     word_windows = sliding_windows(ids, radius, index[words["pad"]])
     casing_windows = sliding_windows(casing_ids(sentence), radius, 0)
     assert json.loads(meta["casings"])[0] == "<pad>"
-    scores = run.run(["scores"], {"word_ids": word_windows, "casing_ids": casing_windows})[0]
+    # Each window word's prefix and suffix ids, side by side; <pad> twice past the edges.
+    affixes = json.loads(meta["affixes"])
+    known = {t: i for i, t in enumerate(affixes["tokens"])}
+    forms = [w.lower().replace("2003", "0000") for w in sentence]
+    pairs = [[known.get(a, known[affixes["unk"]]) for a in (f[:3] + "-", "-" + f[-3:])]
+             for f in forms] + [[known[affixes["pad"]]] * 2]
+    where = sliding_windows(list(range(len(sentence))), radius, len(sentence))
+    feeds = {"word_ids": word_windows, "casing_ids": casing_windows,
+             "affix_ids": np.array(pairs)[where].reshape(len(sentence), -1)}
+    scores = run.run(["scores"], feeds)[0]
     z = scores - scores.max(axis=1, keepdims=True)
     log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
     np.testing.assert_allclose(log_probs, tagger.log_probs([sentence])[0], **TOL)
-    one = run.run(["scores"], {"word_ids": word_windows[:1], "casing_ids": casing_windows[:1]})
+    one = run.run(["scores"], {k: v[:1] for k, v in feeds.items()})
     np.testing.assert_allclose(one[0], scores[:1], **TOL)
     assert json.loads(meta["tags"]) == tagger.tags
 

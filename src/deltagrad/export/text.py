@@ -25,13 +25,14 @@ def _flat_vectors(g: Graph, table, name: str, ids: Value) -> Value:
     return g.op("Reshape", [vectors, to], (ids.shape[0], size), hint=f"{name}.flat")
 
 
-def window_tagger(g: Graph, m: WindowTagger, name: str, word_ids: Value,
-                  casing_ids: Value) -> Value:
-    words = _flat_vectors(g, m.words, join(name, "words"), word_ids)
-    casings = _flat_vectors(g, m.casings, join(name, "casings"), casing_ids)
-    size = m.width * (m.words.embedding_dim + m.casings.embedding_dim)
-    both = g.op("Concat", [words, casings], (word_ids.shape[0], size), axis=1)
-    return g.convert(m.mlp, join(name, "mlp"), both)
+def window_tagger(g: Graph, m: WindowTagger, name: str, word_ids: Value, casing_ids: Value,
+                  *affix_ids: Value) -> Value:
+    """The words', casings' (and prefixes' and suffixes') vectors side by side, then the
+    MLP."""
+    tables = [("words", word_ids), ("casings", casing_ids)] + [("affixes", a) for a in affix_ids]
+    parts = [_flat_vectors(g, getattr(m, t), join(name, t), ids) for t, ids in tables]
+    joined = g.op("Concat", parts, (word_ids.shape[0], m.mlp.in_features), axis=1)
+    return g.convert(m.mlp, join(name, "mlp"), joined)
 
 
 def feed_forward_lm(g: Graph, m: FeedForwardLM, name: str, context_ids: Value) -> Value:
@@ -47,7 +48,8 @@ CONVERTERS = {WindowTagger: window_tagger, FeedForwardLM: feed_forward_lm}
 #: the graph inputs of each network: (name, shape); all are int64 ids
 INPUTS = {
     WindowTagger: lambda m: [("word_ids", ("batch", m.width)),
-                             ("casing_ids", ("batch", m.width))],
+                             ("casing_ids", ("batch", m.width))]
+    + ([("affix_ids", ("batch", 2 * m.width))] if m.affixes is not None else []),
     FeedForwardLM: lambda m: [("context_ids", ("batch", m.context))],
 }
 
@@ -65,10 +67,15 @@ def tagger_parts(tagger: NERTagger) -> tuple[WindowTagger, dict, str]:
             "tags": tagger.tags, "casings": list(CASINGS), "radius": tagger.module.radius,
             "decode": tagger.decode,
             "word_normalization": "lower case, every digit written 0"}
+    if tagger.affixes is not None:
+        meta["affixes"] = _vocabulary(tagger.affixes)
     doc = ("Window NER tagger. Inputs word_ids and casing_ids, int64 (batch, 2 * radius + "
            "1): for each word to tag, the ids of the words around it (metadata 'words', "
            "looked up after 'word_normalization'; <unk> for unknown words, <pad> past the "
-           "sentence's edges) and of their casing classes (metadata 'casings'). Output "
+           "sentence's edges) and of their casing classes (metadata 'casings'). With "
+           "metadata 'affixes', input affix_ids, int64 (batch, 2 (2 * radius + 1)): for "
+           "each window word its prefix and suffix ids, side by side (the first 3 "
+           "characters of the normalised word then '-', '-' then its last 3). Output "
            "scores (batch, tags): logits over metadata 'tags'.")
     return tagger.module, meta, doc
 

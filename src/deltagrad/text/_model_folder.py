@@ -24,10 +24,15 @@ def _embedding(rows: int, dim: int) -> dict:
 def _tagger_layers(n: dict) -> dict:
     """The built-in layers of a ``WindowTagger`` with the settings ``n`` (its ``config()``)."""
     width = 2 * n["radius"] + 1
-    return {"words": _embedding(n["num_words"], n["word_dim"]),
-            "casings": _embedding(n["num_casings"], n["casing_dim"]),
-            "mlp": _mlp(width * (n["word_dim"] + n["casing_dim"]), n["hidden"], n["num_tags"],
-                        n["activation"], n["dropout"])}
+    layers = {"words": _embedding(n["num_words"], n["word_dim"]),
+              "casings": _embedding(n["num_casings"], n["casing_dim"])}
+    per_word = n["word_dim"] + n["casing_dim"]
+    if n.get("num_affixes"):  # a prefix and a suffix vector per word
+        layers["affixes"] = _embedding(n["num_affixes"], n["affix_dim"])
+        per_word += 2 * n["affix_dim"]
+    layers["mlp"] = _mlp(width * per_word, n["hidden"], n["num_tags"], n["activation"],
+                         n["dropout"])
+    return layers
 
 
 def _lm_layers(n: dict) -> dict:
