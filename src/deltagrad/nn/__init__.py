@@ -12,14 +12,15 @@
 
 from . import functional, init
 from .layers import (GELU, MLP, Dropout, Embedding, Flatten, Identity, LeakyReLU, Linear,
-                     LogSoftmax, ReLU, Sequential, Sigmoid, Softmax, Tanh)
+                     LogSoftmax, ReLU, Residual, Sequential, Sigmoid, Softmax, Tanh)
 from .loss_modules import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss,
                            MSELoss, NLLLoss)
 from .module import LoadResult, Module, Parameter
+from .normalization import BatchNorm1d, LayerNorm
 
 __all__ = [
-    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "Embedding", "Flatten",
-    "GELU", "HuberLoss", "Identity", "L1Loss", "LeakyReLU", "Linear", "LoadResult",
-    "LogSoftmax", "MLP", "MSELoss", "Module", "NLLLoss", "Parameter", "ReLU", "Sequential",
-    "Sigmoid", "Softmax", "Tanh", "functional", "init",
+    "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "CrossEntropyLoss", "Dropout", "Embedding",
+    "Flatten", "GELU", "HuberLoss", "Identity", "L1Loss", "LayerNorm", "LeakyReLU", "Linear",
+    "LoadResult", "LogSoftmax", "MLP", "MSELoss", "Module", "NLLLoss", "Parameter", "ReLU",
+    "Residual", "Sequential", "Sigmoid", "Softmax", "Tanh", "functional", "init",
 ]

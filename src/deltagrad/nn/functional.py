@@ -1,5 +1,5 @@
-"""``deltagrad.nn.functional`` (``F``): activations, dropout, one-hot, linear, embedding and
-the losses, as plain functions of Tensors (the layers in ``layers.py`` call these).
+"""``deltagrad.nn.functional`` (``F``): activations, dropout, one-hot, linear, embedding,
+layer and batch normalisation and the losses, as plain functions of Tensors (the layers in ``layers.py`` call these).
 
 >>> import deltagrad as dg
 >>> from deltagrad.nn import functional as F
@@ -20,11 +20,12 @@ from ..backend import array_module, dtype_in, is_array, kind, mixed_devices, shi
 from . import ops
 from .losses import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy,
                      huber_loss, l1_loss, mse_loss, nll_loss)
+from .normalization import batch_norm, layer_norm
 
 __all__ = [
     "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "dropout",
-    "one_hot", "linear", "embedding", "mse_loss", "l1_loss", "huber_loss",
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss",
+    "one_hot", "linear", "embedding", "layer_norm", "batch_norm", "mse_loss", "l1_loss",
+    "huber_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss",
 ]
 
 GELU_APPROXIMATIONS = ("none", "tanh")

@@ -1,5 +1,5 @@
-"""Layers: ``Linear``, ``Sequential``, ``MLP``, ``Embedding``, activations, ``Dropout``,
-``Flatten``. Shapes are declared in ``__init__``, values filled in ``reset_parameters``,
+"""Layers: ``Linear``, ``Sequential``, ``Residual``, ``MLP``, ``Embedding``, activations,
+``Dropout``, ``Flatten`` (the normalisation layers are in ``normalization.py``). Shapes are declared in ``__init__``, values filled in ``reset_parameters``,
 as PyTorch does, so ``state_dict`` keys and shapes map one-to-one onto PyTorch's.
 """
 
@@ -18,6 +18,7 @@ from ..backend import is_array
 from . import functional as F
 from . import init, ops
 from .module import Module, Parameter
+from .normalization import BatchNorm1d, LayerNorm
 
 
 def _as_input(x):
@@ -110,6 +111,34 @@ class Sequential(Module):
 
     def __iter__(self):
         return iter(list(self._modules.values()))
+
+
+class Residual(Module):
+    """A skip connection: ``x + module(x)``. The gradient reaches ``x`` twice, through the
+    module and straight along the skip, so a deep stack of these keeps its gradients from
+    vanishing. ``module`` must return its input's shape.
+
+    >>> import numpy as np
+    >>> from deltagrad import nn
+    >>> block = nn.Residual(nn.Linear(3, 3))
+    >>> block(np.ones((2, 3), np.float32)).shape, list(block.state_dict())
+    ((2, 3), ['module.weight', 'module.bias'])
+    """
+
+    def __init__(self, module: Module):
+        super().__init__()
+        if not isinstance(module, Module):
+            raise TypeError(f"Residual: module must be a Module, got {type(module).__name__}")
+        self.module = module
+
+    def forward(self, x) -> Tensor:
+        x = _as_input(x)
+        y = self.module(x)
+        if tuple(getattr(y, "shape", ())) != tuple(x.shape):
+            raise ValueError(f"Residual: {type(self.module).__name__} maps shape "
+                             f"{tuple(x.shape)} to {tuple(getattr(y, 'shape', ()))}; x + "
+                             f"module(x) needs it to keep the shape")
+        return y + x  # y first: x may be a plain array
 
 
 # --- activations --------------------------------------------------------------------------
@@ -284,13 +313,47 @@ ACTIVATIONS = {"relu": ReLU, "leaky_relu": LeakyReLU, "tanh": Tanh, "sigmoid": S
                "gelu": GELU}
 
 
+NORMS = {"layer": LayerNorm, "batch": BatchNorm1d}
+
+
+def mlp_plan(in_features: int, hidden_sizes: tuple, out_features: int, norm: str | None,
+             residual: bool, dropout: float) -> list[tuple]:
+    """The layers of an ``MLP`` as plain tuples, built from nothing (``dg.load`` reads a
+    model file's shapes from it before allocating anything): ``("Linear", n_in, n_out)``,
+    ``("LayerNorm", n)``, ``("BatchNorm1d", n)``, ``("activation",)``, ``("Dropout",)``, and
+    ``("Residual", [those of the block])`` for a hidden block wrapped in a skip connection.
+
+    >>> mlp_plan(2, (4, 4), 1, "layer", True, 0.0)  # doctest: +NORMALIZE_WHITESPACE
+    [('Linear', 2, 4), ('LayerNorm', 4), ('activation',),
+     ('Residual', [('Linear', 4, 4), ('LayerNorm', 4), ('activation',)]), ('Linear', 4, 1)]
+    """
+    sizes = (in_features, *hidden_sizes, out_features)
+    plan = []
+    for n_in, n_out in itertools.pairwise(sizes[:-1]):
+        block = [("Linear", n_in, n_out)]
+        if norm is not None:
+            block.append((NORMS[norm].__name__, n_out))
+        block.append(("activation",))
+        if dropout > 0:
+            block.append(("Dropout",))
+        if residual and n_in == n_out:
+            plan.append(("Residual", block))
+        else:
+            plan.extend(block)
+    plan.append(("Linear", sizes[-2], sizes[-1]))
+    return plan
+
+
 class MLP(Module):
-    """A multi-layer perceptron: Linear, activation (and Dropout when ``dropout > 0``) for
-    each hidden size, then a final Linear, all in a Sequential named ``layers`` (so the
-    ``state_dict`` keys read ``layers.0.weight``, ``layers.0.bias``, ``layers.2.weight``...).
+    """A multi-layer perceptron: for each hidden size a Linear, a normalisation (with
+    ``norm="layer"`` or ``"batch"``), the activation and a Dropout (when ``dropout > 0``),
+    then a final Linear, all in a Sequential named ``layers`` (so the ``state_dict`` keys
+    read ``layers.0.weight``, ``layers.0.bias``, ``layers.2.weight``...).
 
     ``hidden_sizes`` is a list or tuple of widths (empty: a linear model). ``activation``
-    is one of "relu", "leaky_relu", "tanh", "sigmoid", "gelu". Initialisation suits the
+    is one of "relu", "leaky_relu", "tanh", "sigmoid", "gelu". With ``residual=True`` every
+    hidden block whose width equals its input's becomes ``Residual(Sequential(...))``: x +
+    block(x), a skip connection (keys ``layers.2.module.0.weight``). Initialisation suits the
     activation: He/Kaiming uniform for relu, leaky_relu and gelu, Xavier/Glorot uniform for
     tanh (gain 5/3) and sigmoid (gain 1); the output layer, which feeds no nonlinearity,
     gets Xavier uniform with gain 1; all biases start at zero.
@@ -300,15 +363,22 @@ class MLP(Module):
     >>> model = nn.MLP(2, [16, 16], 1, activation="tanh", rng=np.random.default_rng(0))
     >>> [k for k in model.state_dict()][:3]
     ['layers.0.weight', 'layers.0.bias', 'layers.2.weight']
+    >>> deep = nn.MLP(2, [8, 8], 1, norm="batch", residual=True)
+    >>> [k for k in deep.state_dict()][5:8]
+    ['layers.1.num_batches_tracked', 'layers.3.module.0.weight', 'layers.3.module.0.bias']
     """
 
     def __init__(self, in_features: int, hidden_sizes, out_features: int,
-                 activation: str = "relu", dropout: float = 0.0,
-                 rng: np.random.Generator | None = None):
+                 activation: str = "relu", dropout: float = 0.0, norm: str | None = None,
+                 residual: bool = False, rng: np.random.Generator | None = None):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"MLP: unknown activation {activation!r}; choose one of "
                              f"{sorted(ACTIVATIONS)}")
+        if norm is not None and norm not in NORMS:
+            raise ValueError(f"MLP: norm must be None, 'layer' or 'batch', got {norm!r}")
+        if not isinstance(residual, bool):
+            raise TypeError(f"MLP: residual must be True or False, got {residual!r}")
         if isinstance(hidden_sizes, numbers.Integral) and not isinstance(hidden_sizes, bool):
             hidden_sizes = (hidden_sizes,)
         if not isinstance(hidden_sizes, (list, tuple)):
@@ -318,21 +388,27 @@ class MLP(Module):
         self.hidden_sizes = tuple(check_int(h, "each hidden size", "MLP")
                                   for h in hidden_sizes)
         self.out_features = check_int(out_features, "out_features", "MLP")
-        self.activation = activation
+        self.activation, self.norm, self.residual = activation, norm, residual
         self.dropout = F.check_dropout_p(dropout, "MLP")
-        sizes = (self.in_features,) + self.hidden_sizes + (self.out_features,)
-        layers = Sequential()
-        for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
-            layers.append(Linear(n_in, n_out, rng=rng))
-            if i < len(self.hidden_sizes):
-                layers.append(ACTIVATIONS[activation]())
-                if self.dropout > 0:
-                    layers.append(Dropout(self.dropout, rng=rng))
-        self.layers = layers
+        plan = mlp_plan(self.in_features, self.hidden_sizes, self.out_features, norm,
+                        residual, self.dropout)
+        self.layers = Sequential(*[self._make(item, rng) for item in plan])
         self.reset_parameters(rng)
 
+    def _make(self, item: tuple, rng) -> Module:
+        kind, *args = item
+        if kind == "Linear":
+            return Linear(*args, rng=rng)
+        if kind == "Residual":
+            return Residual(Sequential(*[self._make(inner, rng) for inner in args[0]]))
+        if kind == "activation":
+            return ACTIVATIONS[self.activation]()
+        if kind == "Dropout":
+            return Dropout(self.dropout, rng=rng)
+        return NORMS[self.norm](*args)
+
     def reset_parameters(self, rng: np.random.Generator | None = None) -> None:
-        linears = [m for m in self.layers if isinstance(m, Linear)]
+        linears = [m for m in self.layers.modules() if isinstance(m, Linear)]
         for i, linear in enumerate(linears):
             if i == len(linears) - 1:
                 init.xavier_uniform_(linear.weight, gain=1.0, rng=rng)
@@ -344,6 +420,14 @@ class MLP(Module):
                 init.xavier_uniform_(linear.weight, gain=init.calculate_gain(self.activation),
                                      rng=rng)
             init.zeros_(linear.bias)
+        for m in self.layers.modules():
+            if isinstance(m, (LayerNorm, BatchNorm1d)):
+                m.reset_parameters()
 
     def forward(self, x) -> Tensor:
         return self.layers(x)
+
+    def extra_repr(self) -> str:
+        extras = (f", norm={self.norm!r}" if self.norm else "") + (
+            ", residual=True" if self.residual else "")
+        return f"activation={self.activation!r}{extras}" if extras else ""

@@ -1,8 +1,12 @@
-"""``Module`` (a layer or a model: parameters, sub-modules, a ``forward``) and ``Parameter``.
+"""``Module`` (a layer or a model: parameters, buffers, sub-modules, a ``forward``) and
+``Parameter``.
 
 A Module keeps its parameters and sub-modules as ordinary attributes; ``__setattr__``
 also records the name in one of two ordered dicts, so ``named_parameters`` can walk them
-in registration order and give PyTorch's dotted names (``layers.0.weight``).
+in registration order and give PyTorch's dotted names (``layers.0.weight``). Buffers
+(arrays that are state but not trained, such as batch norm's running statistics) live only
+in the ``_buffers`` dict, name -> array, and are read as attributes through
+``__getattr__``: whatever replaces an array there (``to``) is what the layer then reads.
 """
 
 from __future__ import annotations
@@ -102,6 +106,8 @@ class Module:
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_non_persistent", set())
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
@@ -126,6 +132,13 @@ class Module:
 
     # --- registration: plain attributes, plus their names in order -----------------------
 
+    def __getattr__(self, name: str):
+        # Called only when ordinary lookup fails: buffers are found here, nothing else is.
+        buffers = self.__dict__.get("_buffers")
+        if buffers is not None and name in buffers:
+            return buffers[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def __setattr__(self, name: str, value) -> None:
         params = self.__dict__.get("_parameters")
         if params is None:
@@ -134,7 +147,11 @@ class Module:
                                      f"Module.__init__() ran; call super().__init__() first")
             object.__setattr__(self, name, value)
             return
-        modules = self._modules
+        modules, buffers = self._modules, self._buffers
+        if name in buffers and not isinstance(value, (Parameter, Module)):
+            buffers[name] = _buffer_value(value, name)
+            return
+        buffers.pop(name, None)
         if isinstance(value, Parameter):
             modules.pop(name, None)
             params[name] = value
@@ -152,9 +169,36 @@ class Module:
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
+        if self._buffers.pop(name, ...) is not ...:
+            self._non_persistent.discard(name)
+            return
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, array, persistent: bool = True) -> None:
+        """Keep ``array`` as state of this module that is not trained (e.g. running
+        statistics): read and set as attribute ``name``, listed by ``named_buffers``, saved in
+        ``state_dict`` (unless ``persistent=False``) and cast by ``to``. ``None`` reserves
+        the name (nothing is saved for it).
+
+        >>> import numpy as np
+        >>> from deltagrad import nn
+        >>> m = nn.Module()
+        >>> m.register_buffer("count", np.zeros((), np.int64))
+        >>> m.count += 1
+        >>> m.state_dict()
+        {'count': array(1)}
+        """
+        _checked_name(name)
+        if name not in self._buffers and (name in self.__dict__ or hasattr(type(self), name)):
+            raise ValueError(f"register_buffer: {type(self).__name__} already has an "
+                             f"attribute {name!r}")
+        self._buffers[name] = _buffer_value(array, name)
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
+            self._non_persistent.add(name)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Set ``param`` as attribute ``name`` (for names chosen at run time)."""
@@ -222,6 +266,31 @@ class Module:
                     seen.add(id(p))
                 yield (f"{module_name}.{name}" if module_name else name), p
 
+    def named_buffers(self, prefix: str = "", recurse: bool = True
+                      ) -> Iterator[tuple[str, np.ndarray]]:
+        """(dotted name, array) for every buffer that holds an array (``bn.running_mean``)."""
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_name, module in modules:
+            for name, array in module._buffers.items():
+                if array is not None:
+                    yield (f"{module_name}.{name}" if module_name else name), array
+
+    def buffers(self, recurse: bool = True) -> Iterator[np.ndarray]:
+        """Every buffer's array, in the order of ``named_buffers``."""
+        return (array for _, array in self.named_buffers(recurse=recurse))
+
+    def _state_arrays(self):
+        """(dotted name, array) for everything ``state_dict`` holds (a parameter's ``data``,
+        a buffer), module by module, each module's parameters before its buffers (PyTorch's
+        order); a shared parameter appears under each of its names."""
+        for module_name, module in self.named_modules(remove_duplicate=False):
+            prefix = f"{module_name}." if module_name else ""
+            for name, p in module._parameters.items():
+                yield prefix + name, p.data
+            for name, array in module._buffers.items():
+                if array is not None and name not in module._non_persistent:
+                    yield prefix + name, array
+
     def apply(self, fn: Callable[[Module], None]) -> Module:
         """Call ``fn`` on every sub-module, then on this one (e.g. a custom initialisation)."""
         for child in self.children():
@@ -251,20 +320,21 @@ class Module:
     # --- weights in and out ------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of every parameter's values under its dotted name (PyTorch's keys, so the
-        weights map one-to-one; a shared parameter appears under each of its names), as
-        NumPy arrays on the host whatever the model's device."""
-        return {name: np.array(to_host(p.data), copy=True)
-                for name, p in self._named_parameters(remove_duplicate=False)}
+        """Copies of every parameter's and persistent buffer's values under its dotted name
+        (PyTorch's keys, so the weights map one-to-one; a shared parameter appears under each
+        of its names), as NumPy arrays on the host whatever the model's device."""
+        return {name: np.array(to_host(array), copy=True)
+                for name, array in self._state_arrays()}
 
     def load_state_dict(self, state_dict, strict: bool = True) -> LoadResult:
-        """Copy values into the parameters, in place (optimisers holding them keep working).
+        """Copy values into the parameters and buffers, in place (optimisers holding the
+        parameters keep working).
 
-        Each value is cast to its parameter's dtype (and copied to its device); shapes must
-        match. With ``strict`` the keys must match exactly too. Everything is checked before
-        anything is written.
+        Each value is cast to its parameter's or buffer's dtype (and copied to its device);
+        shapes must match. With ``strict`` the keys must match exactly too. Everything is
+        checked before anything is written.
         """
-        own = dict(self._named_parameters(remove_duplicate=False))
+        own = dict(self._state_arrays())
         missing = [name for name in own if name not in state_dict]
         unexpected = [name for name in state_dict if name not in own]
         if strict and (missing or unexpected):
@@ -290,17 +360,18 @@ class Module:
                                 f"{array.dtype}")
             arrays[name] = array
         for name, array in arrays.items():
-            data = own[name].data
+            data = own[name]
             if type(data) is not np.ndarray:  # another device: copy there, cast, then write
                 array = astype(to_device(array, device_of(data)), data.dtype, copy=False)
-            data[...] = array  # in place, cast to the parameter's dtype
+            data[...] = array  # in place, cast to the parameter's or buffer's dtype
         return LoadResult(missing, unexpected)
 
     def to(self, dtype_or_device) -> Module:
         """Move every parameter, gradient and buffer to a device (a Device, or a name such as
-        ``"cpu"``, ``"cuda"``, ``"cuda:1"``), or cast every parameter (and its gradient) to a
-        float dtype. In place: the same Parameter objects hold the new arrays, so move a
-        model before making its optimiser. Returns self.
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``), or cast every parameter (and its gradient) and
+        every floating-point buffer to a float dtype (integer buffers, such as counts, stay
+        integers). In place: the same Parameter objects hold the new arrays, so move a model
+        before making its optimiser. Returns self.
 
         >>> from deltagrad import nn
         >>> nn.Linear(2, 3).to("cpu").weight.device
@@ -318,6 +389,11 @@ class Module:
                 p.data = astype(p.data, native)
                 if p.grad is not None:
                     p.grad = astype(p.grad, native)
+        for module in self.modules():
+            for name, array in module._buffers.items():
+                if array is not None and kind(array.dtype) == "f":
+                    module._buffers[name] = astype(array, dtype_in(array_module(array), dt),
+                                                   copy=False)
         return self
 
     def _to_device(self, device: Device) -> Module:
@@ -325,15 +401,11 @@ class Module:
             p.data = to_device(p.data, device)
             if p.grad is not None:
                 p.grad = to_device(p.grad, device)
-        for module in self.modules():  # buffers (running statistics), where a module has them
-            buffers = module.__dict__.get("_buffers", {})
-            for name, buffer in list(buffers.items()):
-                if isinstance(buffer, Tensor):
-                    buffer.data = to_device(buffer.data, device)
-                elif buffer is not None:
-                    buffers[name] = to_device(buffer, device)
-                    if module.__dict__.get(name) is not None:
-                        object.__setattr__(module, name, buffers[name])
+        for module in self.modules():  # buffers (running statistics) are read from _buffers
+            buffers = module._buffers
+            for name, array in buffers.items():
+                if array is not None:
+                    buffers[name] = to_device(array, device)
         return self
 
     # --- printing ----------------------------------------------------------------------------
@@ -355,6 +427,19 @@ class Module:
 def _names_device(value) -> bool:
     """True for a device name: "cpu", "cuda" or "cuda:N" (other strings name dtypes)."""
     return isinstance(value, str) and (value == "cpu" or value.split(":")[0] == "cuda")
+
+
+def _buffer_value(array, name: str):
+    """What a buffer may hold: None or a numeric array, any library's (a Tensor: its data)."""
+    if array is None:
+        return None
+    array = array.data if isinstance(array, Tensor) else array
+    if isinstance(array, np.generic) or not is_array(array):
+        array = np.asarray(array)  # NumPy hands back 0-d results (count + 1) as scalars
+    if kind(array.dtype) not in "biuf":
+        raise TypeError(f"buffer {name!r} must be a numeric array or None, got "
+                        f"{type(array).__name__} of dtype {array.dtype}")
+    return array
 
 
 def _checked_name(name) -> str:

@@ -158,6 +158,67 @@ class GELUTanh(Function):
         return g * (0.5 * (1 + t) + 0.5 * xc * inner)
 
 
+class Normalize(Function):
+    """y = x̂ γ + β, x̂ = (x - μ) / σ  ->  δx = (δx̂ - mean(δx̂) - x̂ mean(δx̂ x̂)) / σ,
+    δx̂ = δy γ,  δγ = Σ δy x̂,  δβ = Σ δy  (μ, σ² and the means over the normalised axes)
+
+    The kernel of layer norm (normalised over the last axes, γ and β along them) and of batch
+    norm in training (normalised over every axis but the channels, γ and β per channel).
+    σ = √(var + eps) with the biased variance. ``stats``, a list, receives (μ, var) so that
+    batch norm updates its running statistics without a second pass over the batch.
+    """
+
+    __slots__ = ("xhat", "rstd", "axes", "param_axes", "view", "eps")
+    derived = ("xhat", "rstd")  # x̂ and 1/σ, kept from the forward pass
+    constants = ("axes", "param_axes", "view", "eps")
+    name = "normalize"
+    saves = (1,)  # γ (None without one)
+
+    def forward(self, x, w=None, b=None, *, axes: tuple, param_axes: tuple, eps: float,
+                stats: list | None = None):
+        self.axes, self.param_axes, self.eps = axes, param_axes, eps
+        self.view = tuple(n if i in param_axes else 1 for i, n in enumerate(x.shape))
+        self.xhat, self.rstd, mean, var = _standardize(x, axes, eps)
+        if stats is not None:
+            stats.append((mean, var))
+        if w is None and b is None:
+            return self.xhat
+        y = self.xhat * arrays.reshape(w, self.view) if w is not None else arrays.copy(self.xhat)
+        if b is not None:
+            y += arrays.reshape(b, self.view)  # y is a fresh array: no second temporary
+        return y
+
+    def rebuild(self, x, w=None, b=None):
+        return _standardize(x, self.axes, self.eps)[:2]
+
+    def backward(self, g):
+        (w,) = self.saved
+        xhat, rstd, axes = self.xhat, self.rstd, self.axes
+        # γ and β vary along param_axes: their gradients sum over all the other axes.
+        summed = tuple(i for i in range(g.ndim) if i not in self.param_axes)
+        gw = arrays.sum(g * xhat, axis=summed) if self.needs_grad(1) else None
+        gb = arrays.sum(g, axis=summed) if self.needs_grad(2) else None
+        gx = None
+        if self.needs_grad(0):
+            gxhat = g * arrays.reshape(w, self.view) if w is not None else g
+            gx = rstd * (gxhat - arrays.mean(gxhat, axis=axes, keepdims=True)
+                         - xhat * arrays.mean(gxhat * xhat, axis=axes, keepdims=True))
+        return gx, gw, gb
+
+
+def _standardize(x, axes: tuple, eps: float) -> tuple:
+    """(x̂, 1/σ, μ, var) over ``axes`` (kept as size 1), on an array or, as ops, a Tensor."""
+    mean = arrays.mean(x, axis=axes, keepdims=True)
+    xc = x - mean
+    var = arrays.mean(xc * xc, axis=axes, keepdims=True)  # two passes: no cancellation
+    if builds_graph(x):
+        rstd = 1 / (var + eps).sqrt()
+        return xc * rstd, rstd, mean, var
+    rstd = 1 / array_module(x).sqrt(var + eps)
+    xc *= rstd  # xc is a fresh array: x̂ without another temporary
+    return xc, rstd, mean, var
+
+
 def _shift(xp, a, axes):
     """The max along ``axes`` (kept), or 0 where it is not finite (a row of -inf)."""
     shift = arrays.max(a, axis=axes, keepdims=True)
