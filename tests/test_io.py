@@ -46,6 +46,62 @@ def test_round_trip_is_exact(tmp_path, make):
     assert np.array_equal(outputs(loaded), outputs(model))
 
 
+def trained_norm_model():
+    """A model with every normalisation layer and a skip connection, its running statistics
+    moved by two training batches."""
+    rng = np.random.default_rng(4)
+    model = nn.Sequential(
+        nn.Linear(4, 6, rng=rng), nn.BatchNorm1d(6, momentum=None),
+        nn.Residual(nn.Sequential(nn.Linear(6, 6, rng=rng), nn.LayerNorm(6, eps=1e-3),
+                                  nn.Tanh())),
+        nn.LayerNorm((6,), elementwise_affine=False), nn.BatchNorm1d(6, affine=False),
+        nn.BatchNorm1d(6, track_running_stats=False), nn.Linear(6, 2, rng=rng))
+    for _ in range(2):
+        model(rng.normal(size=(8, 4)).astype(np.float32))
+    return model
+
+
+@pytest.mark.parametrize("make", [
+    trained_norm_model,
+    lambda: nn.MLP(4, [8, 8, 8], 2, norm="batch", residual=True, dropout=0.1,
+                   rng=np.random.default_rng(5)),
+    lambda: nn.MLP(4, [8, 8], 2, activation="gelu", norm="layer", rng=np.random.default_rng(6)),
+], ids=["norm-layers", "mlp-batch-residual", "mlp-layer"])
+def test_round_trip_with_buffers_is_exact(tmp_path, make):
+    model = make()
+    loaded = dg.load(dg.save(model, tmp_path / "m"))
+    assert repr(loaded) == repr(model)
+    saved, back = model.state_dict(), loaded.state_dict()
+    assert list(saved) == list(back)
+    for name in saved:
+        assert saved[name].dtype == back[name].dtype and np.array_equal(saved[name], back[name])
+    assert np.array_equal(outputs(loaded), outputs(model))
+
+
+def test_buffers_are_saved_as_their_dtype_and_float64_models_load_as_float64(tmp_path):
+    from safetensors.numpy import load_file
+
+    model = nn.MLP(3, [4], 2, norm="batch").to(np.float64)
+    folder = dg.save(model, tmp_path / "m")
+    tensors = load_file(folder / "model.safetensors")
+    assert tensors["layers.1.num_batches_tracked"].dtype == np.int64
+    assert tensors["layers.1.running_var"].dtype == np.float64
+    loaded = dg.load(folder)
+    assert loaded.layers[1].running_mean.dtype == np.float64
+    assert loaded.layers[1].num_batches_tracked.dtype == np.int64
+
+
+def test_an_mlp_file_from_before_norm_and_residual_still_loads(tmp_path):
+    model = nn.MLP(4, [5], 2, rng=np.random.default_rng(0))
+    folder = dg.save(model, tmp_path / "m")
+    config = json.loads((folder / "config.json").read_text())
+    assert "norm" not in config["architecture"]  # left at their defaults: not written
+    assert "residual" not in config["architecture"]
+    assert np.array_equal(outputs(dg.load(folder)), outputs(model))
+    with_norm = dg.save(nn.MLP(4, [5], 2, norm="layer"), tmp_path / "n")
+    assert json.loads((with_norm / "config.json").read_text())["architecture"]["norm"] == "layer"
+
+
 def test_embedding_and_float64_models_keep_their_dtype(tmp_path):
     emb = nn.Embedding(10, 3, rng=np.random.default_rng(0)).to(np.float64)
     loaded = dg.load(dg.save(emb, tmp_path / "e"))

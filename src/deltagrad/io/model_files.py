@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import nn
 from ..backend import as_device
-from .architecture import build, describe, parameter_shapes
+from .architecture import build, describe, tensor_shapes
 from .atomic import atomic_write_bytes, atomic_write_text
 from .errors import ModelFileError
 from .jsonio import dumps, loads
@@ -29,7 +29,7 @@ WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 FORMAT = "deltagrad.model"
 FORMAT_VERSION = 1
-_DTYPES = ("float16", "float32", "float64")
+_DTYPES = ("float16", "float32", "float64", "int64")  # int64: counts kept as buffers
 
 
 def _folder(path, fn: str) -> Path:
@@ -63,7 +63,7 @@ def save(model: nn.Module, path: str | os.PathLike, metadata: dict | None = None
     state = model.state_dict()
     for name, array in state.items():
         if array.dtype.name not in _DTYPES:
-            raise ValueError(f"save: parameter {name!r} has dtype {array.dtype}; model files "
+            raise ValueError(f"save: tensor {name!r} has dtype {array.dtype}; model files "
                              f"hold {', '.join(_DTYPES)}")
     weights = pack(state, metadata={"format": FORMAT})
     config = {
@@ -195,14 +195,14 @@ def load(path: str | os.PathLike, device=None) -> nn.Module:
             f"which dg.load can not rebuild; build the model in your code and call "
             f"model.load_state_dict(dg.load_state_dict({str(folder)!r}))")
     try:
-        implied = parameter_shapes(spec)
+        implied = tensor_shapes(spec)
     except (ValueError, RecursionError) as exc:
         raise ModelFileError(f"{where}: bad architecture: {exc}") from None
     manifest = config["tensors"]
     for name, shape in implied.items():
         listed = manifest.get(name)
         if listed is None:
-            raise ModelFileError(f"{where}: the architecture has parameter {name!r} of shape "
+            raise ModelFileError(f"{where}: the architecture has tensor {name!r} of shape "
                                  f"{shape}, but the tensor list lacks it")
         if tuple(listed["shape"]) != shape:
             raise ModelFileError(f"{where}: the architecture gives {name!r} shape {shape}, but "
@@ -216,7 +216,7 @@ def load(path: str | os.PathLike, device=None) -> nn.Module:
         model = build(spec, np.random.default_rng(0))
     except (ValueError, RecursionError) as exc:
         raise ModelFileError(f"{where}: bad architecture: {exc}") from None
-    dtypes = {a.dtype for a in state.values()}
+    dtypes = {a.dtype for a in state.values() if a.dtype.kind == "f"}
     if len(dtypes) == 1:
         model.to(dtypes.pop())
     model.load_state_dict(state)

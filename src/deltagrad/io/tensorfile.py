@@ -18,7 +18,8 @@ def pack(tensors: dict[str, np.ndarray], metadata: dict[str, str] | None = None)
     # safetensors is imported when a file is written, so that import deltagrad needs NumPy only
     from safetensors.numpy import save
 
-    arrays = {name: np.ascontiguousarray(array) for name, array in tensors.items()}
+    # asarray(order="C") rather than ascontiguousarray, which turns a 0-d count into shape (1,)
+    arrays = {name: np.asarray(array, order="C") for name, array in tensors.items()}
     return save(arrays, metadata=metadata)
 
 
