@@ -311,3 +311,61 @@ def test_tanh_and_exp_of_large_inputs_without_nan():
         y.sum().backward()
     np.testing.assert_array_equal(y.data, [-1.0, 1.0])
     np.testing.assert_array_equal(x.grad, [0.0, 0.0])
+
+
+# --- .grad of a non-leaf, and in-place updates ---------------------------------------------
+
+
+def test_reading_grad_of_a_non_leaf_warns_and_says_how_to_update_in_place():
+    W = dg.tensor([1.0, 2.0], requires_grad=True)
+    (W * W).sum().backward()
+    W = W - 0.1 * W.grad  # the update a student writes first: W is now made by an op
+    (W * W).sum().backward()
+    with pytest.warns(UserWarning, match=r"made by op 'sub', not a leaf.*W.data -= lr \* W.grad"
+                                         r".*with dg.no_grad\(\): W -= lr \* W.grad"):
+        assert W.grad is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert dg.tensor([1.0], requires_grad=True).grad is None  # a leaf: no warning
+        assert (dg.tensor([1.0]) * 2).grad is None  # needs no grad: no warning
+
+
+def test_in_place_update_inside_no_grad_keeps_the_leaf():
+    W = dg.tensor([1.0, 2.0], requires_grad=True)
+    data = W.data
+    for _ in range(2):
+        W.grad = None
+        (W * W).sum().backward()
+        with dg.no_grad():
+            W -= 0.25 * W.grad
+    assert W.is_leaf and W.requires_grad and W.data is data
+    np.testing.assert_allclose(W.data, [0.25, 0.5])
+    with dg.no_grad():
+        W *= 2
+        W /= dg.tensor([2.0, 4.0])
+        W += 1
+    np.testing.assert_allclose(W.data, [1.25, 1.25])
+
+
+def test_in_place_update_of_a_leaf_that_requires_grad_is_refused_while_recording():
+    W = dg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match=r"-=.*W.data -= lr \* W.grad.*dg.no_grad"):
+        W -= 1.0
+    np.testing.assert_allclose(W.data, [1.0, 2.0])
+
+
+def test_in_place_operators_elsewhere_record_a_new_tensor_as_before():
+    x = dg.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 2
+    h_before = h
+    h += x  # h is made by an op: a new node, the graph stays right
+    assert h is not h_before
+    total = dg.tensor(0.0)
+    total += h.sum()  # a constant accumulating a graph: a new node too
+    total.backward()
+    np.testing.assert_allclose(x.grad, [3.0, 3.0])
+    c = dg.tensor([1.0, 2.0])
+    c += np.array([1.0, 1.0])  # nothing requires grad: in place
+    np.testing.assert_allclose(c.data, [2.0, 3.0])
+    with pytest.raises(ValueError, match=r"tensor \+=: can not update a tensor of shape \(2,\)"):
+        c += np.ones(3)

@@ -194,10 +194,10 @@ def _accumulate_leaf(t, g, handed_out: set) -> None:
         # A view, or an array another leaf (or the caller) already holds; a library whose
         # arrays do not say whether they are views (no .base) gets a copy to be safe.
         g = arrays.copy(g)
-    if t.grad is None:
-        t.grad = g
+    if t._grad is None:
+        t._grad = g
         handed_out.add(id(g))
     else:
         # Out of place: the old .grad may be shared with the caller; never write into it.
-        total = t.grad + g
-        t.grad = np.asarray(total) if isinstance(total, np.generic) else total  # 0-d
+        total = t._grad + g
+        t._grad = np.asarray(total) if isinstance(total, np.generic) else total  # 0-d

@@ -7,6 +7,7 @@ op from ``ops/``; the maths of each op, forward and backward, is in that op's cl
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from .ops import elementwise as ew
 from .ops import index as ix
 from .ops import linalg, reduce
 from .ops import shape as shape_ops
-from .recording import apply
+from .recording import apply, grad_mode
 
 
 def _array(x, like):
@@ -47,7 +48,7 @@ class Tensor:
     array([2., 4., 6.], dtype=float32)
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "__weakref__")
+    __slots__ = ("data", "_grad", "requires_grad", "_node", "__weakref__")
     __array_ufunc__ = None  # ndarray <op> Tensor defers to Tensor's reflected operator
     __hash__ = object.__hash__  # == is elementwise, identity stays the hash
     apply = staticmethod(apply)
@@ -58,7 +59,7 @@ class Tensor:
         array = _to_array(data, dtype)
         if device is not None:
             array = to_device(array, device)
-        self.data, self.grad, self._node = array, None, None
+        self.data, self._grad, self._node = array, None, None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -66,7 +67,7 @@ class Tensor:
     @classmethod
     def _make(cls, data, node: Function | None) -> Tensor:
         t = object.__new__(Tensor)
-        t.data, t.grad, t.requires_grad, t._node = data, None, node is not None, node
+        t.data, t._grad, t.requires_grad, t._node = data, None, node is not None, node
         return t
 
     # --- properties -------------------------------------------------------------------
@@ -108,6 +109,19 @@ class Tensor:
     @property
     def T(self) -> Tensor:
         return self.transpose()
+
+    @property
+    def grad(self):
+        """The gradient ``backward()`` accumulated into this leaf (an array of its shape and
+        dtype), or None. Only leaves get one: reading it on a tensor made by an op warns, as
+        PyTorch does, since that is how a lost parameter shows up (see ``_warn_not_a_leaf``)."""
+        if self._node is not None and self.requires_grad:
+            _warn_not_a_leaf(self)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        self._grad = value
 
     @property
     def is_leaf(self) -> bool:
@@ -178,6 +192,48 @@ class Tensor:
         return data if dtype is None else data.astype(dtype, copy=False)
 
     # --- arithmetic operators ---------------------------------------------------------
+    # In place (``w -= lr * w.grad``): on the data itself where no graph is recorded (inside
+    # dg.no_grad(), or nothing requires grad); refused on a leaf that requires grad while a
+    # graph is recorded (it would stop being the leaf that is trained); otherwise a recorded
+    # op giving a new tensor, as Python's ``x = x + y``.
+
+    def __iadd__(self, other):
+        return self._in_place(other, "+=", self.__add__)
+
+    def __isub__(self, other):
+        return self._in_place(other, "-=", self.__sub__)
+
+    def __imul__(self, other):
+        return self._in_place(other, "*=", self.__mul__)
+
+    def __itruediv__(self, other):
+        return self._in_place(other, "/=", self.__truediv__)
+
+    def _in_place(self, other, symbol: str, out_of_place):
+        recording = grad_mode.enabled and (self.requires_grad
+                                           or getattr(other, "requires_grad", False))
+        if recording and not (self.requires_grad and self._node is None):
+            return out_of_place(other)  # a new node, as Python's x = x + y would give
+        if recording:
+            raise ValueError(
+                f"tensor {symbol} ...: an in-place change of a leaf that requires grad can not "
+                f"be recorded in the graph; update its values with t.data {symbol} ... (e.g. "
+                f"W.data -= lr * W.grad) or inside `with dg.no_grad():`")
+        data, operand = self.data, _data(_array(other, self))  # lists: on self's device
+        try:
+            if symbol == "+=":
+                data += operand
+            elif symbol == "-=":
+                data -= operand
+            elif symbol == "*=":
+                data *= operand
+            else:
+                data /= operand
+        except (ValueError, TypeError) as exc:  # the library's words, with shapes and dtypes
+            raise type(exc)(f"tensor {symbol}: can not update a tensor of shape {self.shape} "
+                            f"and dtype {self.dtype} in place with "
+                            f"{tuple(getattr(operand, 'shape', ()))} ({exc})") from None
+        return self
 
     def __add__(self, other):
         return apply(ew.Add, self, _array(other, self))
@@ -354,6 +410,15 @@ class Tensor:
         if self.requires_grad:
             extras += ", requires_grad=True"
         return f"tensor({body}{extras})"
+
+
+def _warn_not_a_leaf(t: Tensor) -> None:
+    warnings.warn(
+        f"reading .grad of a tensor made by op '{t._node.name}', not a leaf: backward() fills "
+        f".grad only for leaves, so it stays None. If this was a parameter, an update such as "
+        f"`W = W - lr * W.grad` replaced it by a new tensor; update it in place instead: "
+        f"`W.data -= lr * W.grad`, or `with dg.no_grad(): W -= lr * W.grad`",
+        UserWarning, stacklevel=3)
 
 
 def _normalize_index(index, tensor: Tensor):
