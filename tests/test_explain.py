@@ -9,6 +9,7 @@ text dg.explain writes, reproduce them to the digits the post prints.
 """
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -271,3 +272,65 @@ def test_the_trace_in_the_docs_is_what_explain_writes_today():
     _, E_total, names = scalar_network()
     assert str(dg.explain(E_total, names=names, decimals=9, file=None)) + "\n" == \
         trace.read_text(encoding="utf-8")
+
+
+# --- what a student tripped on -------------------------------------------------------------------
+
+
+def test_matrices_line_up_under_their_first_row():
+    W = dg.tensor(np.array([[1.0, -2.0], [3.0, 4.0]]), requires_grad=True)
+    x = np.array([[0.5, 1.0], [2.0, -1.0]])
+    h = x @ W
+    loss = (h * h).sum()
+    text = str(dg.explain(loss, names={"W": W, "h": h, "x": x, "loss": loss}, file=None))
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.rstrip().endswith("],") and "[[" in line:  # the first row of a matrix
+            column = line.index("[[") + 1
+            follower = lines[i + 1]
+            assert follower[:column].strip() == "" and follower[column] == "[", (line, follower)
+    assert "   W = [[1, -2],\n        [3, 4]]" in text  # the inputs, aligned as well
+
+
+def test_rule_letters_that_clash_with_the_users_names_are_renamed():
+    x = dg.tensor(np.float64(0.5), requires_grad=True)
+    a = x.tanh()
+    b = a * x
+    ex = dg.explain(b, names={"x": x, "a": a, "b": b}, file=None)
+    tanh = next(s for s in ex.steps if s.op == "tanh")
+    assert tanh.binding == "z = a, u = x"  # not "z = a, a = x"
+    assert tanh.rule == "z = tanh u  ->  δu = δz * (1 - z²)"
+    mul = next(s for s in ex.steps if s.op == "mul")
+    assert mul.binding == "z = b, u = a, v = x"  # not "z = b, a = a, b = x"
+    assert mul.rule == "z = u * v  ->  δu = δz * v,  δv = δz * u"
+    # no clash, no renaming: the rule as the op's docstring writes it
+    y = x.tanh()
+    ex = dg.explain(y, names={"x_in": x, "y_out": y}, file=None)
+    assert ex.steps[0].rule.startswith("z = tanh a") and ex.steps[0].binding == "z = y_out, a = x_in"
+
+
+def test_inputs_without_grad_show_their_value_or_their_name():
+    w = dg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    X = np.array([[1.0, 0.0], [0.5, 2.0]])
+    target = dg.tensor(np.array([1.0, -1.0]))
+    out = X @ w
+    err = (out - target) * 0.5
+    loss = (err * err + 3.0).sum()
+    text = str(dg.explain(loss, names={"w": w, "X": X, "out": out, "target": target,
+                                       "err": err, "loss": loss}, file=None))
+    assert "out = matmul(X, w)" in text  # a plain array passed by name: its name is used
+    rows = re.search(r"\n(   X +=) \[\[1, 0\],\n( +)\[0.5, 2\]\]   \(needs no gradient\)", text)
+    assert rows and len(rows.group(2)) == len(rows.group(1)) + 2  # the rows line up
+    assert "sub1 = sub(out, target)" in text
+    assert re.search(r"\n   target +\= \[1, -1\]   \(needs no gradient\)", text)
+    assert "err = mul(sub1, 0.5)" in text and "add(mul1, 3)" in text  # numbers in place
+    assert "const" not in text
+    unnamed = dg.explain((w * np.array([3.0, 4.0])).sum(), names={"w": w}, file=None)
+    assert "mul1 = mul(w, const1)" in str(unnamed)
+    assert re.search(r"\n   const1 += \[3, 4\]   \(needs no gradient\)", str(unnamed))
+
+
+def test_every_leaf_shows_its_value():
+    w = dg.tensor(np.array([0.25, -4.0]), requires_grad=True)
+    text = str(dg.explain((w * w).sum(), names={"w": w}, file=None))
+    assert "The inputs that get a gradient:\n   w = [0.25, -4]" in text

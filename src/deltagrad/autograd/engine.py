@@ -174,7 +174,7 @@ def _propagate(root_node, seed, to_leaf, stop_at, create_graph, free_graph) -> N
             else:
                 pending[child] = previous + gi  # a fork: the δ's of both uses sum
         if free_graph:
-            node.inputs, node.saved, node.graph_view = FREED, None, None
+            node.inputs, node.saved, node.graph_view, node.given = FREED, None, None, None
 
 
 def _in_dtypes_of(inputs, grads) -> tuple:

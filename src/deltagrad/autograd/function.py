@@ -81,8 +81,10 @@ class Function:
     # inputs: the input Tensors that need a gradient (None for the others); saved: what
     # ``saves`` names, as arrays; sequence: creation number; graph_view: the saved and
     # derived values as Tensors, kept while higher-order graphs are recorded; made_in: the
-    # Module whose call returned this node's value (set by ``Module.__call__``, for names).
-    __slots__ = ("inputs", "saved", "sequence", "graph_view", "made_in")
+    # Module whose call returned this node's value (set by ``Module.__call__``, for names);
+    # given: the values of the inputs that need no gradient (None in the places of those
+    # that do), set only where there are some, so that dg.explain and pictures can show them.
+    __slots__ = ("inputs", "saved", "sequence", "graph_view", "made_in", "given")
     name = "op"
     # Wording for a ValueError raised by forward on incompatible shapes, e.g.
     # "add: shapes (2, 3) and (4, 5) can not be broadcast together".

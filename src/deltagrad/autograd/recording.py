@@ -140,9 +140,16 @@ def apply(op: type[Function], *inputs, **params):
         return tensor._make(out, None)
     # Plain loops below: before Python 3.12 a comprehension costs a function call per op.
     needing = []  # the inputs backward hands a gradient to (None for the others)
+    constant = False
     for x in inputs:
-        needing.append(x if getattr(x, "requires_grad", False) else None)
+        if getattr(x, "requires_grad", False):
+            needing.append(x)
+        else:
+            needing.append(None)
+            constant = True
     fn.inputs = tuple(needing)
+    if constant:  # what the others were (a reference, no copy), for whoever explains the graph
+        fn.given = tuple([None if x is not None else a for x, a in zip(needing, arrays)])
     fn.sequence = next(node_counter)
     saved = []  # what backward reads (``saves``): inputs by position, OUTPUT for the result
     for i in op.saves:

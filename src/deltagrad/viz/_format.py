@@ -90,3 +90,30 @@ def format_value(value, digits: int = 4, max_elements: int = 16, shape: bool = T
 
 def shape_of(value) -> tuple:
     return value.shape if isinstance(value, Stats) else tuple(np.shape(value))
+
+
+def hang(prefix: str, text: str) -> str:
+    """``prefix + text``, the later lines of a multi-line ``text`` (a matrix) indented to
+    start under its first character, so that the rows of a matrix line up.
+
+    >>> print(hang("   δW = ", "[[1, 2],\\n [3, 4]]"))
+       δW = [[1, 2],
+             [3, 4]]
+    """
+    return prefix + text.replace("\n", "\n" + " " * len(prefix))
+
+
+def sum_of(head: str, parts, total, fmt, tail: str = "") -> str:
+    """``head = total`` or, for a δ that is a sum over several branches (``parts``, each
+    with ``.via`` and ``.delta``), ``head = a (via f) + b (via g) = total``: on one line when
+    every term fits on one, else one term under the other."""
+    if len(parts) <= 1:
+        return hang(head + "= ", fmt(total) + tail)
+    texts = [fmt(p.delta) for p in parts]
+    if not any("\n" in t for t in texts + [fmt(total)]):
+        terms = " + ".join(f"{t} (via {p.via})" for t, p in zip(texts, parts))
+        return hang(head + "= ", f"{terms} = {fmt(total)}{tail}")
+    under = " " * len(head)
+    lines = [hang((head + "= ") if i == 0 else (under + "+ "), f"{t}   (via {p.via})")
+             for i, (t, p) in enumerate(zip(texts, parts))]
+    return "\n".join(lines + [hang(under + "= ", fmt(total) + tail)])

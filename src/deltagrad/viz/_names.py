@@ -1,10 +1,11 @@
 """Names for what a picture or a trace shows: the user's names first, then made-up ones.
 
 A student writes ``δout_h1``, not ``δ<tensor at 0x7f...>``. The user may pass ``names``: a
-mapping from names to Tensors or Modules (``names=locals()`` works: other values, and names
-starting with ``_``, are skipped), or one Module. A named intermediate tensor names the op
-that made it; a Module names its parameters with their dotted names (``fc.weight``),
-prefixed by its key in the mapping.
+mapping from names to Tensors, Modules or arrays (``names=locals()`` works: other values,
+and names starting with ``_``, are skipped), or one Module. A named intermediate tensor names
+the op that made it; a Module names its parameters with their dotted names (``fc.weight``),
+prefixed by its key in the mapping; an array (or a tensor that needs no gradient) names the
+constant input it is, where an op was given that very array.
 Parameters of a model whose call made the graph are called by their ``state_dict`` names
 (``layers.0.weight``) unless named otherwise (``Module.__call__`` notes the Module in the
 node of the value it returns, ``made_in``). Everything else is named after its op and its
@@ -16,7 +17,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
+import numpy as np
+
 from ..autograd.tensor import Tensor
+from ..backend import is_array
 from ..nn.module import Module, Parameter
 
 
@@ -57,6 +61,9 @@ class Namer:
                 self.by_leaf.setdefault(id(value), name)
                 if not value.requires_grad:  # it reaches ops as a constant array
                     self.by_array.setdefault(id(value.data), name)
+        elif is_array(value) and not isinstance(value, np.generic):
+            self._keep.append(value)
+            self.by_array.setdefault(id(value), name)
 
     def add_models(self, models: list[Module]) -> None:
         """Name each model's parameters by their ``state_dict`` names where the user did
@@ -76,23 +83,37 @@ class Namer:
         """The name of an op node's output (made up on first request, in the order asked)."""
         name = self.by_node.get(node)
         if name is None:
-            name = self.by_node[node] = self._fresh(node.name)
+            name = self.by_node[node] = self.fresh(node.name)
         return name
 
     def leaf(self, t: Tensor) -> str:
         name = self.by_leaf.get(id(t))
         if name is None:
-            name = self._fresh("param" if isinstance(t, Parameter) else "leaf")
+            name = self.fresh("param" if isinstance(t, Parameter) else "leaf")
             self.by_leaf[id(t)] = name
             self._keep.append(t)
         return name
 
-    def _fresh(self, stem: str) -> str:
+    def keep(self, value) -> None:
+        """Hold ``value`` for as long as this namer lives (its id names it)."""
+        self._keep.append(value)
+
+    def fresh(self, stem: str) -> str:
         used = set(self.by_node.values()) | set(self.by_leaf.values())
         while True:
             k = self._counts[stem] = self._counts.get(stem, 0) + 1
             if f"{stem}{k}" not in used:
                 return f"{stem}{k}"
+
+
+def constant_inputs(node) -> list[tuple]:
+    """(input Tensor or None, the value given where it is None) for each input of ``node``:
+    a constant's value where the graph kept it, ``...`` where it did not, None for an input
+    that was not given (an absent bias)."""
+    given = getattr(node, "given", None)
+    if given is None:
+        return [(x, ...) for x in node.inputs]
+    return list(zip(node.inputs, given))
 
 
 def models_behind(nodes) -> list[Module]:
@@ -114,7 +135,8 @@ def _items(names, where: str):
                         f"example locals()) or a Module, got {type(names).__name__}")
     items = []
     for name, value in names.items():
-        if isinstance(value, (Tensor, Module)):
+        if isinstance(value, (Tensor, Module)) or (is_array(value)
+                                                   and not isinstance(value, np.generic)):
             if isinstance(name, str) and name.startswith("_"):
                 continue  # IPython's _, _3, ... and private helpers in locals()
             if not isinstance(name, str):

@@ -20,8 +20,8 @@ import numpy as np
 from ..autograd.engine import GraphFreedError, forward_order, sum_to_shape
 from ..autograd.tensor import Tensor
 from ..nn.module import Parameter
-from ._format import Snapshot, format_value, shape_of, snapshot
-from ._names import Namer, models_behind, rule_of
+from ._format import Snapshot, format_value, hang, shape_of, snapshot, sum_of
+from ._names import Namer, constant_inputs, models_behind, rule_of
 from ._observe import observing
 
 _KEEP = 4096  # arrays up to this size are kept whole (for .delta()); larger ones summarised
@@ -59,6 +59,7 @@ class Step:
     delta: Snapshot  # their sum: δ of this node's output
     inputs: list[InputDelta] = field(default_factory=list)
     binding: str = ""  # which value each letter of the rule stands for, e.g. "z = f, a = x"
+    constants: list[tuple[str, Snapshot]] = field(default_factory=list)  # arrays, by name
 
 
 @dataclass
@@ -70,6 +71,7 @@ class LeafGradient:
     delta: Snapshot
     is_parameter: bool
     had_grad: bool  # .grad held a value before: the pass added to it
+    value: Snapshot | None = None  # the leaf's value when the pass ran
 
 
 class Explanation:
@@ -105,44 +107,43 @@ class Explanation:
     def _fmt(self, value) -> str:
         return format_value(value, self.digits, self.max_elements, decimals=self.decimals)
 
-    def _sum(self, parts: list[Part], total) -> str:
-        if len(parts) <= 1:
-            return self._fmt(total)
-        terms = " + ".join(f"{self._fmt(p.delta)} (via {p.via})" for p in parts)
-        return f"{terms} = {self._fmt(total)}"
-
     def __str__(self) -> str:
-        r = self.root
-        lines = [(f"Backward pass from {r} = {self._fmt(self.root_value)}, "
-                  f"in reverse topological order."),
+        r, fmt = self.root, self._fmt
+        lines = [hang(f"Backward pass from {r} = ", fmt(self.root_value)
+                      + ", in reverse topological order."),
                  (f"δv stands for ∂{r}/∂v. Each step applies the op's local rule to the δ "
-                  f"arriving from above."), "",
-                 f"δ{r} = {self._fmt(self.seed)}   (the seed: ∂{r}/∂{r})"]
+                  f"arriving from above.")]
+        if self.leaves:
+            lines += ["", "The inputs that get a gradient:"]
+            lines += [hang(f"   {leaf.name} = ", fmt(leaf.value)) for leaf in self.leaves]
+        lines += ["", f"δ{r} = {fmt(self.seed)}   (the seed: ∂{r}/∂{r})"]
         width = max([len(f"δ{n}") for s in self.steps for n in [s.name]
-                     + [i.name for i in s.inputs]] + [4])
+                     + [i.name for i in s.inputs] + [c for c, _ in s.constants]] + [4])
         for step in self.steps:
-            lines += ["", f"{step.index}. {step.expression} = {self._fmt(step.value)}",
-                      f"   {'rule':<{width}}    {step.rule}"]
+            lines += ["", hang(f"{step.index}. {step.expression} = ", fmt(step.value))]
+            lines += [hang(f"   {name:<{width}}  = ", fmt(value) + "   (needs no gradient)")
+                      for name, value in step.constants]
+            lines.append(f"   {'rule':<{width}}    {step.rule}")
             if step.binding:
                 lines.append(f"   {'here':<{width}}    {step.binding}")
-            lines += [
-                      f"   {'δ' + step.name:<{width}}  = {self._sum(step.parts, step.delta)}"]
+            lines.append(sum_of(f"   {'δ' + step.name:<{width}}  ", step.parts, step.delta,
+                                fmt))
             for inp in step.inputs:
-                how = "+=" if inp.branches > 1 else "="
-                text = self._fmt(inp.delta)
+                text = fmt(inp.delta)
                 if inp.broadcast_from is not None:
                     text += (f"   (summed over the broadcast axes: {inp.broadcast_from} -> "
                              f"{shape_of(inp.delta)})")
                 if inp.branches > 1:
                     text += f"   (one of {inp.branches} branches)"
-                lines.append(f"   {'δ' + inp.name:<{width}} {how:>2} {text}")
+                how = "+=" if inp.branches > 1 else "="
+                lines.append(hang(f"   {'δ' + inp.name:<{width}} {how:>2} ", text))
         if self.leaves:
             lines += ["", "Accumulated into .grad:"]
             for leaf in self.leaves:
                 kind = "parameter" if leaf.is_parameter else "leaf"
                 added = "   (added to the .grad it already had)" if leaf.had_grad else ""
-                lines.append(f"   {leaf.name}.grad {'+' if leaf.had_grad else ' '}= "
-                             f"{self._sum(leaf.parts, leaf.delta)}   [{kind}]{added}")
+                lines.append(sum_of(f"   {leaf.name}.grad {'+' if leaf.had_grad else ' '}",
+                                    leaf.parts, leaf.delta, fmt, f"   [{kind}]{added}"))
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -191,8 +192,11 @@ def explain(loss: Tensor, grad=None, *, names=None, digits: int = 4,
         raise ValueError("explain: the tensor does not require grad, so there is no backward "
                          "pass to explain (no input had requires_grad=True, or it was computed "
                          "inside dg.no_grad())")
+    def fmt(value) -> str:
+        return format_value(value, digits, max_elements, decimals=decimals)
+
     try:
-        recorder = _Recorder(loss, Namer(names, "explain: names"))
+        recorder = _Recorder(loss, Namer(names, "explain: names"), fmt)
     except GraphFreedError as error:
         raise GraphFreedError(f"explain: {error}, and call dg.explain(loss) instead of "
                               f"loss.backward() (it runs the backward pass itself)") from None
@@ -207,22 +211,24 @@ def explain(loss: Tensor, grad=None, *, names=None, digits: int = 4,
 
 
 class _Recorder:
-    """Collects what the engine does, node by node, while ``backward`` runs."""
+    """Collects what the engine does, node by node, while ``backward`` runs. ``fmt`` writes
+    a constant input's value where the expression names it inline (a number)."""
 
-    def __init__(self, loss: Tensor, namer: Namer):
-        self.namer, self.loss = namer, loss
+    def __init__(self, loss: Tensor, namer: Namer, fmt):
+        self.namer, self.loss, self.fmt = namer, loss, fmt
         self.steps: list[Step] = []
         self.node_parts: dict = {}  # node -> [Part], the δ's sent to its output so far
         self.leaf_parts: dict[int, list[Part]] = {}
         self.leaf_sums: dict[int, np.ndarray] = {}  # exact sums (parts may be summaries)
         self.leaves: dict[int, Tensor] = {}
+        self.leaf_values: dict[int, Snapshot] = {}
         self.had_grad: dict[int, bool] = {}
         self.uses: dict = {}  # node or id(leaf) -> how many ops use it
         self.values: dict = {}  # node -> its output value
+        self.constants: dict = {}  # node -> {input position: (label, array value or None)}
         if loss._node is None:
             self.root = namer.leaf(loss)
-            self.leaves[id(loss)] = loss
-            self.had_grad[id(loss)] = loss.grad is not None
+            self._leaf(loss)
             return
         self.values[loss._node] = snapshot(loss.data, _KEEP)
         order = forward_order(loss._node)
@@ -238,9 +244,34 @@ class _Recorder:
                     namer.node(t._node)
                 else:
                     namer.leaf(t)
-                    self.leaves[id(t)] = t
-                    self.had_grad.setdefault(id(t), t.grad is not None)
+                    self._leaf(t)
+            self.constants[node] = self._constants(node)
         self.root = namer.node(loss._node)
+
+    def _leaf(self, t: Tensor) -> None:
+        if id(t) not in self.leaves:
+            self.leaves[id(t)] = t
+            self.leaf_values[id(t)] = snapshot(t.data, _KEEP)
+            self.had_grad[id(t)] = t.grad is not None
+
+    def _constants(self, node) -> dict:
+        """How the inputs that need no gradient are written: a number in place, an array by
+        its name (the user's, else ``const1``...) with its value beside the step."""
+        found = {}
+        for i, (t, value) in enumerate(constant_inputs(node)):
+            if t is not None:
+                continue
+            if value is None or value is ...:
+                found[i] = ("None" if value is None else "const", None)
+            elif id(value) in self.namer.by_array:
+                found[i] = (self.namer.by_array[id(value)], snapshot(value, _KEEP))
+            elif np.size(value) == 1 and np.ndim(value) == 0:
+                found[i] = (self.fmt(np.asarray(value)), None)
+            else:
+                self.namer.by_array[id(value)] = name = self.namer.fresh("const")
+                self.namer.keep(value)
+                found[i] = (name, snapshot(value, _KEEP))
+        return found
 
     def on_backward(self, node, g, grads) -> None:
         if type(grads) is not tuple:
@@ -250,9 +281,13 @@ class _Recorder:
         args = []
         step = Step(len(self.steps) + 1, name, node.name, rule_of(node), "", self.values.get(node),
                     parts, snapshot(g, _KEEP))
-        for t, gi in zip(node.inputs, grads):
+        constants = self.constants.get(node, {})
+        for i, (t, gi) in enumerate(zip(node.inputs, grads)):
             if t is None:
-                args.append("const")
+                label, value = constants.get(i, ("const", None))
+                args.append(label)
+                if value is not None and label not in [c for c, _ in step.constants]:
+                    step.constants.append((label, value))
                 continue
             child = t._node
             iname = self.namer.node(child) if child is not None else self.namer.leaf(t)
@@ -272,7 +307,7 @@ class _Recorder:
                 previous = self.leaf_sums.get(key)
                 self.leaf_sums[key] = reduced if previous is None else previous + reduced
         step.expression = f"{name} = {node.name}({', '.join(args)})"
-        step.binding = _binding(step.rule, name, args)
+        step.rule, step.binding = _binding(step.rule, name, args)
         self.steps.append(step)
 
     def result(self, seed, digits: int, max_elements: int, decimals) -> Explanation:
@@ -285,25 +320,43 @@ class _Recorder:
             t = self.leaves[key]
             total = snapshot(np.asarray(self.leaf_sums[key], dtype=t.dtype), _KEEP)
             leaves.append(LeafGradient(self.namer.leaf(t), parts, total,
-                                       isinstance(t, Parameter), self.had_grad[key]))
+                                       isinstance(t, Parameter), self.had_grad[key],
+                                       self.leaf_values[key]))
         root_value = snapshot(self.loss.data, _KEEP)
         return Explanation(self.root, root_value, snapshot(seed, _KEEP), self.steps, leaves,
                            digits, max_elements, decimals)
 
 
-def _binding(rule: str, output: str, inputs: list[str]) -> str:
-    """"z = out_h1, a = net_h1": the rule's letters matched to this node's values.
+# a letter a rule may use for a value: Latin, ℓ, or Greek (γ, β in the normalisation rule)
+_LETTER = "A-Za-zℓα-ωΑ-Ω"
+_ALONE = "(?<![A-Za-z0-9_]){}(?![A-Za-z0-9_])"  # a letter standing alone, as in "δa", "a²"
+
+
+def _binding(rule: str, output: str, inputs: list[str]) -> tuple[str, str]:
+    """(rule, "z = out_h1, a = net_h1"): the rule's letters matched to this node's values.
 
     A rule reads "z = a * b  ->  δa = δz * b,  δb = δz * a": the letter before the first "="
     names the output, and the δ's after "->" name the inputs in argument order. When they
     cannot be matched one to one with the inputs, nothing is said rather than something wrong.
+    Where a value's name is itself one of the rule's letters (``a = x.tanh()`` would read
+    "z = a, a = x"), the rule's letters that clash are renamed to letters nobody uses.
     """
     if "->" not in rule:
-        return ""
+        return rule, ""
     out = rule.split("=", 1)[0].strip()
-    found = re.findall(r"δ([A-Za-zℓ])(?![A-Za-z])", rule.split("->", 1)[1])
-    letters = [letter for letter in dict.fromkeys(found) if letter != out]
-    if len(out) != 1 or len(letters) != len(inputs):
-        return ""
-    return ", ".join(f"{letter} = {name}" for letter, name in
-                     zip([out] + letters, [output] + inputs))
+    found = re.findall(f"δ([{_LETTER}])(?![A-Za-z])", rule.split("->", 1)[1])
+    letters = [out] + [letter for letter in dict.fromkeys(found) if letter != out]
+    names = [output] + inputs
+    if len(out) != 1 or len(letters) != len(names):
+        return rule, ""
+    clashing = [letter for letter in letters if letter in names]
+    if clashing:
+        used = set(re.findall(_ALONE.format(f"([{_LETTER}])"), rule)) | set(names)
+        free = [c for c in "uvwpqrstfghk" if c not in used]
+        renamed = dict(zip(clashing, free))
+        if len(renamed) < len(clashing):
+            return rule, ""
+        rule = re.sub(_ALONE.format(f"([{''.join(renamed)}])"),
+                      lambda m: renamed[m.group(1)], rule)
+        letters = [renamed.get(letter, letter) for letter in letters]
+    return rule, ", ".join(f"{letter} = {name}" for letter, name in zip(letters, names))

@@ -27,7 +27,7 @@ from ..autograd.engine import GraphFreedError, forward_order, sum_to_shape
 from ..autograd.tensor import Tensor
 from ..nn.module import Module, Parameter
 from ._format import Snapshot, snapshot
-from ._names import Namer, models_behind, rule_of
+from ._names import Namer, constant_inputs, models_behind, rule_of
 from ._observe import observing
 
 KEEP = 64  # arrays with at most this many elements are kept whole
@@ -142,7 +142,7 @@ class _Builder:
 
     def const_input(self, value) -> int:
         """The node for an input that needs no gradient (unknown value when ``value`` is
-        ``...``: a walked graph does not keep its constants)."""
+        ``...``: a node recorded before its constants were kept)."""
         if isinstance(value, np.ndarray):
             node = self.others.get(id(value))
             if node is None:
@@ -222,9 +222,8 @@ def capture(t: Tensor, *, names=None, backward: bool = False, grad=None) -> Grap
     """The graph behind ``t``, walked now (call it before ``t.backward()`` frees the graph).
 
     With ``backward=True`` it then runs ``t.backward(grad)`` and notes every node's δ (the
-    leaves' ``.grad`` are filled in as usual). ``names`` maps names to Tensors or Modules
-    (``names=locals()`` works). To see constants' values and ``Module`` calls, record with
-    ``trace`` instead.
+    leaves' ``.grad`` are filled in as usual). ``names`` maps names to Tensors, Modules or
+    arrays (``names=locals()`` works). To see ``Module`` calls, record with ``trace``.
 
     >>> import deltagrad as dg
     >>> w = dg.tensor([1.0, 2.0], requires_grad=True)
@@ -251,8 +250,8 @@ def capture(t: Tensor, *, names=None, backward: bool = False, grad=None) -> Grap
                 if x is not None and x._node is not None:
                     outputs[x._node] = x.data
         for fn in order:
-            keys = [builder.const_input(...) if x is None else builder.tensor_input(x)
-                    for x in fn.inputs]
+            keys = [builder.tensor_input(x) if x is not None else builder.const_input(value)
+                    for x, value in constant_inputs(fn) if x is not None or value is not None]
             builder.op(fn, keys, outputs[fn])
         root = builder.ops[t._node].key
     if backward:
