@@ -52,12 +52,13 @@ class Parameter(Tensor):
 class _CallObserver(threading.local):
     """Per thread: an object told where each ``Module`` call starts and ends, or None.
 
-    ``deltagrad.viz`` installs one (with ``observe_calls``) while it records a graph, so that
-    a picture can draw each Module call as one box. While no thread records, ``__call__``
-    reads one global and goes straight to ``forward``.
+    ``deltagrad.viz`` installs one (through ``nn.observers``) while it records a graph, so that
+    a picture can draw each Module call as one box; ``train.GradientStats`` one that notes
+    each layer's output. While no thread watches, ``__call__`` reads one global and goes
+    straight to ``forward``.
     """
 
-    observer = None  # has .enter(module) and .exit(module) while set
+    observer = None  # has .enter(module) and .exit(module, output) while set
 
 
 module_calls = _CallObserver()
@@ -116,12 +117,13 @@ class Module:
         observer = module_calls.observer if _observing else None  # usually one global read
         if observer is None:
             out = self.forward(*args, **kwargs)
-        else:  # deltagrad.viz is recording a graph: tell it which Module call the ops belong to
+        else:  # a tool is watching (deltagrad.viz, GradientStats): tell it where calls run
+            out = None
             observer.enter(self)
             try:
                 out = self.forward(*args, **kwargs)
             finally:
-                observer.exit(self)
+                observer.exit(self, out)
         node = getattr(out, "_node", None)
         if node is not None:
             # Note which Module's call made this value; an outer call returns later and

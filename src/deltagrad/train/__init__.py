@@ -7,6 +7,7 @@
 from .callbacks import (BestWeights, Callback, EarlyStopping, LambdaCallback,
                         LearningRateScheduler, ModelCheckpoint, ProgressSchedule, half_cosine)
 from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
+from .gradient_stats import GradientStats
 from .guard import NonFiniteError
 from .history import History
 from .inference import predict_batches
@@ -17,7 +18,8 @@ from .objective import LossObjective, Objective
 from .trainer import Trainer
 
 __all__ = [
-    "CHECKPOINT", "BestWeights", "Callback", "EarlyStopping", "History", "LambdaCallback",
+    "CHECKPOINT", "BestWeights", "Callback", "EarlyStopping", "GradientStats", "History",
+    "LambdaCallback",
     "LearningRateScheduler", "LossObjective", "ModelCheckpoint", "NonFiniteError", "Objective",
     "ProgressSchedule", "Samples", "Trainer", "accuracy", "classification_report",
     "confusion_matrix", "f1", "half_cosine", "load_checkpoint", "log_loss", "mae", "mse",

@@ -35,6 +35,8 @@ class History:
         #: why training ended: "completed", "early_stopping", "max_time" (the time budget),
         #: "stopped" (a callback asked)
         self.stop_reason: str | None = None
+        #: what a ``GradientStats`` callback recorded (its ``to_dict()``), or None
+        self.gradients: dict | None = None
 
     def append(self, epoch: int, logs: dict) -> None:
         """Record one epoch's values."""
@@ -77,9 +79,12 @@ class History:
         return pick(pairs, key=lambda pair: pair[1])
 
     def to_dict(self) -> dict:
-        return {"epoch": list(self.epoch), "history": {k: list(v) for k, v in
-                                                       self.history.items()},
-                "stop_reason": self.stop_reason}
+        d = {"epoch": list(self.epoch), "history": {k: list(v) for k, v in
+                                                    self.history.items()},
+             "stop_reason": self.stop_reason}
+        if self.gradients is not None:
+            d["gradients"] = self.gradients
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> History:
@@ -88,6 +93,9 @@ class History:
             h.epoch = [int(e) for e in d["epoch"]]
             h.history = {str(k): [float(x) for x in v] for k, v in d["history"].items()}
             h.stop_reason = d.get("stop_reason")
+            h.gradients = d.get("gradients")
+            if h.gradients is not None and not isinstance(h.gradients, dict):
+                raise TypeError("gradients must be a dict")
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"History.from_dict: not a History.to_dict() result ({exc})") \
                 from None

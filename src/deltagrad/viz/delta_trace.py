@@ -22,7 +22,7 @@ from ..autograd.tensor import Tensor
 from ..nn.module import Parameter
 from ._format import Snapshot, format_value, hang, shape_of, snapshot, sum_of
 from ._names import Namer, constant_inputs, models_behind, rule_of
-from ._observe import observing
+from ..nn.observers import observing
 
 _KEEP = 4096  # arrays up to this size are kept whole (for .delta()); larger ones summarised
 

@@ -28,7 +28,7 @@ from ..autograd.tensor import Tensor
 from ..nn.module import Module, Parameter
 from ._format import Snapshot, snapshot
 from ._names import Namer, constant_inputs, models_behind, rule_of
-from ._observe import observing
+from ..nn.observers import call_observers, observing
 
 KEEP = 64  # arrays with at most this many elements are kept whole
 
@@ -308,7 +308,7 @@ class Tape:
         self._stack.append(self._calls)
         self._modules.append(module)
 
-    def exit(self, module: Module) -> None:
+    def exit(self, module: Module, output) -> None:
         """Called by ``Module.__call__`` when a call ends (normally or by an exception)."""
         self._stack.pop()
         self._modules.pop()
@@ -363,6 +363,9 @@ class trace:
 
     def __enter__(self) -> Tape:
         tape = self.tape
+        if any(isinstance(o, Tape) for o in call_observers()):
+            raise RuntimeError("deltagrad.viz: Module calls are already being recorded in this "
+                               "thread; nested dg.viz.trace() blocks are not supported")
         self._context = observing(forward=tape._forward, backward=tape._builder.on_backward,
                                   calls=tape)
         self._context.__enter__()
