@@ -19,9 +19,10 @@ from ..backend import as_device
 from ..data import Problems, Table, read_table
 from ..data.table import names_shown
 from ..io import load, load_metadata, save
-from ..train import (CHECKPOINT, EarlyStopping, History, Trainer, confusion_matrix,
-                     load_checkpoint, predict_batches)
+from ..train import (CHECKPOINT, EarlyStopping, GradientStats, History, Trainer,
+                     confusion_matrix, load_checkpoint, predict_batches)
 from ..train.sample_random import use_trainer_dropout
+from ..train.state import saved_run_info
 from ..train import metrics as M
 from . import tabular_data as td
 from .errors import CLIError
@@ -30,7 +31,7 @@ from .tabular_settings import (check_numbers, check_same_data, parse_hidden, rea
                                run_settings, schedule)
 
 
-def _note(message: str, quiet: bool) -> None:
+def note(message: str, quiet: bool) -> None:
     if not quiet:
         print(message, file=sys.stderr, flush=True)
 
@@ -64,7 +65,7 @@ def _print_metrics(title: str, metrics: dict, n: int, as_json: bool, extra: dict
         print(f"  {name:<10} {value:.4f}" + ("  (macro)" if name in macro else ""))
 
 
-def _predict_outputs(model, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+def predict_outputs(model, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     return predict_batches(model, X, batch_size)
 
 
@@ -77,37 +78,64 @@ def run_train(given: dict, out: Path | None, resume: bool, overwrite: bool, plot
     so not a setting a resumed run must repeat), test metrics, model folder, pictures."""
     s = run_settings(given, out, resume, overwrite)
     where = as_device(device)
-    hidden = parse_hidden(s["hidden"])
+    parse_hidden(s["hidden"])
     check_numbers(s)
     if plot:
         plots.require_matplotlib()  # before training, not after
-    source, p = _data(s, out if resume else None, quiet)
+    # Gradient statistics are gathered for --plot, and by a resumed run that gathered them
+    # (its checkpoint lists the callback).
+    gradients = plot or bool(resume and (saved_run_info(out) or {}).get("gradient_stats"))
+    if plot and not gradients:
+        note("the interrupted run did not record gradient statistics: no gradients.png", quiet)
+    source, p = load_data(s, out if resume else None, quiet)
+    run = train_once(s, source, p, out, resume, quiet, gradients, where)
+    metrics = _report_test(run, source, as_json)
+    if distributed.rank() != 0:
+        return  # rank 0 of an MPI run writes the files
+    if out is not None:
+        save(run.model, out, {**run.meta, "test_metrics": metrics,
+                              "history": run.history.to_dict()})
+        note(f"saved the model to {out} (try: deltagrad evaluate {out})", quiet)
+    elif not quiet:
+        note("the model was not saved (pass --out DIR to keep it)", quiet)
+    if plot:
+        _plots(out, run, source, metrics is not None, quiet)
+
+
+class Run:
+    """One trained model: the model, its data split, history, metadata and gradient stats."""
+
+    def __init__(self, model, data: td.Prepared, history: History, meta: dict, stats):
+        self.model, self.data, self.history, self.meta, self.stats = (model, data, history,
+                                                                      meta, stats)
+
+
+def train_once(s: dict, source: td.Source, p: td.Prepared, out: Path | None, resume: bool,
+               quiet: bool, gradients: bool = False, device=None) -> Run:
+    """Build the MLP the settings describe (on ``device``) and train it on the prepared data
+    ``p`` (with checkpoints in ``out``); ``gradients`` adds a ``GradientStats``."""
+    hidden = parse_hidden(s["hidden"])
     task, n_classes = source.target.task, len(source.target.class_names or ())
     widths = [p.X_train.shape[1], *hidden, n_classes if n_classes else p.y_train.shape[1]]
     model = nn.MLP(widths[0], hidden, widths[-1], activation=s["activation"],
-                   dropout=s["dropout"], rng=np.random.default_rng(s["seed"]))
+                   dropout=s["dropout"], norm=None if s["norm"] == "none" else s["norm"],
+                   residual=s["residual"], rng=np.random.default_rng(s["seed"]))
     use_trainer_dropout(model)
+    if device is not None:
+        model.to(device)
     monitor = "val_loss" if len(p.X_val) else "loss"
-    trainer = _trainer(model.to(where), task, len(p.X_train), s, monitor, quiet)
+    stats = GradientStats() if gradients else None
+    trainer = _trainer(model, task, len(p.X_train), s, monitor, quiet, stats)
     _describe(source, p, model, widths, s, quiet)
     meta = {"task": task, "target": source.info["target"],
             "class_names": source.target.class_names, **p.preprocessing.to_metadata(),
             "data": source.info, "settings": s}
-    history = _fit(trainer, p, s, out, resume, meta)
+    history = _fit(trainer, p, s, out, resume, meta, gradients)
     _note_kept_weights(history, monitor, s["patience"], quiet)
-    metrics = _report_test(model, source, p, history, as_json)
-    if distributed.rank() != 0:
-        return  # rank 0 of an MPI run writes the files
-    if out is not None:
-        save(model, out, {**meta, "test_metrics": metrics, "history": history.to_dict()})
-        _note(f"saved the model to {out} (try: deltagrad evaluate {out})", quiet)
-    elif not quiet:
-        _note("the model was not saved (pass --out DIR to keep it)", quiet)
-    if plot:
-        _plots(out, history, model, source, p, metrics is not None, quiet)
+    return Run(model, p, history, meta, stats)
 
 
-def _data(s: dict, resumed: Path | None, quiet: bool) -> tuple[td.Source, td.Prepared]:
+def load_data(s: dict, resumed: Path | None, quiet: bool) -> tuple[td.Source, td.Prepared]:
     """Read, check (every problem at once), split and preprocess the data of settings ``s``;
     a resumed run (in ``resumed``) must find the very data it began with."""
     problems = Problems(s["data"])
@@ -129,8 +157,8 @@ def _data(s: dict, resumed: Path | None, quiet: bool) -> tuple[td.Source, td.Pre
 
 
 def _trainer(model: nn.Module, task: str, n_train: int, s: dict, monitor: str,
-             quiet: bool) -> Trainer:
-    callbacks = []
+             quiet: bool, stats: GradientStats | None) -> Trainer:
+    callbacks = [] if stats is None else [stats]
     if s["patience"]:
         callbacks.append(EarlyStopping(monitor=monitor, patience=s["patience"]))
     batches = -(-n_train // s["batch_size"])
@@ -150,20 +178,22 @@ def _describe(source: td.Source, p: td.Prepared, model: nn.Module, widths: list[
     found = source.target
     kind = f"{len(found.class_names)} classes" if found.task == "classification" else \
         "regression"
-    for note in source.notes:
-        _note(f"note: {note}", quiet)
-    _note(f"data: {source.name}, {p.n_rows} samples, {len(p.preprocessing.feature_names)} "
-          f"columns as {p.X_train.shape[1]} features, {kind} (train {len(p.X_train)}, "
-          f"validation {len(p.X_val)}, test {len(p.X_test)})", quiet)
+    for line in source.notes:
+        note(f"note: {line}", quiet)
+    note(f"data: {source.name}, {p.n_rows} samples, {len(p.preprocessing.feature_names)} "
+         f"columns as {p.X_train.shape[1]} features, {kind} (train {len(p.X_train)}, "
+         f"validation {len(p.X_val)}, test {len(p.X_test)})", quiet)
     n_params = sum(w.size for w in model.parameters())
     shape = s["activation"] if len(widths) > 2 else "linear: --hidden none"
-    _note(f"model: MLP {' -> '.join(map(str, widths))} ({shape}), {n_params:,} "
-          f"parameters; {s['optimizer']} lr {s['lr']:g}, batch size {s['batch_size']}, up to "
-          f"{s['epochs']} epochs", quiet)
+    shape += "".join([f", {s['norm']} norm" if s["norm"] != "none" else "",
+                      ", residual" if s["residual"] else ""])
+    note(f"model: MLP {' -> '.join(map(str, widths))} ({shape}), {n_params:,} "
+         f"parameters; {s['optimizer']} lr {s['lr']:g}, batch size {s['batch_size']}, up to "
+         f"{s['epochs']} epochs", quiet)
 
 
 def _fit(trainer: Trainer, p: td.Prepared, s: dict, out: Path | None, resume: bool,
-         meta: dict) -> History:
+         meta: dict, gradients: bool) -> History:
     """Train; on Ctrl+C, say where the last checkpoint is and how to go on from it."""
     try:
         with np.errstate(all="ignore"):  # the NaN guard reports what these warnings would
@@ -171,7 +201,7 @@ def _fit(trainer: Trainer, p: td.Prepared, s: dict, out: Path | None, resume: bo
                                batch_size=s["batch_size"],
                                validation_data=(p.X_val, p.y_val) if len(p.X_val) else None,
                                out_dir=out, resume=resume, metadata=meta,
-                               run_info={"settings": s,
+                               run_info={"settings": s, "gradient_stats": gradients,
                                          "data": meta["data"].get("fingerprint")})
     except KeyboardInterrupt:
         if out is not None and (out / CHECKPOINT).exists():
@@ -191,35 +221,49 @@ def _note_kept_weights(history: History, monitor: str, patience: int, quiet: boo
         best_epoch, best = history.best(monitor)
         last = _last_epoch(history)
         how = f"stopped early after epoch {last}" if early else f"trained {last} epochs"
-        _note(f"{how}; kept the weights of epoch {best_epoch} ({monitor} {best:.4f})", quiet)
+        note(f"{how}; kept the weights of epoch {best_epoch} ({monitor} {best:.4f})", quiet)
 
 
-def _report_test(model: nn.Module, source: td.Source, p: td.Prepared, history: History,
-                 as_json: bool) -> dict | None:
-    """Print the metrics on the test split and return them (None without a test split)."""
+def split_metrics(run: Run, source: td.Source) -> dict | None:
+    """The metrics of ``run``'s model on its test split (None without one)."""
+    p = run.data
     if not len(p.X_test):
-        if as_json:
-            print(json.dumps({"data": source.name, "epochs": _last_epoch(history),
-                              "metrics": None}))
         return None
-    outputs = _predict_outputs(model, p.X_test)
+    outputs = predict_outputs(run.model, p.X_test)
     classes = source.target.class_names
-    metrics = test_metrics(source.target.task, outputs, p.y_test,
-                           len(classes) if classes else None, p.preprocessing)
-    _print_metrics("test metrics", metrics, len(p.X_test), as_json,
-                   {"data": source.name, "epochs": _last_epoch(history),
-                    "stop_reason": history.stop_reason})
+    return test_metrics(source.target.task, outputs, p.y_test,
+                        len(classes) if classes else None, p.preprocessing)
+
+
+def _report_test(run: Run, source: td.Source, as_json: bool) -> dict | None:
+    """Print the metrics on the test split and return them (None without a test split)."""
+    metrics = split_metrics(run, source)
+    extra = {"data": source.name, "epochs": _last_epoch(run.history)}
+    if metrics is None:
+        if as_json:
+            print(json.dumps({**extra, "metrics": None}))
+        return None
+    _print_metrics("test metrics", metrics, len(run.data.X_test), as_json,
+                   {**extra, "stop_reason": run.history.stop_reason})
     return metrics
 
 
-def _plots(out, history, model, source: td.Source, p: td.Prepared, have_test: bool,
-           quiet: bool) -> None:
+def plot_folder(out: Path | None) -> Path:
+    """Where pictures go: the run's folder, else ./deltagrad_plots."""
     folder = out if out is not None else Path("deltagrad_plots")
     folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _plots(out, run: Run, source: td.Source, have_test: bool, quiet: bool) -> None:
+    folder, model, p = plot_folder(out), run.model, run.data
     name, classes = source.name, source.target.class_names
-    written = [plots.plot_history(history, folder / "history.png", title=name)]
+    written = [plots.plot_history(run.history, folder / "history.png", title=name)]
+    if run.history.gradients is not None:
+        written.append(plots.plot_gradients(run.history, folder / "gradients.png",
+                                            title=f"{name}: gradients"))
     if classes and have_test:
-        pred = _predict_outputs(model, p.X_test).argmax(axis=1)
+        pred = predict_outputs(model, p.X_test).argmax(axis=1)
         cm = confusion_matrix(p.y_test, pred, labels=list(range(len(classes))))
         written.append(plots.plot_confusion_matrix(
             cm, folder / "confusion_matrix.png", class_names=classes,
@@ -229,12 +273,12 @@ def _plots(out, history, model, source: td.Source, p: td.Prepared, have_test: bo
 
         def predict(points):
             grid = Table.from_numbers("grid", points, features)
-            return _predict_outputs(model, p.preprocessing.inputs(grid)).argmax(axis=1)
+            return predict_outputs(model, p.preprocessing.inputs(grid)).argmax(axis=1)
 
         written.append(plots.plot_decision_boundary(
             predict, *p.points, folder / "decision_boundary.png", class_names=classes,
             feature_names=features, title=f"{name}: decision regions"))
-    _note("plots: " + ", ".join(str(w) for w in written), quiet)
+    note("plots: " + ", ".join(str(w) for w in written), quiet)
 
 
 # --- evaluate and predict ----------------------------------------------------------------------
@@ -251,7 +295,7 @@ def run_evaluate(model_dir: Path, data: str | None, target: str | None, as_json:
                  read: dict) -> None:
     model, meta, prep = _load(model_dir)
     X, y, description = td.evaluation_data(meta, prep, data, target, read)
-    outputs = _predict_outputs(model, X)
+    outputs = predict_outputs(model, X)
     n_classes = len(meta["class_names"]) if meta["task"] == "classification" else None
     if n_classes is not None and outputs.shape[1] != n_classes:
         raise CLIError(f"{model_dir}: the model outputs {outputs.shape[1]} scores but its "
@@ -277,7 +321,7 @@ def run_predict(model_dir: Path, input_file: Path, out: Path | None, proba: bool
                      f"{names_shown(table.names)})", "check the spelling")
     X = prep.encoder.transform(table, None, problems)
     problems.raise_if_any()
-    outputs = _predict_outputs(model, X)
+    outputs = predict_outputs(model, X)
     columns = {id_column: table.columns[id_column].texts()} if id_column else {}
     columns.update(prediction_columns(meta, prep, outputs, proba))
     write_predictions(columns, out)

@@ -15,6 +15,7 @@ import typer
 from .errors import report_error
 from .text_runs import Device
 from .tabular import run_evaluate, run_predict, run_train
+from .tabular_compare import run_compare
 from .tabular_settings import read_options
 
 
@@ -41,6 +42,12 @@ class Schedule(str, Enum):
     exponential = "exponential"
     plateau = "plateau"
     warmup = "warmup"
+
+
+class Norm(str, Enum):
+    none = "none"
+    layer = "layer"
+    batch = "batch"
 
 
 class Task(str, Enum):
@@ -91,6 +98,13 @@ def train(
     dropout: Annotated[float | None, typer.Option(
         "--dropout", min=0.0, max=0.95, help="Dropout after each hidden layer. "
                                              "(default: 0)")] = None,
+    norm: Annotated[Norm | None, typer.Option(
+        "--norm", help="Normalise each hidden layer (before its activation): layer or batch "
+                       "norm. (default: none)")] = None,
+    residual: Annotated[bool | None, typer.Option(
+        "--residual/--no-residual",
+        help="Skip connections around the hidden layers of equal width. "
+             "(default: off)")] = None,
     epochs: Annotated[int | None, typer.Option(
         "--epochs", min=1, help="The most epochs to train (default: 100).")] = None,
     batch_size: Annotated[int | None, typer.Option(
@@ -145,11 +159,17 @@ def train(
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Start a new run in an --out DIR that holds one.")] = False,
     plot: Annotated[bool, typer.Option(
-        "--plot", help="Write PNGs: loss and metric curves, confusion matrix, decision "
-                       "regions for 2-D data (into DIR, else ./deltagrad_plots).")] = False,
+        "--plot", help="Write PNGs: loss and metric curves, the gradients layer by layer, "
+                       "confusion matrix, decision regions for 2-D data (into DIR, else "
+                       "./deltagrad_plots).")] = False,
     deterministic: Annotated[bool | None, typer.Option(
         "--deterministic", help="Sum the gradients exactly, so that any number of MPI "
                                 "processes (mpiexec -n K) ends with the weights of one.")] = None,
+    vary: Annotated[list[str] | None, typer.Option(
+        "--vary", metavar="NAME=V1,V2",
+        help="Train one model per value of a setting (e.g. lr=0.001,0.01,0.1; hidden=16,"
+             "32x32; several --vary: every combination) and compare them: a table, and their "
+             "curves on one figure (into DIR, else ./deltagrad_plots).")] = None,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="Print only the test metrics.")] = False,
     as_json: Annotated[bool, typer.Option(
@@ -161,15 +181,18 @@ def train(
                "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
                "weight_decay": weight_decay, "clip_norm": clip_norm,
                "lr_schedule": lr_schedule, "patience": patience, "seed": seed,
-               "val_fraction": val_fraction, "test_fraction": test_fraction,
-               "deterministic": deterministic,
+               "val_fraction": val_fraction, "test_fraction": test_fraction, "norm": norm,
+               "residual": residual, "deterministic": deterministic,
                "drop": drop, "categorical": categorical, "numeric": numeric,
                "min_frequency": min_frequency, "max_categories": max_categories,
                "delimiter": delimiter, "encoding": encoding}
     given = {k: (v.value if isinstance(v, Enum) else v) for k, v in options.items()
              if v is not None}
     try:
-        run_train(given, out, resume, overwrite, plot, quiet, as_json, device)
+        if vary:
+            run_compare(given, vary, out, resume, overwrite, quiet, as_json, device)
+        else:
+            run_train(given, out, resume, overwrite, plot, quiet, as_json, device)
     except KeyboardInterrupt as exc:  # Typer would turn it into a silent exit 130
         report_error(exc, "interrupted" + (f": {exc}" if str(exc) else ""))
         raise typer.Exit(130) from None

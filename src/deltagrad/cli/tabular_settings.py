@@ -1,8 +1,10 @@
 """The settings of a ``deltagrad train`` run: defaults, the cheap checks made before any data
-is loaded, what ``--resume`` may change, and the learning-rate schedules by name."""
+is loaded, what ``--resume`` may change, the values ``--vary`` gives, and the learning-rate
+schedules by name."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from .._checks import check_widths
@@ -16,9 +18,9 @@ DEFAULTS = {
     "data": "digits", "target": None, "task": None, "hidden": "64,64", "activation": "relu",
     "dropout": 0.0, "epochs": 100, "batch_size": 32, "lr": 1e-3, "optimizer": "adam",
     "weight_decay": 0.0, "clip_norm": None, "lr_schedule": "none", "patience": 10, "seed": 0,
-    "val_fraction": 0.1, "test_fraction": 0.2, "deterministic": False, "delimiter": None,
-    "encoding": None, "drop": None, "categorical": None, "numeric": None, "min_frequency": 5,
-    "max_categories": 100,
+    "val_fraction": 0.1, "test_fraction": 0.2, "norm": "none", "residual": False,
+    "deterministic": False, "delimiter": None, "encoding": None, "drop": None,
+    "categorical": None, "numeric": None, "min_frequency": 5, "max_categories": 100,
 }
 #: how ``--delimiter`` may name the characters that are awkward to type
 DELIMITER_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", "\\t": "\t", "pipe": "|",
@@ -130,3 +132,61 @@ def schedule(name: str, epochs: int, batches: int, monitor: str, patience: int
                                      monitor=monitor)
     return LearningRateScheduler(lambda o: ls.LinearWarmup(o, warmup_steps=batches),
                                  interval="batch")  # warmup: over the first epoch
+
+
+CHOICES = {"activation": ("relu", "leaky_relu", "tanh", "sigmoid", "gelu"),
+           "optimizer": ("adam", "adamw", "sgd", "rmsprop", "adagrad"),
+           "lr_schedule": ("none", "step", "cosine", "exponential", "plateau", "warmup"),
+           "norm": ("none", "layer", "batch")}
+_INTS = {"epochs": 1, "batch_size": 1, "patience": 0, "seed": 0}  # name -> smallest value
+_FLOATS = ("lr", "dropout", "weight_decay", "clip_norm")
+_BOOLS = {"true": True, "yes": True, "on": True, "1": True,
+          "false": False, "no": False, "off": False, "0": False}
+#: the settings ``--vary`` may change (the data and its split stay those of the run)
+VARIABLE = ("hidden", *CHOICES, *_INTS, *_FLOATS, "residual")
+
+
+def _vary_value(name: str, text: str):
+    """One value of ``--vary NAME=...``, as the option ``--NAME`` would take it."""
+    if name == "hidden":
+        return text.replace("x", ",")  # 64x64: the values themselves are comma-separated
+    if name in CHOICES:
+        if text not in CHOICES[name]:
+            raise CLIError(f"--vary {name}: {text!r} is not one of {', '.join(CHOICES[name])}")
+        return text
+    if name == "residual":
+        if text.lower() not in _BOOLS:
+            raise CLIError(f"--vary residual: {text!r} is not true or false")
+        return _BOOLS[text.lower()]
+    try:
+        value = int(text) if name in _INTS else (
+            None if name == "clip_norm" and text.lower() == "none" else float(text))
+    except ValueError:
+        raise CLIError(f"--vary {name}: {text!r} is not a number") from None
+    if name in _INTS and value < _INTS[name]:
+        raise CLIError(f"--vary {name}: must be at least {_INTS[name]}, got {value}")
+    if name in ("dropout", "weight_decay") and not 0 <= value <= (0.95 if name == "dropout"
+                                                                  else float("inf")):
+        raise CLIError(f"--vary {name}: {value} is out of range")
+    return value
+
+
+def parse_vary(options: list[str]) -> list[dict]:
+    """``["lr=0.001,0.01", "batch_size=16,64"]`` -> one dict of settings per combination, in
+    order (the last option varying fastest)."""
+    axes = []
+    for option in options:
+        name, sep, values = option.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not values.strip():
+            raise CLIError(f"--vary: expected NAME=VALUE,VALUE,... (e.g. lr=0.001,0.01,0.1), "
+                           f"got {option!r}")
+        if name not in VARIABLE:
+            raise CLIError(f"--vary: {name!r} is not a setting it can vary; it can vary "
+                           f"{', '.join(VARIABLE)}")
+        if name in [n for n, _ in axes]:
+            raise CLIError(f"--vary: {name} is given twice; list its values in one --vary")
+        axes.append((name, [_vary_value(name, v.strip()) for v in values.split(",")]))
+    names = [name for name, _ in axes]
+    return [dict(zip(names, combination))
+            for combination in itertools.product(*(values for _, values in axes))]
