@@ -268,6 +268,19 @@ def _torch():
     return pytest.importorskip("torch", reason="the PyTorch comparisons need torch")
 
 
+def same_step(torch, ours, theirs, x, g) -> None:
+    """One forward and backward pass through both: outputs, δx and parameter gradients agree
+    (the gradients accumulate alike over several calls)."""
+    xt, xo = torch.tensor(x, requires_grad=True), leaf(x)
+    yt, yo = theirs(xt), ours(xo)
+    yt.backward(torch.tensor(g))
+    yo.backward(g)
+    np.testing.assert_allclose(yo.numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(xo.grad, xt.grad.numpy(), rtol=1e-8, atol=1e-12)
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad, getattr(theirs, name).grad.numpy(), rtol=1e-9)
+
+
 def test_layer_norm_matches_pytorch():
     torch = _torch()
     rng = np.random.default_rng(6)
@@ -276,14 +289,7 @@ def test_layer_norm_matches_pytorch():
     ours.load_state_dict({"weight": rng.normal(size=(4, 5)), "bias": rng.normal(size=(4, 5))})
     theirs = torch.nn.LayerNorm((4, 5), eps=1e-4).double()
     theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
-    xt, xo = torch.tensor(x, requires_grad=True), leaf(x)
-    yt, yo = theirs(xt), ours(xo)
-    yt.backward(torch.tensor(g))
-    yo.backward(g)
-    np.testing.assert_allclose(yo.numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(xo.grad, xt.grad.numpy(), rtol=1e-9, atol=1e-12)
-    for name, p in ours.named_parameters():
-        np.testing.assert_allclose(p.grad, getattr(theirs, name).grad.numpy(), rtol=1e-9)
+    same_step(torch, ours, theirs, x, g)
 
 
 @pytest.mark.parametrize("shape, momentum, affine", [((8, 3), 0.1, True),
@@ -299,15 +305,7 @@ def test_batch_norm_matches_pytorch_over_several_steps_and_in_eval(shape, moment
                               "bias": rng.normal(size=3)})
     theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
     for step in range(3):
-        x, g = rng.normal(1.0, 2.0, shape), rng.normal(size=shape)
-        xt, xo = torch.tensor(x, requires_grad=True), leaf(x)
-        yt, yo = theirs(xt), ours(xo)
-        yt.backward(torch.tensor(g))
-        yo.backward(g)
-        np.testing.assert_allclose(yo.numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(xo.grad, xt.grad.numpy(), rtol=1e-8, atol=1e-12)
-        for name, p in ours.named_parameters():
-            np.testing.assert_allclose(p.grad, getattr(theirs, name).grad.numpy(), rtol=1e-9)
+        same_step(torch, ours, theirs, rng.normal(1.0, 2.0, shape), rng.normal(size=shape))
         for name, value in theirs.state_dict().items():
             np.testing.assert_allclose(ours.state_dict()[name], value.numpy(), rtol=1e-12,
                                        err_msg=f"{name} after step {step + 1}")
