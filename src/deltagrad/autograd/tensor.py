@@ -16,6 +16,7 @@ from ..backend import (Device, array_module, as_array, as_device, device_of, dty
                        host_dtype, is_array, kind, mixed_devices, to_device, to_host)
 from . import engine
 from .arrays import astype
+from .display import tensor_html
 from .function import Function
 from .ops import elementwise as ew
 from .ops import index as ix
@@ -410,6 +411,9 @@ class Tensor:
         if self.requires_grad:
             extras += ", requires_grad=True"
         return f"tensor({body}{extras})"
+
+    def _repr_html_(self) -> str:  # how Jupyter shows a tensor
+        return tensor_html(self)
 
 
 def _warn_not_a_leaf(t: Tensor) -> None:

@@ -21,6 +21,7 @@ from ..autograd.arrays import astype
 from ..autograd.tensor import Tensor
 from ..backend import (Device, array_module, as_device, device_of, dtype_in, is_array, kind,
                        to_device, to_host)
+from .summary import Summary, summarize
 
 
 class Parameter(Tensor):
@@ -415,6 +416,18 @@ class Module:
     def extra_repr(self) -> str:
         """The constructor arguments shown between the parentheses of ``repr``."""
         return ""
+
+    def summary(self, input_shape=None, *, dtype=None) -> Summary:
+        """A Keras-like table: each layer (by ``state_dict`` prefix), its type, its output
+        shape and its number of parameters, then the totals. Output shapes need
+        ``input_shape``, one sample's shape without the batch dimension (``(2,)``): the model
+        then runs once on zeros of that shape (of ``dtype``, by default the parameters'), in
+        eval mode and without a graph, so batch norm's running statistics do not move.
+        ``print`` the result; Jupyter shows it as a table."""
+        return summarize(self, input_shape, dtype, observe_calls)
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
 
     def __repr__(self) -> str:
         lines = [line for line in self.extra_repr().split("\n") if line]
