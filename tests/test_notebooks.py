@@ -2,6 +2,7 @@
 asserts, in a cell, the effect it teaches, so a notebook that stops teaching it fails here."""
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -47,5 +48,6 @@ def test_the_notebook_runs_and_its_checks_hold(path, kernel, tmp_path):
     client.execute()  # raises CellExecutionError, with the cell and its traceback, on failure
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
-    pictures = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert pictures or path.name.startswith("1_")  # the plots show inline
+    pictures = [o for o in outputs if {"image/png", "image/svg+xml"} & set(o.get("data", {}))]
+    # the plots show inline; notebook 1's one picture is a graph, drawn where dot is installed
+    assert pictures or (path.name.startswith("1_") and shutil.which("dot") is None)
