@@ -6,9 +6,13 @@ import shutil
 import sys
 from pathlib import Path
 
-import nbclient
-import nbformat
 import pytest
+
+nbclient = pytest.importorskip("nbclient", reason="running the notebooks needs nbclient and "
+                               "ipykernel (pip install -e '.[test]')")
+nbformat = pytest.importorskip("nbformat", reason="reading the notebooks needs nbformat")
+pytest.importorskip("ipykernel", reason="the notebooks run in an ipykernel kernel")
+pytest.importorskip("matplotlib", reason="the notebooks draw with matplotlib")
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "docs" / "notebooks")
                    .glob("*.ipynb"))
