@@ -123,14 +123,15 @@ def _check_input_shape(input_shape) -> tuple:
     return tuple(int(d) for d in input_shape)
 
 
-def _output_shapes(model, input_shape, dtype, observe_calls) -> dict[int, str]:
+def _output_shapes(model, input_shape: tuple, dtype, observe_calls) -> dict[int, str]:
     """Run ``model`` once on a batch of one zero sample, in eval mode and without a graph
     (batch norm's running statistics stay as they were), noting each call's output shape."""
     if dtype is None:
         dtype = next((p.data.dtype for p in model.parameters()), np.float32)
-    example = np.zeros((1, *_check_input_shape(input_shape)), dtype=dtype)
+    example = np.zeros((1, *input_shape), dtype=dtype)
     modes = [(m, m.training) for m in model.modules()]
     recorder = _ShapeRecorder()
+    # In place of any other watcher (a viz trace): this pass is no part of the user's work.
     previous = observe_calls(recorder)
     try:
         model.eval()
@@ -145,8 +146,11 @@ def _output_shapes(model, input_shape, dtype, observe_calls) -> dict[int, str]:
 
 def summarize(model, input_shape, dtype, observe_calls) -> Summary:
     """The ``Summary`` of ``model`` (see ``Module.summary``)."""
-    shapes = (None if input_shape is None
-              else _output_shapes(model, input_shape, dtype, observe_calls))
+    shapes, title = None, type(model).__name__
+    if input_shape is not None:
+        input_shape = _check_input_shape(input_shape)
+        shapes = _output_shapes(model, input_shape, dtype, observe_calls)
+        title += f": input {(None, *input_shape)}"
     rows = []
     named = list(model.named_modules())
     for name, module in named[1:] or named:  # a model without layers is its own one row
@@ -156,8 +160,6 @@ def summarize(model, input_shape, dtype, observe_calls) -> Summary:
         rows.append(Row("  " * name.count(".") + (name or "(model)"), type(module).__name__, shape,
                         "--" if has_children and not own else f"{own:,}"))
     params = list(model.parameters())
-    title = f"{type(model).__name__}" + ("" if shapes is None else
-                                        f": input {str((None, *_check_input_shape(input_shape)))}")
     return Summary(title, rows, sum(p.data.size for p in params),
                    sum(p.data.size for p in params if p.requires_grad),
                    sum(b.size for b in model.buffers() if b is not None))
