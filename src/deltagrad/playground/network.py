@@ -21,8 +21,8 @@ import numpy as np
 
 from .. import nn
 from ..autograd import concatenate
+from ..nn.observers import observing
 from ..train import Callback, predict_batches
-from ..viz._observe import observing
 from .features import FEATURES, feature_matrix
 
 SHOWN = 16  # neurons of a layer the diagram draws
