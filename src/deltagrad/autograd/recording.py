@@ -138,18 +138,8 @@ def apply(op: type[Function], *inputs, **params):
             out = keep_dtype_of_arrays(out, arrays)
     if not (record and mode.enabled):
         return tensor._make(out, None)
-    # Plain loops below: before Python 3.12 a comprehension costs a function call per op.
-    needing = []  # the inputs backward hands a gradient to (None for the others)
-    constant = False
-    for x in inputs:
-        if getattr(x, "requires_grad", False):
-            needing.append(x)
-        else:
-            needing.append(None)
-            constant = True
-    fn.inputs = tuple(needing)
-    if constant:  # what the others were (a reference, no copy), for whoever explains the graph
-        fn.given = tuple([None if x is not None else a for x, a in zip(needing, arrays)])
+    # Plain loops here: before Python 3.12 a comprehension costs a function call per op.
+    _link_inputs(fn, inputs, arrays)
     fn.sequence = next(node_counter)
     saved = []  # what backward reads (``saves``): inputs by position, OUTPUT for the result
     for i in op.saves:
@@ -160,6 +150,23 @@ def apply(op: type[Function], *inputs, **params):
     if mode.forward_hook is not None:
         mode.forward_hook(fn, arrays, out)
     return result
+
+
+def _link_inputs(fn: Function, inputs: tuple, arrays: list) -> None:
+    """``fn.inputs``: the inputs backward hands a gradient to (None for the others), and
+    ``fn.given``: what the others were (a reference, no copy), for whoever explains the
+    graph (only where there are others)."""
+    needing = []
+    constant = False
+    for x in inputs:
+        if getattr(x, "requires_grad", False):
+            needing.append(x)
+        else:
+            needing.append(None)
+            constant = True
+    fn.inputs = tuple(needing)
+    if constant:
+        fn.given = tuple([None if x is not None else a for x, a in zip(needing, arrays)])
 
 
 def _check_one_device(op, arrays) -> None:

@@ -7,7 +7,6 @@ op from ``ops/``; the maths of each op, forward and backward, is in that op's cl
 from __future__ import annotations
 
 import numbers
-import warnings
 
 import numpy as np
 
@@ -18,11 +17,12 @@ from . import engine
 from .arrays import astype
 from .display import tensor_html
 from .function import Function
+from .in_place import update, warn_not_a_leaf
 from .ops import elementwise as ew
 from .ops import index as ix
 from .ops import linalg, reduce
 from .ops import shape as shape_ops
-from .recording import apply, grad_mode
+from .recording import apply
 
 
 def _array(x, like):
@@ -113,11 +113,9 @@ class Tensor:
 
     @property
     def grad(self):
-        """The gradient ``backward()`` accumulated into this leaf (an array of its shape and
-        dtype), or None. Only leaves get one: reading it on a tensor made by an op warns, as
-        PyTorch does, since that is how a lost parameter shows up (see ``_warn_not_a_leaf``)."""
+        """What ``backward()`` accumulated into this leaf, or None (a non-leaf warns)."""
         if self._node is not None and self.requires_grad:
-            _warn_not_a_leaf(self)
+            warn_not_a_leaf(self)
         return self._grad
 
     @grad.setter
@@ -192,49 +190,19 @@ class Tensor:
             return np.array(data, dtype=dtype)
         return data if dtype is None else data.astype(dtype, copy=False)
 
-    # --- arithmetic operators ---------------------------------------------------------
-    # In place (``w -= lr * w.grad``): on the data itself where no graph is recorded (inside
-    # dg.no_grad(), or nothing requires grad); refused on a leaf that requires grad while a
-    # graph is recorded (it would stop being the leaf that is trained); otherwise a recorded
-    # op giving a new tensor, as Python's ``x = x + y``.
+    # --- arithmetic operators (in place: see in_place.py) -----------------------------
 
     def __iadd__(self, other):
-        return self._in_place(other, "+=", self.__add__)
+        return update(self, _array(other, self), "+=", self.__add__)
 
     def __isub__(self, other):
-        return self._in_place(other, "-=", self.__sub__)
+        return update(self, _array(other, self), "-=", self.__sub__)
 
     def __imul__(self, other):
-        return self._in_place(other, "*=", self.__mul__)
+        return update(self, _array(other, self), "*=", self.__mul__)
 
     def __itruediv__(self, other):
-        return self._in_place(other, "/=", self.__truediv__)
-
-    def _in_place(self, other, symbol: str, out_of_place):
-        recording = grad_mode.enabled and (self.requires_grad
-                                           or getattr(other, "requires_grad", False))
-        if recording and not (self.requires_grad and self._node is None):
-            return out_of_place(other)  # a new node, as Python's x = x + y would give
-        if recording:
-            raise ValueError(
-                f"tensor {symbol} ...: an in-place change of a leaf that requires grad can not "
-                f"be recorded in the graph; update its values with t.data {symbol} ... (e.g. "
-                f"W.data -= lr * W.grad) or inside `with dg.no_grad():`")
-        data, operand = self.data, _data(_array(other, self))  # lists: on self's device
-        try:
-            if symbol == "+=":
-                data += operand
-            elif symbol == "-=":
-                data -= operand
-            elif symbol == "*=":
-                data *= operand
-            else:
-                data /= operand
-        except (ValueError, TypeError) as exc:  # the library's words, with shapes and dtypes
-            raise type(exc)(f"tensor {symbol}: can not update a tensor of shape {self.shape} "
-                            f"and dtype {self.dtype} in place with "
-                            f"{tuple(getattr(operand, 'shape', ()))} ({exc})") from None
-        return self
+        return update(self, _array(other, self), "/=", self.__truediv__)
 
     def __add__(self, other):
         return apply(ew.Add, self, _array(other, self))
@@ -414,15 +382,6 @@ class Tensor:
 
     def _repr_html_(self) -> str:  # how Jupyter shows a tensor
         return tensor_html(self)
-
-
-def _warn_not_a_leaf(t: Tensor) -> None:
-    warnings.warn(
-        f"reading .grad of a tensor made by op '{t._node.name}', not a leaf: backward() fills "
-        f".grad only for leaves, so it stays None. If this was a parameter, an update such as "
-        f"`W = W - lr * W.grad` replaced it by a new tensor; update it in place instead: "
-        f"`W.data -= lr * W.grad`, or `with dg.no_grad(): W -= lr * W.grad`",
-        UserWarning, stacklevel=3)
 
 
 def _normalize_index(index, tensor: Tensor):

@@ -1,5 +1,6 @@
 """``deltagrad.nn.functional`` (``F``): activations, dropout, one-hot, linear, embedding,
-layer and batch normalisation and the losses, as plain functions of Tensors (the layers in ``layers.py`` call these).
+layer and batch normalisation and the losses, as plain functions of Tensors (the layers in
+``layers.py`` call these).
 
 >>> import deltagrad as dg
 >>> from deltagrad.nn import functional as F
@@ -25,7 +26,8 @@ from .normalization import batch_norm, layer_norm
 __all__ = [
     "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "dropout",
     "one_hot", "linear", "embedding", "layer_norm", "batch_norm", "mse_loss", "l1_loss",
-    "huber_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss",
+    "huber_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
+    "nll_loss",
 ]
 
 GELU_APPROXIMATIONS = ("none", "tanh")

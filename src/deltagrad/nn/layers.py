@@ -1,6 +1,7 @@
 """Layers: ``Linear``, ``Sequential``, ``Residual``, ``MLP``, ``Embedding``, activations,
-``Dropout``, ``Flatten`` (the normalisation layers are in ``normalization.py``). Shapes are declared in ``__init__``, values filled in ``reset_parameters``,
-as PyTorch does, so ``state_dict`` keys and shapes map one-to-one onto PyTorch's.
+``Dropout``, ``Flatten`` (the normalisation layers are in ``normalization.py``). Shapes are
+declared in ``__init__``, values filled in ``reset_parameters``, as PyTorch does, so
+``state_dict`` keys and shapes map one-to-one onto PyTorch's.
 """
 
 from __future__ import annotations

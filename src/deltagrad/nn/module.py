@@ -4,9 +4,8 @@
 A Module keeps its parameters and sub-modules as ordinary attributes; ``__setattr__``
 also records the name in one of two ordered dicts, so ``named_parameters`` can walk them
 in registration order and give PyTorch's dotted names (``layers.0.weight``). Buffers
-(arrays that are state but not trained, such as batch norm's running statistics) live only
-in the ``_buffers`` dict, name -> array, and are read as attributes through
-``__getattr__``: whatever replaces an array there (``to``) is what the layer then reads.
+(state that is not trained: batch norm's running statistics) live only in ``_buffers``, read
+as attributes through ``__getattr__``, so ``to`` just replaces the arrays there.
 """
 
 from __future__ import annotations
@@ -53,10 +52,9 @@ class Parameter(Tensor):
 class _CallObserver(threading.local):
     """Per thread: an object told where each ``Module`` call starts and ends, or None.
 
-    ``deltagrad.viz`` installs one (through ``nn.observers``) while it records a graph, so that
-    a picture can draw each Module call as one box; ``train.GradientStats`` one that notes
-    each layer's output. While no thread watches, ``__call__`` reads one global and goes
-    straight to ``forward``.
+    ``deltagrad.viz`` (a box per call) and ``train.GradientStats`` (each layer's output)
+    install one through ``nn.observers``. While no thread watches, ``__call__`` reads one
+    global and goes straight to ``forward``.
     """
 
     observer = None  # has .enter(module) and .exit(module, output) while set
@@ -198,10 +196,7 @@ class Module:
             raise ValueError(f"register_buffer: {type(self).__name__} already has an "
                              f"attribute {name!r}")
         self._buffers[name] = _buffer_value(array, name)
-        if persistent:
-            self._non_persistent.discard(name)
-        else:
-            self._non_persistent.add(name)
+        (self._non_persistent.discard if persistent else self._non_persistent.add)(name)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Set ``param`` as attribute ``name`` (for names chosen at run time)."""
@@ -283,9 +278,8 @@ class Module:
         return (array for _, array in self.named_buffers(recurse=recurse))
 
     def _state_arrays(self):
-        """(dotted name, array) for everything ``state_dict`` holds (a parameter's ``data``,
-        a buffer), module by module, each module's parameters before its buffers (PyTorch's
-        order); a shared parameter appears under each of its names."""
+        """(dotted name, array) for all ``state_dict`` holds: per module, its parameters' data
+        then its buffers (PyTorch's order); a shared parameter appears under each name."""
         for module_name, module in self.named_modules(remove_duplicate=False):
             prefix = f"{module_name}." if module_name else ""
             for name, p in module._parameters.items():
@@ -330,8 +324,7 @@ class Module:
                 for name, array in self._state_arrays()}
 
     def load_state_dict(self, state_dict, strict: bool = True) -> LoadResult:
-        """Copy values into the parameters and buffers, in place (optimisers holding the
-        parameters keep working).
+        """Copy values into the parameters and buffers, in place (optimisers keep working).
 
         Each value is cast to its parameter's or buffer's dtype (and copied to its device);
         shapes must match. With ``strict`` the keys must match exactly too. Everything is
@@ -371,10 +364,9 @@ class Module:
 
     def to(self, dtype_or_device) -> Module:
         """Move every parameter, gradient and buffer to a device (a Device, or a name such as
-        ``"cpu"``, ``"cuda"``, ``"cuda:1"``), or cast every parameter (and its gradient) and
-        every floating-point buffer to a float dtype (integer buffers, such as counts, stay
-        integers). In place: the same Parameter objects hold the new arrays, so move a model
-        before making its optimiser. Returns self.
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``), or cast every parameter, gradient and float
+        buffer to a float dtype. In place: the same Parameter objects hold the new arrays, so
+        move a model before making its optimiser. Returns self.
 
         >>> from deltagrad import nn
         >>> nn.Linear(2, 3).to("cpu").weight.device
@@ -405,10 +397,9 @@ class Module:
             if p.grad is not None:
                 p.grad = to_device(p.grad, device)
         for module in self.modules():  # buffers (running statistics) are read from _buffers
-            buffers = module._buffers
-            for name, array in buffers.items():
+            for name, array in module._buffers.items():
                 if array is not None:
-                    buffers[name] = to_device(array, device)
+                    module._buffers[name] = to_device(array, device)
         return self
 
     # --- printing ----------------------------------------------------------------------------
@@ -418,12 +409,7 @@ class Module:
         return ""
 
     def summary(self, input_shape=None, *, dtype=None) -> Summary:
-        """A Keras-like table: each layer (by ``state_dict`` prefix), its type, its output
-        shape and its number of parameters, then the totals. Output shapes need
-        ``input_shape``, one sample's shape without the batch dimension (``(2,)``): the model
-        then runs once on zeros of that shape (of ``dtype``, by default the parameters'), in
-        eval mode and without a graph, so batch norm's running statistics do not move.
-        ``print`` the result; Jupyter shows it as a table."""
+        """Keras-like table of layers, output shapes, parameter counts (nn.summary.summarize)."""
         return summarize(self, input_shape, dtype, observe_calls)
 
     def _repr_html_(self) -> str:
