@@ -33,6 +33,9 @@ OPS = {
     "softmax log_softmax gelu": (lambda x: F.softmax(x) + F.log_softmax(x) + F.gelu(x)
                                  + F.gelu(x, approximate="tanh") + F.leaky_relu(x), A),
     "linear": (lambda x, w, b: F.linear(x, w, b), A, B.T.copy(), V[:2].copy()),
+    "layer_norm batch_norm": (lambda x, w, b: F.layer_norm(x, (4,), w, b)
+                              + F.batch_norm(x, None, None, w, b, training=True),
+                              A, V, V[::-1].copy()),
     "embedding": (lambda w: F.embedding(dg.tensor([[0, 2], [2, 2]]).to(w.device), w), A),
     "losses": (lambda x, t: F.cross_entropy(x, dg.tensor([0, 3, 3]).to(x.device))
                + F.mse_loss(x, t) + F.huber_loss(x, t) + F.l1_loss(x, t)
@@ -146,6 +149,38 @@ def check_embedding_model(device) -> None:
                             label_smoothing=0.1).backward()
             opt.step()
     assert_same_weights(cpu, moved)
+
+
+def check_normalised_mlp(norm: str, device) -> None:
+    """An MLP with ``norm`` ("layer" or "batch") and skip connections trains on ``device`` as
+    on the host: weights, running statistics (buffers, kept on the device), eval outputs;
+    its state dict holds host arrays, and ``to(float64)`` casts the float buffers there."""
+    cpu, moved = twin(lambda: nn.MLP(6, [16, 16], 3, norm=norm, residual=True,
+                                     rng=np.random.default_rng(1)), device)
+    x = RNG.standard_normal((8, 6)).astype(np.float32)
+    y = RNG.integers(0, 3, 8)
+    for model, place in ((cpu, "cpu"), (moved, device)):
+        opt = optim.Adam(model.parameters(), lr=0.01)
+        for _ in range(3):
+            opt.zero_grad()
+            F.cross_entropy(model(dg.tensor(x, device=place)), dg.tensor(y, device=place)
+                            ).backward()
+            opt.step()
+    assert_same_weights(cpu, moved)
+    buffers = list(zip(cpu.named_buffers(), moved.named_buffers()))
+    assert len(buffers) == (6 if norm == "batch" else 0)
+    for (name, a), (_, b) in buffers:
+        assert_on(device, b)
+        np.testing.assert_allclose(dg.tensor(b).numpy(), a, rtol=2e-5, atol=1e-6,
+                                   err_msg=name)
+    cpu.eval(), moved.eval()
+    np.testing.assert_allclose(moved(dg.tensor(x, device=device)).numpy(), cpu(x).numpy(),
+                               rtol=1e-4, atol=1e-5)
+    assert all(type(v) is np.ndarray for v in moved.state_dict().values())
+    for name, b in moved.to(np.float64).named_buffers():
+        assert_on(device, b)
+        assert dg.tensor(b).numpy().dtype == (np.int64 if name.endswith("tracked")
+                                              else np.float64)
 
 
 def check_loss(name: str, device, rtol: float = 1e-12) -> None:

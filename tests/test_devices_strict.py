@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from device_cases import (LOSSES, OPS, OPTIMISERS, RNG, V, check_embedding_model,
-                          check_gradcheck, check_loss, check_mlp_steps)
+                          check_gradcheck, check_loss, check_mlp_steps, check_normalised_mlp)
 
 import deltagrad as dg
 from deltagrad import nn
@@ -83,6 +83,17 @@ def test_printing_and_python_numbers_copy_explicitly():
     assert t.sum().item() == 3.5 and t.tolist() == [1.5, 2.0]
 
 
+def test_in_place_updates_summary_and_jupyter_views_on_the_device():
+    w = dg.tensor([1.0, 2.0], device=DEVICE, requires_grad=True)
+    with dg.no_grad():
+        w -= [0.5, 0.5]  # a list (float64) becomes an array there, cast as NumPy would
+        w *= dg.tensor([2.0, 2.0], device=DEVICE)
+    assert_on_device(w)
+    assert w.tolist() == [1.0, 3.0] and "<table>" in w._repr_html_()
+    model = nn.MLP(6, [16], 3, norm="batch").to(DEVICE)  # runs once on zeros on the device
+    assert "(None, 16)" in str(model.summary((6,))) and "<table" in model._repr_html_()
+
+
 # --- every op, optimiser and loss: the cases every device runs (device_cases.py) ---------
 
 
@@ -107,6 +118,11 @@ def test_mlp_training_steps_on_the_device_equal_the_numpy_run(name):
 
 def test_embedding_model_training_steps_on_the_device_equal_the_numpy_run():
     check_embedding_model(DEVICE)
+
+
+@pytest.mark.parametrize("norm", ["layer", "batch"])
+def test_normalised_residual_mlp_on_the_device_equals_the_numpy_run(norm):
+    check_normalised_mlp(norm, DEVICE)
 
 
 @pytest.mark.parametrize("name", list(LOSSES))

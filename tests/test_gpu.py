@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from device_cases import (LOSSES, OPS, OPTIMISERS, check_embedding_model, check_gradcheck,
-                          check_loss, check_mlp_steps)
+                          check_loss, check_mlp_steps, check_normalised_mlp)
 
 import deltagrad as dg
 from deltagrad import nn, optim
@@ -68,6 +68,11 @@ def test_every_optimiser_on_the_gpu_equals_numpy(name):
 
 def test_embedding_scatter_add_on_the_gpu_equals_numpy():
     check_embedding_model(CUDA)
+
+
+@pytest.mark.parametrize("norm", ["layer", "batch"])
+def test_normalised_residual_mlp_on_the_gpu_equals_numpy(norm):
+    check_normalised_mlp(norm, CUDA)
 
 
 @pytest.mark.parametrize("name", list(LOSSES))

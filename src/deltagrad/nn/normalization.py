@@ -100,7 +100,7 @@ def _with_statistics(x: Tensor, mean, var, weight, bias, eps: float) -> Tensor:
         scale = weight * arrays.astype(rstd, weight.dtype, copy=False)
     else:
         scale = arrays.astype(rstd, x.dtype, copy=False)
-    shift = -arrays.astype(mean, x.dtype, copy=False) * scale
+    shift = scale * -arrays.astype(mean, x.dtype, copy=False)  # a Tensor on the left
     if bias is not None:
         shift = bias + shift
     view = (x.shape[1],) + (1,) * (x.ndim - 2)

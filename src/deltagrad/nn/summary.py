@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..autograd.recording import no_grad
+from ..backend import device_of, host_dtype, to_device
 
 _HEADER = ("Layer (type)", "Output shape", "Param #")
 
@@ -126,9 +127,12 @@ def _check_input_shape(input_shape) -> tuple:
 def _output_shapes(model, input_shape: tuple, dtype, observe_calls) -> dict[int, str]:
     """Run ``model`` once on a batch of one zero sample, in eval mode and without a graph
     (batch norm's running statistics stay as they were), noting each call's output shape."""
+    first = next((p.data for p in model.parameters()), None)
     if dtype is None:
-        dtype = next((p.data.dtype for p in model.parameters()), np.float32)
-    example = np.zeros((1, *input_shape), dtype=dtype)
+        dtype = np.float32 if first is None else first.dtype
+    example = np.zeros((1, *input_shape), dtype=host_dtype(dtype))
+    if first is not None and type(first) is not np.ndarray:
+        example = to_device(example, device_of(first))  # the model's device
     modes = [(m, m.training) for m in model.modules()]
     recorder = _ShapeRecorder()
     # In place of any other watcher (a viz trace): this pass is no part of the user's work.
@@ -145,7 +149,12 @@ def _output_shapes(model, input_shape: tuple, dtype, observe_calls) -> dict[int,
 
 
 def summarize(model, input_shape, dtype, observe_calls) -> Summary:
-    """The ``Summary`` of ``model`` (see ``Module.summary``)."""
+    """The ``Summary`` of ``model`` (``Module.summary``): each layer (by ``state_dict``
+    prefix), its type, its output shape and its number of parameters, then the totals.
+    Output shapes need ``input_shape``, one sample's shape without the batch dimension
+    (``(2,)``): the model then runs once on zeros of that shape (of ``dtype``, by default the
+    parameters', on their device), in eval mode and without a graph, so batch norm's running
+    statistics do not move. ``print`` the result; Jupyter shows it as a table."""
     shapes, title = None, type(model).__name__
     if input_shape is not None:
         input_shape = _check_input_shape(input_shape)
