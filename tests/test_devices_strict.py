@@ -169,6 +169,27 @@ def test_init_one_hot_and_state_dict_on_the_device():
     np.testing.assert_allclose(model.weight.numpy(), state["weight"] * 2)
 
 
+def test_gradient_stats_of_a_run_on_the_device_equal_the_host_run():
+    from deltagrad.train import GradientStats, Trainer
+
+    x = RNG.standard_normal((24, 3)).astype(np.float32)
+    y = x[:, :1] * 2 - x[:, 1:2]
+    runs = []
+    for device in (None, DEVICE):
+        stats = GradientStats()
+        model = nn.MLP(3, [5, 5], 1, norm="layer", rng=np.random.default_rng(1))
+        Trainer(model, loss="mse", optimizer="sgd", lr=0.1, seed=0, progress="none",
+                callbacks=[stats], device=device).fit(x, y, epochs=2, batch_size=8,
+                                                      shuffle=False)
+        runs.append(stats)
+    host, dev = runs
+    for series in ("grad_norm", "delta", "update_ratio"):
+        assert list(getattr(dev, series)) == list(getattr(host, series))
+        for name, values in getattr(host, series).items():
+            np.testing.assert_allclose(getattr(dev, series)[name], values, rtol=1e-4,
+                                       err_msg=f"{series} {name}")
+
+
 def test_embedding_indices_on_another_device_are_refused():
     emb = nn.Embedding(5, 2).to(DEVICE)
     with pytest.raises(ValueError, match="embedding: weight on array_api_strict:device1 but "

@@ -99,6 +99,14 @@ def astype(x, dtype, copy: bool = True):
     return array_module(x).astype(x, dtype, copy=copy)
 
 
+def vector_norm(x, ord=2):  # noqa: A002 - the standard's name
+    """The ``ord``-norm of all of ``x``'s elements, a 0-d array (NumPy has the standard's
+    ``vector_norm`` only from NumPy 2)."""
+    if type(x) is ndarray or isinstance(x, np.generic):
+        return np.linalg.norm(x.reshape(-1), ord=ord)
+    return array_module(x).linalg.vector_norm(x, ord=ord)
+
+
 def copy(x):
     """A copy of array ``x`` that owns its memory."""
     if type(x) is ndarray or isinstance(x, np.generic):

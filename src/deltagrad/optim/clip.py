@@ -8,10 +8,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-import numpy as np
-
 from ..autograd import Tensor
-from ..backend import array_module
+from ..autograd.arrays import vector_norm
 from ..backend.shims import out_module
 from ._validation import Interval
 
@@ -52,11 +50,7 @@ def clip_grad_norm_(params: Tensor | Iterable[Tensor], max_norm: float,
     grads = _grads(params)
     if not grads:
         return 0.0
-    xp = array_module(grads[0])
-    if xp is np:  # NumPy has the standard's vector_norm only from NumPy 2
-        norms = [float(np.linalg.norm(g.reshape(-1), ord=norm_type)) for g in grads]
-    else:
-        norms = [float(xp.linalg.vector_norm(g, ord=norm_type)) for g in grads]
+    norms = [float(vector_norm(g, ord=norm_type)) for g in grads]
     if norm_type == math.inf:
         total = max(norms)
     elif norm_type == 2:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 
 from .._checks import check_int
+from ..autograd import arrays
 from ..backend import array_module
 from ..nn.observers import install, uninstall
 from .callbacks import Callback
@@ -34,7 +35,7 @@ _SERIES = ("grad_norm", "delta", "update_ratio")
 
 
 def _norm(array) -> float:
-    return float(array_module(array).linalg.norm(array.reshape(-1)))
+    return float(arrays.vector_norm(array))
 
 
 class _LayerOutputs:
@@ -125,7 +126,7 @@ class GradientStats(Callback):
         for name, p in self._params:
             if p.grad is not None:
                 self._add("grad_norm", name, _norm(p.grad))
-            self._before.append(p.data.copy())
+            self._before.append(arrays.copy(p.data))
 
     def on_batch_end(self, batch: int, loss: float) -> None:
         for (name, p), before in zip(self._params, self._before):
