@@ -42,6 +42,13 @@ def rng(seed=0):
     return np.random.default_rng(seed)
 
 
+def trained_once(model):
+    """``model`` after one training-mode forward pass, so that a BatchNorm's running
+    statistics are no longer their defaults (zeros and ones)."""
+    model(dg.tensor(floats(16, 5, seed=7) * 2 + 1))
+    return model
+
+
 # --- every layer type -------------------------------------------------------------------------
 
 LAYER_MODELS = {
@@ -63,6 +70,14 @@ LAYER_MODELS = {
     "LeakyReLU": lambda: nn.LeakyReLU(0.3), "GELU": nn.GELU, "GELU-tanh": lambda: nn.GELU("tanh"),
     "Softmax": nn.Softmax, "Softmax-axis0": lambda: nn.Softmax(axis=0),
     "LogSoftmax": nn.LogSoftmax, "Dropout": lambda: nn.Dropout(0.9),
+    "LayerNorm": lambda: nn.LayerNorm(5), "LayerNorm-no-affine": lambda: nn.LayerNorm(
+        5, elementwise_affine=False),
+    "BatchNorm1d": lambda: trained_once(nn.BatchNorm1d(5)),
+    "BatchNorm1d-no-affine": lambda: trained_once(nn.BatchNorm1d(5, affine=False)),
+    "Residual": lambda: nn.Residual(nn.Sequential(nn.Linear(5, 5, rng=rng()), nn.Tanh())),
+    "MLP-layer-norm-residual": lambda: nn.MLP(5, [8, 8], 3, norm="layer", residual=True,
+                                              rng=rng()),
+    "MLP-batch-norm": lambda: trained_once(nn.MLP(5, [8, 6], 3, norm="batch", rng=rng())),
 }
 
 

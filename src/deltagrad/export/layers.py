@@ -159,6 +159,69 @@ def _softmax(op_type: str):
     return convert_one
 
 
+# --- normalisation and skip connections -----------------------------------------------------
+
+
+def _affine(g: Graph, m: nn.Module, name: str, shape: tuple, dtype) -> list[Value]:
+    """The layer's scale and shift, or ones and zeros where it has none (``affine=False``)."""
+    if m.weight is not None:
+        return [g.weight(join(name, "weight"), m.weight.data),
+                g.weight(join(name, "bias"), m.bias.data)]
+    return [g.constant(np.ones(shape, dtype), f"{name}.ones"),
+            g.constant(np.zeros(shape, dtype), f"{name}.zeros")]
+
+
+@converts(nn.LayerNorm)
+def layer_norm(g: Graph, m: nn.LayerNorm, name: str, x: Value) -> Value:
+    """One LayerNormalization node (opset 17) over the last axes, its statistics in the
+    model's float type."""
+    _float(x, name)
+    k = len(m.normalized_shape)
+    last = x.shape[-k:] if len(x.shape) >= k else ()
+    if len(last) != k or any(isinstance(d, int) and d != n for d, n in zip(last,
+                                                                            m.normalized_shape)):
+        raise ValueError(f"export_onnx: module {name!r} (LayerNorm) normalises the last axes "
+                         f"{m.normalized_shape}, but its input has shape {x.shape}")
+    stash = 11 if x.dtype == np.float64 else 1  # TensorProto.DOUBLE / FLOAT
+    return g.op("LayerNormalization", [x, *_affine(g, m, name, m.normalized_shape, x.dtype)],
+                x.shape, hint=name, axis=-k, epsilon=float(m.eps), stash_type=stash)
+
+
+@converts(nn.BatchNorm1d)
+def batch_norm(g: Graph, m: nn.BatchNorm1d, name: str, x: Value) -> Value:
+    """Inference: one BatchNormalization node with the running statistics."""
+    _float(x, name)
+    if not m.track_running_stats:
+        raise ValueError(f"export_onnx: module {name!r} is a BatchNorm1d without running "
+                         f"statistics (track_running_stats=False), so in eval mode it "
+                         f"normalises with each batch's own, which an inference graph does "
+                         f"not reproduce; train it with track_running_stats=True")
+    if len(x.shape) not in (2, 3) or x.shape[1] not in (m.num_features, None) \
+            and not isinstance(x.shape[1], str):
+        raise ValueError(f"export_onnx: module {name!r} (BatchNorm1d) takes (N, "
+                         f"{m.num_features}) or (N, {m.num_features}, L), but its input has "
+                         f"shape {x.shape}")
+    # in the input's float type: a layer without affine weights may hold float64 statistics
+    # for a float32 input, and BatchNormalization takes one type for both (constants, not
+    # weights: a converted copy is a temporary, and weights are shared by the array's id)
+    stats = [g.constant(np.asarray(getattr(m, stat), x.dtype), join(name, stat))
+             for stat in ("running_mean", "running_var")]
+    return g.op("BatchNormalization", [x, *_affine(g, m, name, (m.num_features,), x.dtype),
+                                       *stats], x.shape, hint=name, epsilon=float(m.eps))
+
+
+@converts(nn.Residual)
+def residual(g: Graph, m: nn.Residual, name: str, x: Value) -> Value:
+    """x + module(x)."""
+    y = g.convert(m.module, join(name, "module"), x)
+    if len(y.shape) != len(x.shape) or any(
+            isinstance(a, int) and isinstance(b, int) and a != b for a, b in zip(y.shape,
+                                                                                 x.shape)):
+        raise ValueError(f"export_onnx: module {name!r} (Residual): its module maps shape "
+                         f"{x.shape} to {y.shape}; x + module(x) needs the same shape")
+    return g.op("Add", [y, x], x.shape, hint=name)
+
+
 # --- shapes ---------------------------------------------------------------------------------
 
 

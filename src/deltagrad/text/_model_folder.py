@@ -8,7 +8,7 @@ import os
 from contextlib import contextmanager
 
 from .. import io
-from ..io.architecture import parameter_shapes
+from ..io.architecture import tensor_shapes
 from ._training import hidden_sizes
 
 
@@ -61,7 +61,7 @@ def read_metadata(path: str | os.PathLike, kind: str, what: str) -> dict:
                                 f"has kind {meta.get('kind')!r})")
     with config_errors(path, what):
         spec = {"type": "Sequential", "children": _LAYERS[kind](meta["network"])}
-        implied = parameter_shapes(spec, where="network")
+        implied = tensor_shapes(spec, where="network")
     saved = {name: array.shape for name, array in io.load_state_dict(path).items()}
     if implied != saved:
         wrong = sorted(set(implied.items()) ^ set(saved.items()))[:4]
