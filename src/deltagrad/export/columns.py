@@ -113,11 +113,15 @@ def date(g: Graph, c: Coding, cell: Value, missing: list[str]) -> list[Value]:
     filled day, and the indicator (``data.columns.date_cycles``)."""
     filled, absent = _filled(g, c, cell)
     whole = Arith(g, g.op("Floor", [filled], filled.shape))
-    month = month_of(whole) * (2 * math.pi) / 12
-    weekday = (whole + 3) % 7 * (2 * math.pi) / 7  # 1970-01-01 was a Thursday; Monday is 0
-    parts = [_standardised(g, c, filled)] + [
-        g.op(f, [angle.value], angle.value.shape) for angle in (month, weekday)
-        for f in ("Sin", "Cos")]
+    weekday = (whole + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
+    parts = [_standardised(g, c, filled)]
+    for index, period in ((month_of(whole), 12), (weekday, 7)):
+        # A table of the period's sines and cosines, looked up (Gather): ONNX Runtime before
+        # 1.19 has no float64 Sin or Cos, and there are only 12 months and 7 days.
+        slot = g.cast(index.value, np.int64)
+        angles = np.arange(period, dtype=np.float64) * (2 * math.pi) / period
+        parts += [g.op("Gather", [g.constant(f(angles), f"{f.__name__}_{period}"), slot],
+                       slot.shape, np.float64) for f in (np.sin, np.cos)]
     return [_column(g, p) for p in parts] + _indicator(g, c, absent)
 
 
