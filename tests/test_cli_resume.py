@@ -1,7 +1,6 @@
 """Kill `deltagrad train` with SIGKILL in the middle of training, resume it, and get exactly
 the weights (and history) of a run that was never interrupted."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -10,6 +9,7 @@ import time
 import numpy as np
 import pytest
 from test_cli import command, ok, write_csv
+from test_text_cli_resume import kill_after_epoch
 
 import deltagrad as dg
 from deltagrad.data import make_moons
@@ -30,20 +30,7 @@ def test_sigkill_mid_training_then_resume_gives_bit_identical_weights(tmp_path):
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     ok(*args, "--out", straight, "-q")
 
-    proc = subprocess.Popen([*command(), *map(str, args), "--out", str(killed), "-q"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    checkpoint = killed / CHECKPOINT
-    deadline = time.monotonic() + 120
-    while proc.poll() is None and time.monotonic() < deadline:
-        # Read while the trainer writes: atomic replacement means always a whole checkpoint.
-        if checkpoint.exists() and load_checkpoint(checkpoint)["epoch"] >= 3:
-            break
-        time.sleep(0.003)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.read()
-    state = load_checkpoint(checkpoint)
-    assert 3 <= state["epoch"] < EPOCHS and not state["finished"]
+    state = kill_after_epoch(args, killed, epoch=3, epochs=EPOCHS)
     assert not (killed / "model.safetensors").exists()  # it never got to the end
 
     resumed = ok(*args, "--out", killed, "--resume")

@@ -48,8 +48,9 @@ def lm_args(files, *extra):
             *extra]
 
 
-def kill_after_epoch(args, out, epoch: int = 3) -> dict:
-    """Start a run, SIGKILL it once its checkpoint reaches ``epoch``; return that state."""
+def kill_after_epoch(args, out, epoch: int = 3, epochs: int = EPOCHS) -> dict:
+    """Start a run of ``epochs``, SIGKILL it once its checkpoint reaches ``epoch``; return
+    that state."""
     proc = subprocess.Popen([*command(), *map(str, args), "--out", str(out), "-q"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     checkpoint = out / CHECKPOINT
@@ -63,7 +64,7 @@ def kill_after_epoch(args, out, epoch: int = 3) -> dict:
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read()
     state = load_checkpoint(checkpoint)
-    assert epoch <= state["epoch"] < EPOCHS and not state["finished"]
+    assert epoch <= state["epoch"] < epochs and not state["finished"]
     return state
 
 
