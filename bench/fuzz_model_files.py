@@ -285,8 +285,8 @@ def worker(args) -> None:
             outcome(lambda: resumed(copy, commands[base]))
             shutil.rmtree(copy)
     # Growth is measured from the resident set once warm: the highest the readers take it
-    # in any case, and where it stands every 5,000 cases and at the end (a leak would climb
-    # steadily).
+    # in any case, and where it stands every --report-every cases and at the end (a leak would
+    # climb steadily).
     before = snapshot(root)
     rss_mb = peak_mb = _status_mb("VmRSS")
     cases = [args.only] if args.only is not None else range(args.start, args.cases)
@@ -299,7 +299,7 @@ def worker(args) -> None:
             changed = sorted(set(after.items()) ^ set(before.items()))
             record["outcomes"]["sandbox"] = f"!touched {changed[:3]}"
             before = after
-        if (i + 1) % 5000 == 0:
+        if (i + 1) % args.report_every == 0:
             record["rss_growth_mb"] = round(_status_mb("VmRSS") - rss_mb, 1)
         if _status_mb("VmHWM") > peak_mb + 5:  # a new high: say which case made it
             peak_mb = _status_mb("VmHWM")
@@ -339,7 +339,7 @@ def drive(args, root: Path, log) -> tuple[dict, float | None]:
         cmd = [sys.executable, __file__, "--worker", "--root", str(root), "--seed",
                str(args.seed), "--cases", str(args.cases), "--cli", str(args.cli),
                "--resume", str(args.resume), "--deadline", str(args.deadline),
-               "--start", str(start)]
+               "--start", str(start), "--report-every", str(args.report_every)]
         with open(root / "worker.err", "w") as err:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True,
                                     cwd=root / "cwd")
@@ -396,6 +396,8 @@ def main() -> int:
     parser.add_argument("--only", type=int, help="replay this one case and print it")
     parser.add_argument("--log", default="fuzz_failures.jsonl",
                         help="where failing cases are written, one JSON object per line")
+    parser.add_argument("--report-every", type=int, default=5000, help="say the resident "
+                        "set's growth every this many cases")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     parser.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
