@@ -5,19 +5,21 @@ test_cli_errors.py and test_cli_resume.py."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import deltagrad as dg
+from deltagrad.cli import main
 from deltagrad.data import StandardScaler, load_dataset, train_val_test_split
 
 
@@ -36,6 +38,22 @@ def run(*args, cwd=None, env=None, timeout=120) -> subprocess.CompletedProcess:
     full_env.pop("COLUMNS", None)
     return subprocess.run([*command(), *map(str, args)], cwd=cwd, env=full_env, text=True,
                           capture_output=True, timeout=timeout, check=False)
+
+
+def run_here(*args, cwd=None) -> subprocess.CompletedProcess:
+    """As :func:`run`, but through ``deltagrad.cli.main`` in this process: the same exit
+    status, standard output and standard error, without a new interpreter's second or two of
+    imports. For the many error paths; :func:`run` tests the installed command itself."""
+    out, err = io.StringIO(), io.StringIO()
+    before = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = main([str(a) for a in args])
+    finally:
+        os.chdir(before)
+    return subprocess.CompletedProcess(list(args), status, out.getvalue(), err.getvalue())
 
 
 def ok(*args, **kwargs) -> subprocess.CompletedProcess:
@@ -102,11 +120,9 @@ def test_help_lists_the_commands():
     assert ok("--version").stdout.startswith("deltagrad ")
 
 
-def test_train_with_no_options_is_quick_and_prints_test_metrics(tmp_path):
-    began = time.monotonic()
+def test_train_with_no_options_prints_test_metrics(tmp_path):
+    # How long it takes is measured, not asserted here (the README gives the figure).
     result = ok("train", cwd=tmp_path)
-    elapsed = time.monotonic() - began
-    assert elapsed < 30, f"deltagrad train took {elapsed:.1f}s"
     assert "test metrics (360 samples):" in result.stdout  # digits: 20% of 1797
     metrics = printed_metrics(result.stdout)
     assert metrics["accuracy"] > 0.9 and set(metrics) >= {"precision", "recall", "f1",

@@ -5,7 +5,7 @@ import json
 import re
 
 import pytest
-from test_cli import assert_one_line_error, ok, run
+from test_cli import assert_one_line_error, ok, run_here
 
 import deltagrad as dg
 
@@ -59,9 +59,9 @@ def test_bad_vary_values_are_refused_before_anything_runs(options, message):
 
 
 def test_vary_errors_on_the_command_line_are_one_line(tmp_path):
-    assert_one_line_error(run("train", "--data", "xor", "--lr", "0.1", "--vary", "lr=0.1,0.2",
-                              cwd=tmp_path), "--lr is both given and varied")
-    assert_one_line_error(run("train", "--data", "xor", "--vary", "lr=-1", cwd=tmp_path),
+    assert_one_line_error(run_here("train", "--data", "xor", "--lr", "0.1", "--vary",
+                                   "lr=0.1,0.2", cwd=tmp_path), "--lr is both given and varied")
+    assert_one_line_error(run_here("train", "--data", "xor", "--vary", "lr=-1", cwd=tmp_path),
                           "--lr: must be a positive number, got -1.0")
 
 

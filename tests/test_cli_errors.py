@@ -1,10 +1,12 @@
-"""Every bad input to the installed `deltagrad` command: one `error:` line on stderr, a
-non-zero exit, nothing on stdout, no traceback; and damaged model folders are refused."""
+"""Every bad input to the `deltagrad` command: one `error:` line on stderr, a non-zero exit,
+nothing on stdout, no traceback; and damaged model folders are refused. The many error paths
+run through the command's `main` in this process (`run_here`); the installed command is run
+as a new process where that is what is tested (its environment)."""
 
 import json
 
 import pytest
-from test_cli import assert_one_line_error, ok, run, write_csv
+from test_cli import assert_one_line_error, ok, run, run_here, write_csv
 
 import deltagrad as dg
 from deltagrad import nn
@@ -79,42 +81,43 @@ BAD_TRAIN = [
                          ids=[" ".join(a)[:40] for a, _ in BAD_TRAIN])
 def test_bad_train_input(files, args, fragments):
     args = [a.replace("{d}", str(files)) for a in args]
-    result = run("train", *args, cwd=files)
+    result = run_here("train", *args, cwd=files)
     line = assert_one_line_error(result, *fragments)
     usage = line.startswith(("error: invalid value", "error: no such option"))
     assert result.returncode == (2 if usage else 1)  # click's usage status; 1 for the rest
 
 
 def test_missing_arguments_and_unknown_commands():
-    assert_one_line_error(run("evaluate"), "missing argument 'DIR'")
-    assert_one_line_error(run("predict", "somewhere"), "missing argument 'INPUT'")
-    assert_one_line_error(run("frobnicate"), "no such command 'frobnicate'")
+    assert_one_line_error(run_here("evaluate"), "missing argument 'DIR'")
+    assert_one_line_error(run_here("predict", "somewhere"), "missing argument 'INPUT'")
+    assert_one_line_error(run_here("frobnicate"), "no such command 'frobnicate'")
 
 
 def test_a_run_folder_is_never_overwritten_by_accident(files, model_dir):
-    assert_one_line_error(run("train", "--data", files / "good.csv", "--out", model_dir),
+    assert_one_line_error(run_here("train", "--data", files / "good.csv", "--out", model_dir),
                           "already holds a training run", "--resume", "--overwrite")
-    assert_one_line_error(run("train", "--data", files / "good.csv", "--target", "label",
+    assert_one_line_error(run_here("train", "--data", files / "good.csv", "--target", "label",
                               "--lr", "0.5", "--out", model_dir, "--resume"),
                           "--lr 0.5 differs from the interrupted run's 0.001")
 
 
 def test_evaluate_and_predict_refuse_bad_inputs(files, model_dir, tmp_path):
-    assert_one_line_error(run("evaluate", tmp_path / "nowhere"), "no such model folder")
-    assert_one_line_error(run("predict", model_dir, files / "missing.csv"), "no such file")
+    assert_one_line_error(run_here("evaluate", tmp_path / "nowhere"), "no such model folder")
+    assert_one_line_error(run_here("predict", model_dir, files / "missing.csv"), "no such file")
     write_csv(tmp_path / "cols.csv", ["a", "c"], [(1, 2)])
-    assert_one_line_error(run("predict", model_dir, tmp_path / "cols.csv"),
+    assert_one_line_error(run_here("predict", model_dir, tmp_path / "cols.csv"),
                           "no column 'b'")
-    assert_one_line_error(run("predict", model_dir, files / "text.csv"), "'four' is not a number")
-    assert_one_line_error(run("predict", model_dir, files / "good.csv", "--out", tmp_path),
+    assert_one_line_error(run_here("predict", model_dir, files / "text.csv"),
+                          "'four' is not a number")
+    assert_one_line_error(run_here("predict", model_dir, files / "good.csv", "--out", tmp_path),
                           "is a folder, expected a file name")
     write_csv(tmp_path / "labels.csv", ["a", "b", "label"], [(1, 2, "yes"), (3, 4, "maybe")])
-    assert_one_line_error(run("evaluate", model_dir, "--data", tmp_path / "labels.csv"),
+    assert_one_line_error(run_here("evaluate", model_dir, "--data", tmp_path / "labels.csv"),
                           "'maybe'", "not among the model's classes ['no', 'yes']")
-    assert_one_line_error(run("evaluate", model_dir, "--data", "iris"),
+    assert_one_line_error(run_here("evaluate", model_dir, "--data", "iris"),
                           "the model needs feature columns ['a', 'b']")
     plain = dg.save(nn.Linear(2, 2), tmp_path / "plain")
-    assert_one_line_error(run("evaluate", plain), "was not made by 'deltagrad train'")
+    assert_one_line_error(run_here("evaluate", plain), "was not made by 'deltagrad train'")
 
 
 # --- damaged model folders --------------------------------------------------------------------
@@ -154,9 +157,9 @@ def test_damaged_model_files_are_refused_in_one_line(files, model_dir, tmp_path,
     folder = tmp_path / "copy"
     shutil.copytree(model_dir, folder)
     damage(folder, how)
-    assert_one_line_error(run("evaluate", folder), fragment)
+    assert_one_line_error(run_here("evaluate", folder), fragment)
     if how == "truncated weights":  # predict loads the model the same way
-        assert_one_line_error(run("predict", folder, files / "good.csv"), fragment)
+        assert_one_line_error(run_here("predict", folder, files / "good.csv"), fragment)
 
 
 def test_plot_without_matplotlib_says_how_to_install_it(tmp_path):
@@ -169,7 +172,7 @@ def test_plot_without_matplotlib_says_how_to_install_it(tmp_path):
 
 
 def test_a_diverging_run_names_epoch_batch_and_op():
-    result = run("train", "--data", "xor", "--optimizer", "sgd", "--lr", "1e12",
+    result = run_here("train", "--data", "xor", "--optimizer", "sgd", "--lr", "1e12",
                  "--epochs", "5", "-q")
     line = assert_one_line_error(result, "training diverged at epoch 1, batch",
                                  "the first non-finite value", "op '")

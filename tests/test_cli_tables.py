@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_cli import assert_one_line_error, ok, run, write_csv
+from test_cli import assert_one_line_error, ok, run_here, write_csv
 
 import deltagrad as dg
 from deltagrad.cli import main
@@ -77,7 +77,7 @@ def test_predict_copies_the_id_and_names_probabilities_by_class(trained, tmp_pat
         probs = [float(v) for v in r[2:]]
         assert sum(probs) == pytest.approx(1, abs=1e-5)
         assert r[1] == ["basic", "plus", "pro"][int(np.argmax(probs))]
-    assert_one_line_error(run("predict", d / "model", new, "--id", "nope"), "--id: no column "
+    assert_one_line_error(run_here("predict", d / "model", new, "--id", "nope"), "--id: no column "
                                                                             "'nope'")
 
 
@@ -111,7 +111,7 @@ def test_a_file_with_three_problems_and_a_wrong_option_reports_all_four_at_once(
     data = write_csv(tmp_path / "bad.csv", ["n", "count", "ratio", "label"], rows)
     with open(data, "a") as f:
         f.write("1,2\n")  # a short line
-    line = assert_one_line_error(run("train", "--data", data, "--categorical", "colour"),
+    line = assert_one_line_error(run_here("train", "--data", data, "--categorical", "colour"),
                                  "bad.csv can not be used as it is (4 problems): 1) ")
     assert "line 32 has 2 fields, but the header has 4 columns (fix: mend or delete" in line
     assert "--categorical: no column 'colour'" in line
@@ -127,14 +127,14 @@ def test_resume_with_changed_data_is_refused_naming_what_changed(tmp_path):
        "--hidden", "8")
     text = data.read_text().splitlines()
     data.write_text("\n".join(text[:-1]) + "\n")
-    assert_one_line_error(run("train", "--out", tmp_path / "run", "--resume", "--epochs", "2"),
+    assert_one_line_error(run_here("train", "--out", tmp_path / "run", "--resume", "--epochs", "2"),
                           "c.csv has changed since the run", "200 data rows then, 199 now")
-    assert_one_line_error(run("evaluate", tmp_path / "run"), "has changed since training, so "
+    assert_one_line_error(run_here("evaluate", tmp_path / "run"), "has changed since training, so "
                           "its held-out test split can not be rebuilt; pass --data")
     data.write_text("\n".join(text[:-1] + [text[-1].replace("C00199", "C99999")]) + "\n")
-    assert_one_line_error(run("train", "--out", tmp_path / "run", "--resume", "--epochs", "2"),
+    assert_one_line_error(run_here("train", "--out", tmp_path / "run", "--resume", "--epochs", "2"),
                           "the same 200 rows, but other contents")
-    assert_one_line_error(run("train", "--out", tmp_path / "run", "--resume", "--drop", "age"),
+    assert_one_line_error(run_here("train", "--out", tmp_path / "run", "--resume", "--drop", "age"),
                           "--drop age differs from the interrupted run's None")
 
 
@@ -147,7 +147,7 @@ def test_semicolons_decimal_commas_latin1_and_linear_models(tmp_path):
                      + ("lourd" if w > 5 else "léger"))
     data = tmp_path / "fr.csv"
     data.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
-    assert_one_line_error(run("train", "--data", data), "not UTF-8 text", "--encoding latin-1")
+    assert_one_line_error(run_here("train", "--data", data), "not UTF-8 text", "--encoding latin-1")
     result = ok("train", "--data", data, "--encoding", "latin-1", "--hidden", "none",
                 "--epochs", "2", "--delimiter", "semicolon", "--out", tmp_path / "m")
     assert "MLP 4 -> 2 (linear: --hidden none)" in result.stderr
@@ -167,7 +167,7 @@ def test_semicolons_decimal_commas_latin1_and_linear_models(tmp_path):
     (["--delimiter", "ab"], "--delimiter: expected one character"),
 ])
 def test_size_options_below_one_are_refused(args, fragment):
-    assert_one_line_error(run("train", "--data", "moons", *args), fragment)
+    assert_one_line_error(run_here("train", "--data", "moons", *args), fragment)
 
 
 # --- any table: trains, or one clear line ------------------------------------------------------

@@ -66,17 +66,17 @@ def test_numpy_arrays_take_the_numpy_fast_path():
 @pytest.mark.parametrize("command", [["train"], ["lm", "train", "--data", "x.txt", "--out", "o"],
                                      ["ner", "train", "--train", "x.conll", "--out", "o"]])
 def test_an_unknown_device_is_one_error_line_before_any_data_is_read(command, tmp_path):
-    from test_cli import assert_one_line_error, run
+    from test_cli import assert_one_line_error, run_here
 
-    assert_one_line_error(run(*command, "--device", "gpu", cwd=tmp_path),
+    assert_one_line_error(run_here(*command, "--device", "gpu", cwd=tmp_path),
                           "unknown device 'gpu'", "'cuda:N'")
 
 
 @pytest.mark.skipif(importlib.util.find_spec("cupy") is not None, reason="CuPy is installed")
 def test_cuda_without_cupy_is_one_error_line_naming_the_extra(tmp_path):
-    from test_cli import assert_one_line_error, run
+    from test_cli import assert_one_line_error, run_here
 
-    assert_one_line_error(run("train", "--device", "cuda", cwd=tmp_path), "needs CuPy",
+    assert_one_line_error(run_here("train", "--device", "cuda", cwd=tmp_path), "needs CuPy",
                           "deltagrad[cuda12]")
 
 

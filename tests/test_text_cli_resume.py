@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import pytest
-from test_cli import assert_one_line_error, command, ok, run
+from test_cli import assert_one_line_error, command, ok, run_here
 from test_text_cli import conll
 
 import deltagrad as dg
@@ -104,7 +104,7 @@ def test_a_resume_with_other_settings_or_data_is_refused_by_name(files, tmp_path
     args = ner_args if kind == "ner" else lm_args
     out = tmp_path / "run"
     kill_after_epoch(args(files), out, epoch=1)
-    assert_one_line_error(run(*args(files, "--lr", "0.02"), "--out", out, "--resume"),
+    assert_one_line_error(run_here(*args(files, "--lr", "0.02"), "--out", out, "--resume"),
                           "used lr=0.01, not 0.02")
     other = tmp_path / "other.txt"
     if kind == "ner":
@@ -113,16 +113,16 @@ def test_a_resume_with_other_settings_or_data_is_refused_by_name(files, tmp_path
     else:
         other.write_text(TEXT.replace("question", "answer!!"))
         changed = [str(other) if str(a) == str(files / "text.txt") else a for a in args(files)]
-    assert_one_line_error(run(*changed, "--out", out, "--resume"), "trained on other data")
+    assert_one_line_error(run_here(*changed, "--out", out, "--resume"), "trained on other data")
     if kind == "ner":  # the sentences only the F1 hook sees are checked too
         conll(tmp_path / "valid.txt", 40, 6)
         changed = [str(tmp_path / "valid.txt") if str(a) == str(files / "valid.txt") else a
                    for a in args(files)]
-        assert_one_line_error(run(*changed, "--out", out, "--resume"),
+        assert_one_line_error(run_here(*changed, "--out", out, "--resume"),
                               "trained on other data (the validation data differ)")
-    assert_one_line_error(run(*args(files), "--out", out), "already holds a training run",
+    assert_one_line_error(run_here(*args(files), "--out", out), "already holds a training run",
                           "--resume", "--overwrite")
-    assert_one_line_error(run(*args(files), "--out", tmp_path / "new", "--resume"),
+    assert_one_line_error(run_here(*args(files), "--out", tmp_path / "new", "--resume"),
                           "holds no checkpoint to resume")
 
 
@@ -130,7 +130,7 @@ def test_a_resume_with_other_settings_or_data_is_refused_by_name(files, tmp_path
 def test_a_diverging_run_names_epoch_batch_and_op(files, kind):
     args = ner_args(files) if kind == "ner" else lm_args(files)
     args = [a if a != "0.01" else "1e30" for a in args]  # the learning rate
-    result = run(*args, "--out", files / f"diverged-{kind}", "-q")
+    result = run_here(*args, "--out", files / f"diverged-{kind}", "-q")
     line = assert_one_line_error(result, "training diverged at epoch 1, batch",
                                  "the first non-finite value", "op '", "(layer '")
     # the rate of that batch: the cosine schedule has barely begun to lower it
@@ -148,7 +148,7 @@ def test_clip_norm_overwrite_and_plot(files, tmp_path, kind):
     ok(*args, "--out", out, "--overwrite", "--plot", "-q")
     assert (out / "history.png").stat().st_size > 1000
     assert dg.load_metadata(out)["info"]["training"]["clip_norm"] is None
-    assert_one_line_error(run(*args, "--out", out, "--clip-norm", "-1"), "clip_norm")
+    assert_one_line_error(run_here(*args, "--out", out, "--clip-norm", "-1"), "clip_norm")
 
 
 def test_plain_progress_lines_when_not_on_a_terminal(files, tmp_path):
