@@ -272,6 +272,28 @@ def test_a_checkpoint_whose_random_state_is_out_of_range_is_refused_on_resume(
         "error: fit: the checkpoint holds a number out of range (")  # NumPy's words follow
 
 
+@pytest.mark.parametrize("kind", ["train", "lm"])
+def test_a_checkpoint_whose_random_state_is_empty_is_refused_on_resume(
+        runs, tmp_path, capsys, kind):
+    # NumPy read the first counter word of an empty array: an IndexError (fuzz cases 21848
+    # and 23384, seed 0).
+    def edit(state):
+        state["rng"]["dropout"]["state"]["counter"] = np.zeros(0, np.uint64)
+    err = resumed_with(runs, kind, tmp_path, capsys, edit)
+    assert len(err) == 1 and err[0].startswith("error: fit: the checkpoint lacks or garbles ")
+
+
+@pytest.mark.parametrize("key, value", [("categorical", ["a"]), ("epochs", 2.5),
+                                        ("residual", "yes"), ("lr", None), ("target", 3)])
+def test_a_checkpoint_whose_settings_have_the_wrong_types_is_refused_on_resume(
+        runs, tmp_path, capsys, key, value):
+    # A list where a column name belongs was an AttributeError (fuzz case 26369, seed 0).
+    def edit(state):
+        state["run"]["settings"][key] = value
+    err = resumed_with(runs, "train", tmp_path, capsys, edit)
+    assert len(err) == 1 and "is damaged: its setting " + repr(key) in err[0]
+
+
 def test_a_checkpoint_whose_run_settings_lack_one_resumes_with_its_default(runs, tmp_path):
     # 'deltagrad train --resume' took the saved settings as complete: a KeyError (case 3962).
     # A setting the checkpoint lacks now takes its default, as for a run from before it.

@@ -27,6 +27,8 @@ DELIMITER_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", "\\t": "\t", "pi
                    "space": " "}
 #: settings a resumed run may change
 RESUMABLE = ("epochs",)
+#: the one setting whose value, when given, is not of its default's type (None)
+_NUMBER_OR_NONE = ("clip_norm",)
 
 
 def _option(key: str) -> str:
@@ -61,12 +63,34 @@ def _resumed(given: dict, out: Path | None, overwrite: bool) -> dict:
     if not isinstance(saved, dict):
         raise CLIError(f"--resume: the checkpoint in {out} was not written by "
                        f"'deltagrad train'")
+    _check_saved_types(saved, out)
     for key, value in given.items():
         if key not in RESUMABLE and saved.get(key) != value:
             raise CLIError(f"{_option(key)} {value} differs from the interrupted run's "
                            f"{saved.get(key)}; drop it to resume, or use --overwrite to start "
                            f"a new run")
     return {**saved, **{k: v for k, v in given.items() if k in RESUMABLE}}
+
+
+def _check_saved_types(saved: dict, out: Path) -> None:
+    """Refuse a checkpoint whose settings are not of the types a command line gives (the
+    fuzzer's find: a list where a column name belongs was an AttributeError on resume)."""
+    for key, default in DEFAULTS.items():
+        value = saved[key]
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if isinstance(default, bool):
+            fits = isinstance(value, bool)
+        elif key in _NUMBER_OR_NONE:
+            fits = value is None or number
+        elif isinstance(default, int):
+            fits = number and isinstance(value, int)
+        elif isinstance(default, float):
+            fits = number
+        else:  # text, or None where the data decide
+            fits = isinstance(value, str) or (value is None and default is None)
+        if not fits:
+            raise CLIError(f"--resume: the checkpoint in {out} is damaged: its setting "
+                           f"{key!r} is {value!r:.60}, not a value {_option(key)} can take")
 
 
 def parse_hidden(text: str) -> list[int]:

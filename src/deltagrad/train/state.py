@@ -146,7 +146,7 @@ def restore(trainer, state: dict, callbacks) -> None:
         trainer.epoch = int(state["epoch"])
         trainer.step = int(state.get("step", 0))
         trainer.budget.spent = float(state.get("elapsed", 0.0))
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, IndexError) as exc:  # IndexError: an empty generator state
         raise ValueError(f"fit: the checkpoint lacks or garbles {exc}") from None
     except OverflowError as exc:  # a random generator's state out of its range
         raise ValueError(f"fit: the checkpoint holds a number out of range ({exc})") from None
