@@ -71,6 +71,20 @@ def test_gradients_of_all_four_scores_match_central_differences(problem, reducti
                         [leaf(E), leaf(start), leaf(trans), leaf(end)])
 
 
+@settings(max_examples=20, deadline=None)
+@given(problems())
+def test_a_constant_added_to_each_words_scores_changes_nothing(problem):
+    # so a network's logits and its log-softmax give the same likelihood and gradients
+    E, lengths, tags, start, trans, end = problem
+    shifted = E + np.random.default_rng(0).normal(size=(len(E), 1)) * 10
+    a, b = leaf(trans), leaf(trans)
+    crf_nll(E, lengths, tags, start, a, end).backward()
+    crf_nll(shifted, lengths, tags, start, b, end).backward()
+    assert crf_nll(shifted, lengths, tags, start, trans, end).item() == pytest.approx(
+        crf_nll(E, lengths, tags, start, trans, end).item(), rel=1e-9, abs=1e-9)
+    np.testing.assert_allclose(a.grad, b.grad, atol=1e-9)
+
+
 def test_forbidden_moves_leave_the_paths_they_forbid_out_of_z_and_get_no_gradient():
     rng = np.random.default_rng(1)
     allowed_start, allowed = allowed_transitions(BIO)
