@@ -28,21 +28,6 @@ def allowed_transitions(tags) -> tuple[np.ndarray, np.ndarray]:
     return start, trans
 
 
-def first_break(tags) -> int | None:
-    """The position of the first tag of the sequence ``tags`` that BIO forbids there (an
-    ``I-X`` opening it or following anything but ``B-X``/``I-X``), or None.
-
-    >>> first_break(["O", "I-PER", "I-PER"]), first_break(["B-PER", "I-PER", "O"])
-    (1, None)
-    """
-    previous = None
-    for i, tag in enumerate(tags):
-        if tag.startswith("I-") and previous not in (f"B-{tag[2:]}", tag):
-            return i
-        previous = tag
-    return None
-
-
 @lru_cache(maxsize=8)
 def _penalties(tags: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """0 where allowed, -inf where not: at the start (T,) and between tags (from, to). A

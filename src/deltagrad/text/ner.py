@@ -27,11 +27,11 @@ from ..train.sample_random import use_trainer_dropout
 from . import _training
 from ._model_folder import config_errors, read_metadata
 from ._training import hidden_sizes
-from .bio import constrained_decode, first_break
+from .bio import constrained_decode
 from .casing import CASINGS, affixes, casing_ids, normalize_word
 from .metrics import entity_scores
 from .tokenize import tokenize
-from .transitions import crf_stage, crf_stage_seconds
+from .transitions import CRFStage
 from .vocab import Vocabulary
 from .windows import window_positions
 
@@ -325,13 +325,9 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
     higher validation F1 in the same 4 minutes than 64 at 1e-3 or 256 at 2e-3 (each step
     also updates every word vector through Adam, so fewer, larger steps save much), and the
     affix vectors added about a point (``bench/words_ab.py``).
-    ``decode="crf"`` (the default) adds learned tag-transition scores, as Collobert et al.
-    (2011) did with their sentence-level log-likelihood: once the network is trained, a
-    linear-chain CRF's start, transition and end scores are fitted on the frozen network's
-    log-probabilities of the training words (:mod:`~deltagrad.text.transitions`) and used
-    by the Viterbi decoder; that stage's time is reserved in ``max_time``. On CoNLL-2003 it
-    raised entity F1 by about half a point over ``"viterbi"``, the BIO-constrained decoder
-    without learned scores (``bench/ner_crf.py``); ``"greedy"`` tags each word alone.
+    ``decode="crf"`` (the default) then learns tag-transition scores on the frozen network
+    by Collobert et al.'s sentence-level log-likelihood (:mod:`~deltagrad.text.transitions`,
+    in ``max_time``), a fraction of a point of F1 over plain ``"viterbi"`` (bench/ner_crf.py).
     ``dropout`` after each hidden layer (0.5 by default) matters: without it the tagger
     learns the training set by heart within two epochs and does worse on new text.
     Training runs in :class:`~deltagrad.train.Trainer`: the learning rate falls along a
@@ -354,12 +350,31 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
                          min_freq, unk_replace, epochs, batch_size, lr, optimizer, clip_norm,
                          max_time, seed, decode)
     s["deterministic"] = bool(deterministic)
-    if decode == "crf":  # the likelihood forbids what the decoder forbids
-        _check_bio(train, where)
     # The trainer checks the training windows; the validate hook alone sees `valid`'s.
     run_info = {"settings": s, "data": {"validation": _training.digest(valid)}}
     _training.check_resume(out_dir, resume, run_info, where)
     tagger = _new_tagger(train, s)
+    X, y, augment = _training_data(tagger, train, s)
+    stage = None if decode != "crf" else CRFStage(tagger, X, y, [len(ws) for ws, _ in train],
+                                                  started, s["max_time"])
+    entity_f1, rows = (None, 0) if valid is None else _f1_hook(tagger, valid)
+    trainer, best = _training.fit(
+        tagger.module, X, y, run_info=run_info, started=started,
+        monitor="val_f1" if valid else None, augment=augment, validate=entity_f1,
+        validate_rows=rows, out_dir=out_dir, resume=resume, metadata=tagger.metadata(),
+        progress=progress, log=log, device=device, reserve=stage.reserve if stage else 0.0)
+    tagger.module.eval()
+    tagger.info = _training.training_info(trainer, best, s)
+    if stage is not None:
+        tagger.info["crf"] = stage.run(entity_f1, trainer.budget.end_seconds or 0.0)
+    tagger.history = trainer.history
+    if out_dir is not None and distributed.rank() == 0:
+        tagger.save(out_dir)
+    return tagger
+
+
+def _training_data(tagger: NERTagger, train, s: dict) -> tuple[tuple, np.ndarray, Callable]:
+    """The windows and tag ids of the training words, and the batches' augmentation."""
     X = tagger.features([ws for ws, _ in train])
     tag_index = {t: i for i, t in enumerate(tagger.tags)}
     y = np.array([tag_index[t] for _, ts in train for t in ts], dtype=np.int64)
@@ -367,36 +382,7 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
     counts = np.array([words.counts.get(t, 0) for t in words.tokens], dtype=np.int64)
     augment = None if not s["unk_replace"] else partial(
         _hide_singletons, singleton=counts == 1, p=s["unk_replace"], unk_id=words.unk_id)
-    entity_f1, rows = (None, 0) if valid is None else _f1_hook(tagger, valid)
-    lengths = [len(ws) for ws, _ in train]
-    crf = s["decode"] == "crf"
-    reserve = crf_stage_seconds(tagger, X, lengths) if crf and s["max_time"] else 0.0
-    trainer, best = _training.fit(
-        tagger.module, X, y, run_info=run_info, started=started,
-        monitor="val_f1" if valid else None, augment=augment, validate=entity_f1,
-        validate_rows=rows, out_dir=out_dir, resume=resume, metadata=tagger.metadata(),
-        progress=progress, log=log, device=device, reserve=reserve)
-    tagger.module.eval()
-    tagger.info = _training.training_info(trainer, best, s)
-    if crf:
-        # what is left of the budget, less one more validation scoring (as long as the last)
-        deadline = None if s["max_time"] is None else (
-            started + s["max_time"] - (trainer.budget.end_seconds or 0.0))
-        tagger.info["crf"] = crf_stage(tagger, X, lengths, y, entity_f1, deadline)
-    tagger.history = trainer.history
-    if out_dir is not None and distributed.rank() == 0:
-        tagger.save(out_dir)
-    return tagger
-
-
-def _check_bio(train, where: str) -> None:
-    for i, (_, tags) in enumerate(train):
-        at = first_break(tags)
-        if at is not None:
-            raise ValueError(f"{where}: training sentence {i} breaks BIO ({tags[at]} at word "
-                             f"{at} after {tags[at - 1] if at else 'the start'}), which "
-                             f"decode='crf' needs; convert IOB1 tags to BIO or use "
-                             f"decode='viterbi'")
+    return X, y, augment
 
 
 def _f1_hook(tagger: NERTagger, valid) -> tuple[Callable[[dict], dict], int]:

@@ -83,30 +83,59 @@ def fit_transition_scores(emissions: np.ndarray, lengths, tags: np.ndarray, tag_
 # --- the tagger's CRF stage ------------------------------------------------------------
 
 
-def crf_stage_seconds(tagger, X: tuple, lengths) -> float:
-    """What :func:`crf_stage` is expected to take, reserved in its time budget: the
-    network's scores of every training word (a timed pass over a few thousand, scaled) and
-    the fit."""
-    began, rows = time.perf_counter(), min(len(X[0]), 4096)
-    tagger.window_log_probs(tuple(x[:rows] for x in X))
-    forward = (time.perf_counter() - began) * len(X[0]) / rows
-    return forward + fit_seconds(lengths, len(tagger.tags))
+class CRFStage:
+    """The CRF stage of ``train_tagger``: set up before training, where it checks that the
+    training tags ``y`` (ids, one per window of ``X``) are valid BIO (the likelihood forbids
+    what the decoder forbids) and measures the time to reserve for it (``reserve``, 0
+    without a budget); :meth:`run` after training. ``tagger`` is a NERTagger whose network
+    was built with ``crf=True``; ``started`` and ``max_time`` are the run's budget."""
 
+    def __init__(self, tagger, X: tuple, y: np.ndarray, lengths, started: float,
+                 max_time: float | None):
+        self.tagger, self.X, self.y = tagger, X, y
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        self.deadline = None if max_time is None else started + max_time
+        self._check_bio()
+        self.reserve = 0.0 if max_time is None else self._seconds()
 
-def crf_stage(tagger, X: tuple, lengths, y, entity_f1, deadline) -> dict:
-    """The CRF stage of ``train_tagger`` (``tagger`` a NERTagger whose network was built
-    with ``crf=True``, ``X`` its training windows, ``y`` their tags): the transition
-    scores fitted on the frozen network's log-probabilities of the training words and
-    stored in its buffers. Returns its time and, given ``entity_f1`` (the validation hook),
-    the validation entity F1 decoded with the learned scores."""
-    began = time.perf_counter()
-    scores = fit_transition_scores(tagger.window_log_probs(X), lengths, y, tagger.tags,
-                                   deadline=deadline)
-    module = tagger.module
-    module.start_scores = scores["start"].astype(np.float32)
-    module.transition_scores = scores["transitions"].astype(np.float32)
-    module.end_scores = scores["end"].astype(np.float32)
-    info = {"seconds": round(time.perf_counter() - began, 2)}
-    if entity_f1 is not None:
-        info["valid_f1"] = entity_f1({})["val_f1"]
-    return info
+    def _check_bio(self) -> None:
+        first, penalty = _penalties(tuple(self.tagger.tags))
+        y, starts = self.y, np.cumsum(self.lengths) - self.lengths
+        broken = np.isinf(penalty[y[:-1], y[1:]])
+        broken[starts[1:] - 1] = False  # no move between sentences
+        broken = np.concatenate([[False], broken])
+        broken[starts] = np.isinf(first[y[starts]])
+        if broken.any():
+            k = int(np.argmax(broken))
+            i = int(np.searchsorted(starts, k, side="right")) - 1
+            after = "the start" if k == starts[i] else self.tagger.tags[y[k - 1]]
+            raise ValueError(f"train_tagger: training sentence {i} breaks BIO "
+                             f"({self.tagger.tags[y[k]]} at word {k - starts[i]} after "
+                             f"{after}), which decode='crf' needs; convert IOB1 tags to BIO "
+                             f"or use decode='viterbi'")
+
+    def _seconds(self) -> float:
+        """The network's scores of every training word (a timed pass over a few thousand,
+        scaled) and the fit."""
+        began, rows = time.perf_counter(), min(len(self.y), 4096)
+        self.tagger.window_log_probs(tuple(x[:rows] for x in self.X))
+        forward = (time.perf_counter() - began) * len(self.y) / rows
+        return forward + fit_seconds(self.lengths, len(self.tagger.tags))
+
+    def run(self, entity_f1=None, last_validation: float = 0.0) -> dict:
+        """Fit the transition scores on the frozen network's log-probabilities of the
+        training words and store them in its buffers, by the end of the budget less
+        ``last_validation`` (the seconds the last validation scoring took: one more is
+        made here). Returns the stage's time and, given ``entity_f1`` (the validation
+        hook), the validation entity F1 decoded with the learned scores."""
+        began, module = time.perf_counter(), self.tagger.module
+        deadline = None if self.deadline is None else self.deadline - last_validation
+        scores = fit_transition_scores(self.tagger.window_log_probs(self.X), self.lengths,
+                                       self.y, self.tagger.tags, deadline=deadline)
+        module.start_scores = scores["start"].astype(np.float32)
+        module.transition_scores = scores["transitions"].astype(np.float32)
+        module.end_scores = scores["end"].astype(np.float32)
+        info = {"seconds": round(time.perf_counter() - began, 2)}
+        if entity_f1 is not None:
+            info["valid_f1"] = entity_f1({})["val_f1"]
+        return info
