@@ -14,7 +14,7 @@ import deltagrad as dg
 from deltagrad.cli.ner import app as ner_app
 from deltagrad.nn.crf import crf_nll
 from deltagrad.text import NERTagger, constrained_decode, train_tagger
-from deltagrad.text.bio import _penalties
+from deltagrad.text.bio import penalties
 from deltagrad.text.transitions import fit_transition_scores
 
 FIRST = ["Anna", "Boris", "Carla"]
@@ -40,7 +40,7 @@ def crf_tagger():
 
 
 def _log_likelihood_loss(tagger, train, scores):
-    first, penalty = _penalties(tuple(tagger.tags))
+    first, penalty = penalties(tuple(tagger.tags))
     index = {t: i for i, t in enumerate(tagger.tags)}
     emissions = np.concatenate(tagger.log_probs([w for w, _ in train]))
     return crf_nll(emissions, [len(w) for w, _ in train],
@@ -64,7 +64,7 @@ def test_the_stage_fits_the_scores_on_the_frozen_networks_training_log_probs(crf
     assert (_log_likelihood_loss(crf_tagger, train, learned)
             < _log_likelihood_loss(crf_tagger, train, zeros) - 0.01)
     # forbidden moves stay at 0: they are -inf whatever is learned
-    allowed_start, allowed = (p == 0 for p in _penalties(tuple(crf_tagger.tags)))
+    allowed_start, allowed = (p == 0 for p in penalties(tuple(crf_tagger.tags)))
     assert np.all(learned["transitions"][~allowed] == 0)
     assert np.all(learned["start"][~allowed_start] == 0)
     assert crf_tagger.info["crf"]["seconds"] >= 0

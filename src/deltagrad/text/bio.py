@@ -29,7 +29,7 @@ def allowed_transitions(tags) -> tuple[np.ndarray, np.ndarray]:
 
 
 @lru_cache(maxsize=8)
-def _penalties(tags: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+def penalties(tags: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """0 where allowed, -inf where not: at the start (T,) and between tags (from, to). A
     tagger decodes thousands of sentences with one tag list; this is built once for it."""
     start, trans = allowed_transitions(tags)
@@ -55,7 +55,7 @@ def constrained_decode(log_probs, tags, start=None, transitions=None, end=None) 
     n = scores.shape[0]
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    first, penalty = _penalties(tuple(tags))
+    first, penalty = penalties(tuple(tags))
     if start is not None:
         first = first + start
     if transitions is not None:

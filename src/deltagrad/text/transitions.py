@@ -13,7 +13,7 @@ import numpy as np
 
 from ..autograd.tensor import Tensor
 from ..nn.crf import crf_nll
-from .bio import _penalties
+from .bio import penalties
 
 #: L-BFGS iterations at most: the likelihood is convex in these few scores. On CoNLL-2003 10
 #: iterations already gave the validation F1 of 100 (bench/ner_crf.py).
@@ -55,7 +55,7 @@ def fit_transition_scores(emissions: np.ndarray, lengths, tags: np.ndarray, tag_
     from scipy.optimize import minimize  # deferred: only this fit needs SciPy
 
     num_tags = emissions.shape[1]
-    first, penalty = _penalties(tuple(tag_names))
+    first, penalty = penalties(tuple(tag_names))
     emissions = np.asarray(emissions, dtype=np.float64)
     sizes = (num_tags, num_tags * num_tags, num_tags)
     best = {"loss": np.inf, "x": np.zeros(sum(sizes))}
@@ -100,7 +100,7 @@ class CRFStage:
         self.reserve = 0.0 if max_time is None else self._seconds()
 
     def _check_bio(self) -> None:
-        first, penalty = _penalties(tuple(self.tagger.tags))
+        first, penalty = penalties(tuple(self.tagger.tags))
         y, starts = self.y, np.cumsum(self.lengths) - self.lengths
         broken = np.isinf(penalty[y[:-1], y[1:]])
         broken[starts[1:] - 1] = False  # no move between sentences
