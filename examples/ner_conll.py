@@ -6,7 +6,10 @@ overall and per entity type.
 DATA_DIR holds train.txt, valid.txt and test.txt in CoNLL format (by default
 ../shared/data/conll2003 next to this repository). Nothing is downloaded. The settings are
 ``train_tagger``'s defaults, which ``deltagrad ner train`` uses too; the time limit ends the
-run, the per-epoch evaluation included, and the epoch with the best validation F1 is kept.
+run, the per-epoch evaluation and the learning of the tag-transition scores after it
+included, and the epoch with the best validation F1 is kept. Validation and test F1 are
+printed for each decoder of the same network: greedy, BIO-constrained Viterbi, and Viterbi
+with the learned transition scores (crf, the default), whose per-type F1 follow.
 
 The matrices here are small: on a machine busy with other work, one BLAS thread
 (OPENBLAS_NUM_THREADS=1) ran these several times faster than two competing for the cores.
@@ -40,14 +43,15 @@ def main() -> None:
     tagger = train_tagger(train, valid, epochs=args.epochs, max_time=args.minutes * 60,
                           seed=args.seed, log=print)
     print(f"training took {time.perf_counter() - start:.0f} s (budget {args.minutes * 60:.0f} "
-          f"s; best epoch {tagger.info['best_epoch']} of {len(tagger.info['history'])}); "
+          f"s; best epoch {tagger.info['best_epoch']} of {len(tagger.info['history'])}; "
+          f"learning the transition scores {tagger.info['crf']['seconds']:.0f} s); "
           f"settings {tagger.info['training']}")
     for name, sents in (("valid", valid), ("test", test)):
-        for decode in ("greedy", "viterbi"):
+        for decode in ("greedy", "viterbi", "crf"):
             s = tagger.evaluate(sents, decode=decode)
             print(f"{name:5s} {decode:7s}: token accuracy {s['accuracy']:.4f}  entity "
                   f"precision {s['precision']:.4f} recall {s['recall']:.4f} F1 {s['f1']:.4f}")
-    scores = tagger.evaluate(test)
+    scores = tagger.evaluate(test)  # decoded with the learned transition scores
     for kind, s in scores["per_type"].items():
         print(f"  test {kind:5s} P {s['precision']:.4f} R {s['recall']:.4f} F1 {s['f1']:.4f} "
               f"({s['support']} entities)")

@@ -15,7 +15,7 @@ import deltagrad as dg
 from deltagrad.cli import main
 from deltagrad.data import Problems, TableEncoder, read_table
 from deltagrad.io import ModelFileError
-from deltagrad.text import LanguageModel, NERTagger
+from deltagrad.text import LanguageModel, NERTagger, constrained_decode
 from deltagrad.text.casing import casing_ids
 from deltagrad.text.windows import sliding_windows
 
@@ -387,6 +387,10 @@ def test_ner_tagger_exports_its_network_with_the_vocabulary(tmp_path):
     one = run.run(["scores"], {k: v[:1] for k, v in feeds.items()})
     np.testing.assert_allclose(one[0], scores[:1], **TOL)
     assert json.loads(meta["tags"]) == tagger.tags
+    # the tags, from the file alone: Viterbi with the learned transition scores it carries
+    learned = {k: np.array(v) for k, v in json.loads(meta["crf_scores"]).items()}
+    path = constrained_decode(log_probs, tagger.tags, **learned)
+    assert [tagger.tags[i] for i in path] == tagger.predict([sentence])[0]
 
 
 def test_language_model_exports_its_network_with_the_vocabulary(tmp_path):

@@ -1,6 +1,6 @@
 """The time budget of the text models is a wall-clock contract: a run given ``max_time``
-seconds returns within 5 % of them, its per-epoch evaluation included, with the weights of
-its best epoch."""
+seconds returns within 5 % of them, its per-epoch evaluation (and the tagger's transition
+scores, learned after training) included, with the weights of its best epoch."""
 
 import time
 
@@ -51,4 +51,6 @@ def test_a_tagger_run_ends_within_5_percent_of_its_budget_at_its_best_epoch():
     assert tagger.history.stop_reason == "max_time"
     f1 = [h["valid_f1"] for h in tagger.info["history"]]
     assert len(f1) > 1 and tagger.info["best_epoch"] == 1 + int(np.argmax(f1))
-    assert tagger.evaluate(valid)["f1"] == max(f1)
+    # the epochs were scored before the transition scores were learned, in the budget too
+    assert tagger.evaluate(valid, decode="viterbi")["f1"] == max(f1)
+    assert tagger.info["crf"]["seconds"] < 0.05 * BUDGET

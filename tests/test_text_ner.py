@@ -75,6 +75,27 @@ def test_constrained_decode_is_the_best_valid_path_by_brute_force():
         assert tuple(constrained_decode(log_probs, TAGS)) == best
 
 
+def test_constrained_decode_with_learned_scores_is_the_best_valid_path_by_brute_force():
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 3, 4):
+        log_probs = rng.normal(size=(n, len(TAGS)))
+        start, trans, end = (rng.normal(size=len(TAGS)) * 2,
+                             rng.normal(size=(len(TAGS), len(TAGS))) * 2,
+                             rng.normal(size=len(TAGS)) * 2)
+        trans[0, 2] = 50.0  # O -> I-PER stays forbidden whatever its learned score
+
+        def score(p):
+            return (start[p[0]] + log_probs[np.arange(n), p].sum() + end[p[-1]]
+                    + sum(trans[a, b] for a, b in itertools.pairwise(p)))
+
+        paths = [p for p in itertools.product(range(len(TAGS)), repeat=n) if _valid(p)]
+        best = max(paths, key=score)
+        assert tuple(constrained_decode(log_probs, TAGS, start, trans, end)) == best
+        # each score alone is taken into account too
+        only_end = max(paths, key=lambda p: log_probs[np.arange(n), p].sum() + end[p[-1]])
+        assert tuple(constrained_decode(log_probs, TAGS, end=end)) == only_end
+
+
 def test_constrained_decode_repairs_an_orphan_i_tag():
     # greedy would say O, I-PER; the best valid sequence is B-PER, I-PER here
     lp = np.log(np.array([[0.4, 0.35, 0.05, 0.15, 0.05], [0.1, 0.05, 0.8, 0.03, 0.02]]))

@@ -25,8 +25,14 @@ app = typer.Typer(name="ner", no_args_is_help=True, add_completion=False,
 
 
 class Decode(str, Enum):
+    crf = "crf"
     viterbi = "viterbi"
     greedy = "greedy"
+
+
+DECODE_HELP = ("crf: best valid BIO sequence with learned tag-transition scores (a tagger "
+               "trained with them); viterbi: best valid BIO sequence; greedy: best tag per "
+               "word.")
 
 
 def _print_scores(title: str, scores: dict, as_json: bool) -> None:
@@ -60,6 +66,9 @@ def train(
     dropout: Annotated[float, typer.Option(help="Dropout after each hidden layer.")] = 0.5,
     lr: Annotated[float, typer.Option(help="Learning rate at the start.")] = 3e-3,
     batch_size: Annotated[int, typer.Option(help="Words per step.")] = 512,
+    decode: Annotated[Decode, typer.Option(
+        help="How the tagger decodes; crf also learns tag-transition scores after the "
+             "network (sentence-level log-likelihood), within --max-minutes.")] = Decode.crf,
     optimizer: OptimizerOption = Optimizer.adam,
     clip_norm: ClipNorm = None,
     seed: Seed = 0,
@@ -84,6 +93,7 @@ def train(
                                   hidden=hidden, dropout=dropout,
                                   epochs=epochs, batch_size=batch_size, lr=lr,
                                   optimizer=optimizer.value, clip_norm=clip_norm, seed=seed,
+                                  decode=decode.value,
                                   max_time=max_time, out_dir=out, resume=resume,
                                   progress=progress(quiet), deterministic=deterministic,
                                   device=where)
@@ -101,7 +111,7 @@ def evaluate(
     model: Annotated[Path, typer.Argument(help="Model folder written by 'ner train'.")],
     data: Annotated[Path, typer.Option(help="CoNLL file with the true tags.")],
     decode: Annotated[Decode | None, typer.Option(
-        help="viterbi: best valid BIO sequence; greedy: best tag per word.")] = None,
+        help=DECODE_HELP + " Default: the tagger's own.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Scores as one JSON line.")] = False,
 ):
     """Score a tagger on a CoNLL file: token accuracy and entity precision/recall/F1."""

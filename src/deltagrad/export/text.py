@@ -69,6 +69,8 @@ def tagger_parts(tagger: NERTagger) -> tuple[WindowTagger, dict, str]:
             "word_normalization": "lower case, every digit written 0"}
     if tagger.affixes is not None:
         meta["affixes"] = _vocabulary(tagger.affixes)
+    if tagger.module.crf_scores is not None:  # for decode "crf": Viterbi with these added
+        meta["crf_scores"] = {k: v.tolist() for k, v in tagger.module.crf_scores.items()}
     doc = ("Window NER tagger. Inputs word_ids and casing_ids, int64 (batch, 2 * radius + "
            "1): for each word to tag, the ids of the words around it (metadata 'words', "
            "looked up after 'word_normalization'; <unk> for unknown words, <pad> past the "
@@ -76,7 +78,9 @@ def tagger_parts(tagger: NERTagger) -> tuple[WindowTagger, dict, str]:
            "metadata 'affixes', input affix_ids, int64 (batch, 2 (2 * radius + 1)): for "
            "each window word its prefix and suffix ids, side by side (the first 3 "
            "characters of the normalised word then '-', '-' then its last 3). Output "
-           "scores (batch, tags): logits over metadata 'tags'.")
+           "scores (batch, tags): logits over metadata 'tags'. With metadata 'crf_scores' "
+           "(start, transitions (from, to), end), decode 'crf' is the Viterbi path of the "
+           "log-softmax of the scores plus those, among valid BIO sequences.")
     return tagger.module, meta, doc
 
 

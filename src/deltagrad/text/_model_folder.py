@@ -35,6 +35,13 @@ def _tagger_layers(n: dict) -> dict:
     return layers
 
 
+def _tagger_own(n: dict) -> dict:
+    """The tensors a ``WindowTagger`` keeps itself: its learned CRF scores, if any."""
+    t = n["num_tags"]
+    return {"start_scores": (t,), "transition_scores": (t, t), "end_scores": (t,)} if n.get(
+        "crf") else {}
+
+
 def _lm_layers(n: dict) -> dict:
     """The built-in layers of a ``FeedForwardLM`` with the settings ``n``."""
     width = n["context"] * n["embed_dim"]
@@ -49,6 +56,7 @@ def _lm_layers(n: dict) -> dict:
 # by the KIND that text.ner and text.lm save their folders as
 _LAYERS = {"deltagrad.text.ner.NERTagger": _tagger_layers,
            "deltagrad.text.lm.LanguageModel": _lm_layers}
+_OWN = {"deltagrad.text.ner.NERTagger": _tagger_own}
 
 
 def read_metadata(path: str | os.PathLike, kind: str, what: str) -> dict:
@@ -62,6 +70,8 @@ def read_metadata(path: str | os.PathLike, kind: str, what: str) -> dict:
     with config_errors(path, what):
         spec = {"type": "Sequential", "children": _LAYERS[kind](meta["network"])}
         implied = tensor_shapes(spec, where="network")
+        if kind in _OWN:
+            implied.update(_OWN[kind](meta["network"]))
     saved = {name: array.shape for name, array in io.load_state_dict(path).items()}
     if implied != saved:
         wrong = sorted(set(implied.items()) ^ set(saved.items()))[:4]

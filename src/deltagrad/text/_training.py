@@ -79,12 +79,13 @@ class _EvaluationEstimate(Callback):
 def fit(module: nn.Module, X, y, *, run_info: dict, monitor: str | None, started: float,
         augment=None, validation_data=None, validate=None, validate_rows: int = 0,
         out_dir=None, resume=False, metadata=None, progress="none", log=None,
-        device=None) -> tuple[Trainer, BestWeights | None]:
+        device=None, reserve: float = 0.0) -> tuple[Trainer, BestWeights | None]:
     """Train ``module`` with the optimiser, learning rate, clipping, seed, epochs, batch
     size and time budget of ``run_info["settings"]``, on ``device`` (None: the host); keep
     the weights of the best epoch by ``monitor`` (a name in the logs; None keeps the last).
     The time budget counts from ``started`` (a ``time.perf_counter()`` reading), so that
-    preparing the data (vocabulary, windows) is part of it. ``validate_rows``: the rows the
+    preparing the data (vocabulary, windows) is part of it, and ``reserve`` seconds of it
+    are left for work after training (the tagger's CRF stage). ``validate_rows``: the rows the
     ``validate`` hook runs through the network, for the budget's first estimate of the
     evaluation's cost (see ``_EvaluationEstimate``). Returns the trainer and the
     best-weights keeper; ``module`` is back on the host, where the text models' own
@@ -103,7 +104,7 @@ def fit(module: nn.Module, X, y, *, run_info: dict, monitor: str | None, started
                       device=device)
     with np.errstate(all="ignore"):  # the NaN guard reports what these warnings would
         trainer.fit(X, y, epochs=settings["epochs"], batch_size=settings["batch_size"],
-                    max_time=_left(settings["max_time"], started),
+                    max_time=_left(settings["max_time"], started - reserve),
                     validation_data=validation_data,
                     validate=validate, out_dir=out_dir, resume=resume, metadata=metadata,
                     run_info=run_info)

@@ -1,5 +1,6 @@
-"""Decoding BIO tag sequences: the most likely sequence of per-token tag probabilities that
-is also a valid BIO sequence (an ``I-X`` only after ``B-X`` or ``I-X``)."""
+"""Decoding BIO tag sequences: the most likely sequence of per-token tag scores that is also
+a valid BIO sequence (an ``I-X`` only after ``B-X`` or ``I-X``), optionally with learned
+start, transition and end scores."""
 
 from __future__ import annotations
 
@@ -28,33 +29,45 @@ def allowed_transitions(tags) -> tuple[np.ndarray, np.ndarray]:
 
 
 @lru_cache(maxsize=8)
-def _penalties(tags: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+def penalties(tags: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """0 where allowed, -inf where not: at the start (T,) and between tags (from, to). A
     tagger decodes thousands of sentences with one tag list; this is built once for it."""
     start, trans = allowed_transitions(tags)
     return np.where(start, 0.0, -np.inf), np.where(trans, 0.0, -np.inf)
 
 
-def constrained_decode(log_probs, tags) -> np.ndarray:
+def constrained_decode(log_probs, tags, start=None, transitions=None, end=None) -> np.ndarray:
     """The tag ids maximising the summed ``log_probs`` (n, T) of one sentence among the
-    valid BIO sequences (Viterbi over the allowed transitions, which carry no score).
+    valid BIO sequences (Viterbi over the allowed transitions). With learned scores (a
+    linear-chain CRF's, see :mod:`deltagrad.nn.crf`), ``start`` (T,), ``transitions`` (T, T)
+    (from, to) and ``end`` (T,) are added to the path's score; forbidden moves stay
+    forbidden whatever their score. Without them the allowed moves carry no score.
 
     >>> import numpy as np
     >>> lp = np.log(np.array([[0.4, 0.35, 0.25], [0.1, 0.1, 0.8]]))  # O, B-PER, I-PER
     >>> constrained_decode(lp, ["O", "B-PER", "I-PER"]).tolist()  # greedy: O I-PER
     [1, 2]
+    >>> stay_out = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, -5.0], [0.0, 0.0, 0.0]])
+    >>> constrained_decode(lp, ["O", "B-PER", "I-PER"], transitions=stay_out).tolist()
+    [0, 0]
     """
     scores = np.asarray(log_probs, dtype=np.float64)
     n = scores.shape[0]
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    start, penalty = _penalties(tuple(tags))
-    best = scores[0] + start
+    first, penalty = penalties(tuple(tags))
+    if start is not None:
+        first = first + start
+    if transitions is not None:
+        penalty = penalty + transitions
+    best = scores[0] + first
     back = np.zeros((n, scores.shape[1]), dtype=np.int64)
     for i in range(1, n):
         total = best[:, None] + penalty  # (from, to)
         back[i] = total.argmax(axis=0)
         best = total.max(axis=0) + scores[i]
+    if end is not None:
+        best = best + end
     path = np.empty(n, dtype=np.int64)
     path[-1] = int(best.argmax())
     for i in range(n - 1, 0, -1):

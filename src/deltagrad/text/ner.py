@@ -31,11 +31,12 @@ from .bio import constrained_decode
 from .casing import CASINGS, affixes, casing_ids, normalize_word
 from .metrics import entity_scores
 from .tokenize import tokenize
+from .transitions import CRFStage
 from .vocab import Vocabulary
 from .windows import window_positions
 
 KIND = "deltagrad.text.ner.NERTagger"
-DECODERS = ("viterbi", "greedy")
+DECODERS = ("viterbi", "greedy", "crf")
 
 
 class WindowTagger(nn.Module):
@@ -56,7 +57,8 @@ class WindowTagger(nn.Module):
     def __init__(self, num_words: int, num_tags: int, *, radius: int = 2, word_dim: int = 50,
                  casing_dim: int = 8, num_casings: int = len(CASINGS), hidden=(300,),
                  activation: str = "tanh", dropout: float = 0.0, num_affixes: int = 0,
-                 affix_dim: int = 0, rng: np.random.Generator | None = None):
+                 affix_dim: int = 0, crf: bool = False,
+                 rng: np.random.Generator | None = None):
         super().__init__()
         where = "WindowTagger"
         self.radius = check_int(radius, "radius", where, minimum=0)
@@ -70,6 +72,22 @@ class WindowTagger(nn.Module):
         self.mlp = nn.MLP(self.width * per_word, list(self.hidden), num_tags,
                           activation=activation, dropout=dropout, rng=rng)
         self.reset_embeddings(rng)
+        if crf:  # learned after the network, by fit_transition_scores: buffers
+            self.register_buffer("start_scores", np.zeros(num_tags, np.float32))
+            self.register_buffer("transition_scores", np.zeros((num_tags, num_tags),
+                                                               np.float32))
+            self.register_buffer("end_scores", np.zeros(num_tags, np.float32))
+
+    @property
+    def crf_scores(self) -> dict[str, np.ndarray] | None:
+        """The learned start (T,), transition (T, T) and end (T,) scores of a linear-chain
+        CRF over the network's tag scores, as :func:`~deltagrad.text.bio.constrained_decode`
+        takes them (float64), or None for a network without them."""
+        if "transition_scores" not in self._buffers:
+            return None
+        return {"start": self.start_scores.astype(np.float64),
+                "transitions": self.transition_scores.astype(np.float64),
+                "end": self.end_scores.astype(np.float64)}
 
     def reset_embeddings(self, rng: np.random.Generator | None = None) -> None:
         # Small vectors: at N(0, 1) each of the ~300 inputs would saturate tanh units early
@@ -100,7 +118,8 @@ class WindowTagger(nn.Module):
                 "num_casings": self.casings.num_embeddings, "hidden": list(self.hidden),
                 "activation": self.mlp.activation, "dropout": self.mlp.dropout,
                 "num_affixes": 0 if self.affixes is None else self.affixes.num_embeddings,
-                "affix_dim": 0 if self.affixes is None else self.affixes.embedding_dim}
+                "affix_dim": 0 if self.affixes is None else self.affixes.embedding_dim,
+                "crf": self.crf_scores is not None}
 
 
 # --- features ---------------------------------------------------------------------------
@@ -137,6 +156,14 @@ def _windows(sentences: Sequence[Sequence[str]], words: Vocabulary, radius: int,
 # --- the tagger -------------------------------------------------------------------------
 
 
+def _check_decode(decode, module: WindowTagger, where: str) -> None:
+    if decode not in DECODERS:
+        raise ValueError(f"{where}: decode must be one of {DECODERS}, got {decode!r}")
+    if decode == "crf" and module.crf_scores is None:
+        raise ValueError(f"{where}: decode='crf' needs learned transition scores, which this "
+                         f"tagger lacks (train it with decode='crf'); use 'viterbi'")
+
+
 class NERTagger:
     """A trained window tagger: the network, its word vocabulary and its tag list.
 
@@ -144,15 +171,15 @@ class NERTagger:
     :meth:`predict` tokenised sentences, :meth:`evaluate` tagged ones, :meth:`save` it as a
     model folder (``model.safetensors`` + ``config.json``, see :func:`deltagrad.save`).
     ``decode="viterbi"`` (the default) returns the most likely *valid* BIO sequence (no
-    ``I-X`` without a ``B-X`` or ``I-X`` before it); ``"greedy"`` the most likely tag of
-    each word on its own.
+    ``I-X`` without a ``B-X`` or ``I-X`` before it); ``"crf"`` the same with the network's
+    learned start, transition and end scores added (a tagger trained with
+    ``decode="crf"``); ``"greedy"`` the most likely tag of each word on its own.
     """
 
     def __init__(self, module: WindowTagger, words: Vocabulary, tags: Sequence[str], *,
                  decode: str = "viterbi", affixes: Vocabulary | None = None,
                  info: dict | None = None):
-        if decode not in DECODERS:
-            raise ValueError(f"NERTagger: decode must be one of {DECODERS}, got {decode!r}")
+        _check_decode(decode, module, "NERTagger")
         if module.words.num_embeddings != len(words) or module.mlp.out_features != len(tags):
             raise ValueError(f"NERTagger: the network has {module.words.num_embeddings} words "
                              f"and {module.mlp.out_features} tags, but the vocabulary has "
@@ -188,23 +215,27 @@ class NERTagger:
         return _windows(sentences, self.words, self.module.radius, self.affixes)
 
     def _log_probs(self, windows, lengths, batch_size: int = 8192) -> list[np.ndarray]:
-        out = predict_batches(self.module, windows, batch_size, transform=lambda logits, rows:
-                              F.log_softmax(logits, axis=-1).data.astype(np.float64))
-        return np.split(out, np.cumsum(lengths)[:-1])
+        return np.split(self.window_log_probs(windows, batch_size), np.cumsum(lengths)[:-1])
+
+    def window_log_probs(self, windows, batch_size: int = 8192) -> np.ndarray:
+        """The (words, tags) log-probabilities of the words of ``windows``, float64: what
+        the decoders (and the CRF's emission scores) take."""
+        return predict_batches(self.module, windows, batch_size, transform=lambda logits, rows:
+                               F.log_softmax(logits, axis=-1).data.astype(np.float64))
 
     def predict(self, sentences: Sequence[Sequence[str]], decode: str | None = None, *,
                 features: tuple | None = None) -> list[list[str]]:
         """The tags of each sentence (a list of words), as lists of tag strings.
         ``features``: the sentences' :meth:`features`, when already computed."""
         decode = self.decode if decode is None else decode
-        if decode not in DECODERS:
-            raise ValueError(f"NERTagger.predict: decode must be one of {DECODERS}, got "
-                             f"{decode!r}")
+        _check_decode(decode, self.module, "NERTagger.predict")
         log_probs = (self.log_probs(sentences) if features is None else
                      self._log_probs(features, [len(s) for s in sentences]))
+        learned = self.module.crf_scores if decode == "crf" else {}
         result = []
         for lp in log_probs:
-            ids = constrained_decode(lp, self.tags) if decode == "viterbi" else lp.argmax(1)
+            ids = (lp.argmax(1) if decode == "greedy" else
+                   constrained_decode(lp, self.tags, **learned))
             result.append([self.tags[i] for i in ids])
         return result
 
@@ -276,7 +307,7 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
                  activation: str = "tanh", dropout: float = 0.5, min_freq: int = 1,
                  unk_replace: float = 0.5, epochs: int = 10, batch_size: int = 512,
                  lr: float = 3e-3, optimizer: str = "adam", clip_norm: float | None = None,
-                 max_time: float | None = None, seed: int = 0, decode: str = "viterbi",
+                 max_time: float | None = None, seed: int = 0, decode: str = "crf",
                  out_dir: str | os.PathLike | None = None, resume: bool = False,
                  progress="none", log: Callable[[str], None] | None = None,
                  deterministic: bool = False, device=None) -> NERTagger:
@@ -294,6 +325,9 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
     higher validation F1 in the same 4 minutes than 64 at 1e-3 or 256 at 2e-3 (each step
     also updates every word vector through Adam, so fewer, larger steps save much), and the
     affix vectors added about a point (``bench/words_ab.py``).
+    ``decode="crf"`` (the default) then learns tag-transition scores on the frozen network
+    by Collobert et al.'s sentence-level log-likelihood (:mod:`~deltagrad.text.transitions`,
+    in ``max_time``), a fraction of a point of F1 over plain ``"viterbi"`` (bench/ner_crf.py).
     ``dropout`` after each hidden layer (0.5 by default) matters: without it the tagger
     learns the training set by heart within two epochs and does worse on new text.
     Training runs in :class:`~deltagrad.train.Trainer`: the learning rate falls along a
@@ -320,6 +354,27 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
     run_info = {"settings": s, "data": {"validation": _training.digest(valid)}}
     _training.check_resume(out_dir, resume, run_info, where)
     tagger = _new_tagger(train, s)
+    X, y, augment = _training_data(tagger, train, s)
+    stage = None if decode != "crf" else CRFStage(tagger, X, y, [len(ws) for ws, _ in train],
+                                                  started, s["max_time"])
+    entity_f1, rows = (None, 0) if valid is None else _f1_hook(tagger, valid)
+    trainer, best = _training.fit(
+        tagger.module, X, y, run_info=run_info, started=started,
+        monitor="val_f1" if valid else None, augment=augment, validate=entity_f1,
+        validate_rows=rows, out_dir=out_dir, resume=resume, metadata=tagger.metadata(),
+        progress=progress, log=log, device=device, reserve=stage.reserve if stage else 0.0)
+    tagger.module.eval()
+    tagger.info = _training.training_info(trainer, best, s)
+    if stage is not None:
+        tagger.info["crf"] = stage.run(entity_f1, trainer.budget.end_seconds or 0.0)
+    tagger.history = trainer.history
+    if out_dir is not None and distributed.rank() == 0:
+        tagger.save(out_dir)
+    return tagger
+
+
+def _training_data(tagger: NERTagger, train, s: dict) -> tuple[tuple, np.ndarray, Callable]:
+    """The windows and tag ids of the training words, and the batches' augmentation."""
     X = tagger.features([ws for ws, _ in train])
     tag_index = {t: i for i, t in enumerate(tagger.tags)}
     y = np.array([tag_index[t] for _, ts in train for t in ts], dtype=np.int64)
@@ -327,18 +382,7 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
     counts = np.array([words.counts.get(t, 0) for t in words.tokens], dtype=np.int64)
     augment = None if not s["unk_replace"] else partial(
         _hide_singletons, singleton=counts == 1, p=s["unk_replace"], unk_id=words.unk_id)
-    entity_f1, rows = (None, 0) if valid is None else _f1_hook(tagger, valid)
-    trainer, best = _training.fit(
-        tagger.module, X, y, run_info=run_info, started=started,
-        monitor="val_f1" if valid else None, augment=augment, validate=entity_f1,
-        validate_rows=rows, out_dir=out_dir, resume=resume, metadata=tagger.metadata(),
-        progress=progress, log=log, device=device)
-    tagger.module.eval()
-    tagger.info = _training.training_info(trainer, best, s)
-    tagger.history = trainer.history
-    if out_dir is not None and distributed.rank() == 0:
-        tagger.save(out_dir)
-    return tagger
+    return X, y, augment
 
 
 def _f1_hook(tagger: NERTagger, valid) -> tuple[Callable[[dict], dict], int]:
@@ -365,7 +409,8 @@ def _new_tagger(train, s: dict) -> NERTagger:
                           casing_dim=s["casing_dim"], hidden=s["hidden"],
                           activation=s["activation"], dropout=s["dropout"],
                           num_affixes=0 if affix_vocab is None else len(affix_vocab),
-                          affix_dim=s["affix_dim"], rng=np.random.default_rng(s["seed"]))
+                          affix_dim=s["affix_dim"], crf=s["decode"] == "crf",
+                          rng=np.random.default_rng(s["seed"]))
     use_trainer_dropout(module)
     return NERTagger(module, words, tags, decode=s["decode"], affixes=affix_vocab,
                      info={"training": s})
