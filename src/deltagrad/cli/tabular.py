@@ -125,7 +125,7 @@ def train_once(s: dict, source: td.Source, p: td.Prepared, out: Path | None, res
         model.to(device)
     monitor = "val_loss" if len(p.X_val) else "loss"
     stats = GradientStats() if gradients else None
-    trainer = _trainer(model, task, len(p.X_train), s, monitor, quiet, stats)
+    trainer = _trainer(model, task, (len(p.X_train), len(p.X_val)), s, monitor, quiet, stats)
     _describe(source, p, model, widths, s, quiet)
     meta = {"task": task, "target": source.info["target"],
             "class_names": source.target.class_names, **p.preprocessing.to_metadata(),
@@ -156,8 +156,9 @@ def load_data(s: dict, resumed: Path | None, quiet: bool) -> tuple[td.Source, td
     return source, p
 
 
-def _trainer(model: nn.Module, task: str, n_train: int, s: dict, monitor: str,
+def _trainer(model: nn.Module, task: str, sizes: tuple[int, int], s: dict, monitor: str,
              quiet: bool, stats: GradientStats | None) -> Trainer:
+    n_train, n_val = sizes
     callbacks = [] if stats is None else [stats]
     if s["patience"]:
         callbacks.append(EarlyStopping(monitor=monitor, patience=s["patience"]))
@@ -166,9 +167,12 @@ def _trainer(model: nn.Module, task: str, n_train: int, s: dict, monitor: str,
     if lr_schedule is not None:
         callbacks.append(lr_schedule)
     classification = task == "classification"
+    # R² of one sample is undefined: a table of a few rows is logged without it
+    fits_r2 = n_train >= 2 and n_val != 1
     return Trainer(model, "cross_entropy" if classification else "mse",
                    optimizer=s["optimizer"], lr=s["lr"], weight_decay=s["weight_decay"],
-                   metrics=["accuracy"] if classification else ["r2"], callbacks=callbacks,
+                   metrics=["accuracy"] if classification else ["r2"] if fits_r2 else [],
+                   callbacks=callbacks,
                    clip_norm=s["clip_norm"], seed=s["seed"],
                    progress="none" if quiet else "auto", deterministic=s["deterministic"])
 
