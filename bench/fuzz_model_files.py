@@ -289,7 +289,7 @@ def worker(args) -> None:
     # climb steadily).
     before = snapshot(root)
     rss_mb = peak_mb = _status_mb("VmRSS")
-    cases = [args.only] if args.only is not None else range(args.start, args.cases)
+    cases = [args.only] if args.only is not None else range(args.start, args.stop)
     for i in cases:
         if args.deadline and time.time() > args.deadline:
             break
@@ -335,11 +335,12 @@ def drive(args, root: Path, log) -> tuple[dict, float | None]:
     began = time.perf_counter()
     counts: dict = {"cases": 0, "failures": 0, "crashes": 0, "hangs": 0}
     start, growth = args.start, None
-    while start < args.cases and growth is None:
+    while start < args.stop and growth is None:
         cmd = [sys.executable, __file__, "--worker", "--root", str(root), "--seed",
                str(args.seed), "--cases", str(args.cases), "--cli", str(args.cli),
                "--resume", str(args.resume), "--deadline", str(args.deadline),
-               "--start", str(start), "--report-every", str(args.report_every)]
+               "--start", str(start), "--stop", str(args.stop),
+               "--report-every", str(args.report_every)]
         with open(root / "worker.err", "w") as err:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True,
                                     cwd=root / "cwd")
@@ -379,7 +380,7 @@ def drive(args, root: Path, log) -> tuple[dict, float | None]:
                 "worker": f"!crash, exit {proc.returncode}: {tail}"}}) + "\n")
             if last < start:
                 raise SystemExit(f"the worker died before its first case:\n{tail}")
-        start = last + 2 if growth is None else args.cases
+        start = last + 2 if growth is None else args.stop
     return counts, growth
 
 
@@ -400,9 +401,13 @@ def main() -> int:
                         "set's growth every this many cases")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
-    parser.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--start", type=int, default=0, help="run only cases --start to "
+                        "--stop - 1 of the seeded run of --cases (the same cases, samples "
+                        "and outcomes), to spread one run over processes or continue it")
+    parser.add_argument("--stop", type=int, help="see --start (default: --cases)")
     parser.add_argument("--deadline", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    args.stop = args.cases if args.stop is None else min(args.stop, args.cases)
     if args.worker:
         worker(args)
         return 0
