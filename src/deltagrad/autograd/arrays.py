@@ -15,6 +15,7 @@ import numpy as np
 from numpy import ndarray
 
 from ..backend import array_module
+from ..backend.shims import errstate
 
 
 def builds_graph(x) -> bool:
@@ -63,6 +64,17 @@ mean = _reduction("mean", "The mean over ``axis``.")
 max = _reduction("max", "The largest element over ``axis``.")  # noqa: A001
 min = _reduction("min", "The smallest element over ``axis``.")  # noqa: A001
 var = _reduction("var", "The population variance (ddof = 0) over ``axis``.")
+
+
+def logsumexp(x, axis, keepdims: bool = False):
+    """log Σ eˣ over ``axis`` (an int or a tuple), shifted by the max so that nothing
+    overflows; where every term is -inf the answer is -inf (log 0), not NaN."""
+    xp = array_module(x)
+    shift = max(x, axis=axis, keepdims=True)
+    shift = xp.where(xp.isfinite(shift), shift, 0)
+    with errstate(x, divide="ignore"):  # log 0 = -inf is the right answer for such a slice
+        z = xp.log(sum(xp.exp(x - shift), axis=axis, keepdims=True)) + shift
+    return z if keepdims else xp.squeeze(z, axis=axis)
 
 
 def reshape(x, shape: tuple):

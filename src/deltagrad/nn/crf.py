@@ -26,17 +26,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..autograd.arrays import logsumexp
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend.shims import errstate
 from ._loss_checks import _check_reduction, _float_input, _reduce
-
-
-def logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
-    """log Σ eˣ along ``axis``, shifted by the max; -inf (not NaN) where all are -inf."""
-    top = np.expand_dims(_finite_max(x, axis), axis)
-    with errstate(np, divide="ignore"):
-        return np.log(np.exp(x - top).sum(axis=axis)) + top.squeeze(axis)
 
 
 def log_matmul_exp(a: np.ndarray, m: np.ndarray) -> np.ndarray:
