@@ -6,7 +6,8 @@ prints one JSON line with the settings, the epochs done and the validation figur
     python bench/words_ab.py ner --minutes 4 affix_dim=16
 
 Settings are ``name=value`` pairs passed to ``train_lm`` / ``train_tagger`` (values read as
-Python literals where they parse, else as strings). Run A and B side by side, each with one
+Python literals where they parse, else as strings; ``epochs`` is 1000 unless given, so
+the time budget ends the run). Run A and B side by side, each with one
 BLAS thread (``OPENBLAS_NUM_THREADS=1``), and repeat with the order swapped: on a shared
 machine only interleaved runs compare fairly. Data: ``../shared/data`` next to the repo.
 """
@@ -40,16 +41,16 @@ def _value(text: str):
 def run_lm(level: str, minutes: float, settings: dict) -> dict:
     text = (DATA / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")
     train, valid = split_text(text, 0.1)
-    model = train_lm(train, valid_text=valid, level=level, epochs=1000,
-                     max_time=minutes * 60, log=_log, **settings)
+    model = train_lm(train, valid_text=valid, level=level, max_time=minutes * 60, log=_log,
+                     **{"epochs": 1000, **settings})
     return {"valid": model.evaluate(valid)["cross_entropy"], "epochs": len(
         model.info["history"]), "best_epoch": model.info["best_epoch"]}
 
 
 def run_ner(minutes: float, settings: dict) -> dict:
     train, valid = (read_conll(DATA / "conll2003" / f"{s}.txt") for s in ("train", "valid"))
-    tagger = train_tagger(train, valid, epochs=1000, max_time=minutes * 60, log=_log,
-                          **settings)
+    tagger = train_tagger(train, valid, max_time=minutes * 60, log=_log,
+                          **{"epochs": 1000, **settings})
     return {"valid_f1": tagger.evaluate(valid)["f1"], "epochs": len(tagger.info["history"]),
             "best_epoch": tagger.info["best_epoch"]}
 

@@ -31,7 +31,9 @@ def main() -> None:
     parser.add_argument("data", nargs="?", default=ROOT.parent / "shared/data/conll2003",
                         type=Path)
     parser.add_argument("--minutes", type=float, default=15.0, help="training time limit")
-    parser.add_argument("--epochs", type=int, default=1000, help="at most this many")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="passes over the training data, over which the learning rate "
+                             "falls (default: train_tagger's)")
     parser.add_argument("--out", type=Path, default=None, help="save the tagger here")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -40,8 +42,9 @@ def main() -> None:
                           for split in ("train", "valid", "test"))
     print(f"sentences: train {len(train)}, valid {len(valid)}, test {len(test)}")
     start = time.perf_counter()
-    tagger = train_tagger(train, valid, epochs=args.epochs, max_time=args.minutes * 60,
-                          seed=args.seed, log=print)
+    epochs = {} if args.epochs is None else {"epochs": args.epochs}
+    tagger = train_tagger(train, valid, max_time=args.minutes * 60, seed=args.seed, log=print,
+                          **epochs)
     print(f"training took {time.perf_counter() - start:.0f} s (budget {args.minutes * 60:.0f} "
           f"s; best epoch {tagger.info['best_epoch']} of {len(tagger.info['history'])}; "
           f"learning the transition scores {tagger.info['crf']['seconds']:.0f} s); "

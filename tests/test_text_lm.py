@@ -39,12 +39,44 @@ def test_network_shapes_and_direct_connections():
         direct.embedding(x).reshape(2, -1)).numpy())
 
 
-def test_network_gradients_against_central_differences():
+def test_tied_output_layer_is_the_embedding_table():
+    rng = np.random.default_rng(0)
+    net = FeedForwardLM(30, context=2, embed_dim=4, hidden=16, tie_embeddings=True, rng=rng)
+    assert net.mlp.out_features == 4 and net.output_bias.shape == (30,)
+    assert net.config()["tie_embeddings"] is True
+    dg.nn.init.normal_(net.output_bias, std=1.0, rng=rng)
+    x = np.array([[1, 2], [3, 3]])
+    with dg.no_grad():
+        h = net.mlp(net.embedding(x).reshape(2, -1)).numpy()
+    expected = h @ net.embedding.weight.numpy().T + net.output_bias.numpy()
+    np.testing.assert_allclose(net(x).numpy(), expected, rtol=1e-5, atol=1e-6)
+    again = FeedForwardLM(**net.config())
+    assert sorted(again.state_dict()) == sorted(net.state_dict())
+
+
+def test_embedding_dropout_acts_while_training_only():
+    rng = np.random.default_rng(0)
+    plain = FeedForwardLM(30, context=4, embed_dim=8, hidden=16, rng=rng)
+    drop = FeedForwardLM(**{**plain.config(), "embed_dropout": 0.5})
+    drop.load_state_dict(plain.state_dict())
+    x = rng.integers(0, 30, (64, 4))
+    drop.eval()
+    np.testing.assert_array_equal(drop(x).numpy(), plain(x).numpy())
+    drop.train()
+    assert not np.allclose(drop(x).numpy(), plain(x).numpy())
+    assert drop.config()["embed_dropout"] == 0.5
+
+
+@pytest.mark.parametrize("direct, tied", [(True, False), (False, True), (True, True)])
+def test_network_gradients_against_central_differences(direct, tied):
     rng = np.random.default_rng(1)
-    net = FeedForwardLM(7, context=3, embed_dim=2, hidden=5, direct=True, rng=rng)
+    net = FeedForwardLM(7, context=3, embed_dim=2, hidden=5, direct=direct,
+                        tie_embeddings=tied, rng=rng)
     net.to(np.float64)
     nn_init = dg.nn.init
-    nn_init.normal_(net.direct.weight, std=0.3, rng=rng)  # not zero, so its gradient matters
+    for p in (net.direct.weight if direct else None, net.output_bias if tied else None):
+        if p is not None:  # not zero, so its gradient matters
+            nn_init.normal_(p, std=0.3, rng=rng)
     X, y = rng.integers(0, 7, (5, 3)), rng.integers(0, 7, 5)
     X[0] = [2, 2, 2]
 
@@ -130,7 +162,9 @@ def test_save_and_load_round_trip(char_lm, tmp_path):
 
 def test_word_level_model():
     text = ("the king is dead . long live the king .\n" * 30) + "a rare word .\n"
-    lm = train_lm(text, level="word", context=3, epochs=6, hidden=32, embed_dim=8, lr=0.01,
+    # no dropout or decay: this tiny text is to be learned by heart (tied, hence 32 numbers)
+    lm = train_lm(text, level="word", context=3, epochs=6, hidden=32, embed_dim=32, lr=0.01,
+                  dropout=0.0, embed_dropout=0.0, weight_decay=0.0,
                   batch_size=256, valid_fraction=0.05, seed=0)
     assert lm.level == "word" and lm.lowercase
     assert "king" in lm.vocab and "rare" not in lm.vocab  # seen once: below min_freq 2
@@ -157,6 +191,30 @@ def test_train_lm_checks_its_inputs():
         train_lm("abcabc", min_freq=0)
     with pytest.raises(ValueError, match="no tokens"):
         train_lm("", valid_fraction=0)
+    with pytest.raises(ValueError, match="weight_decay"):
+        train_lm("abcabc", weight_decay=-1.0)
+    with pytest.raises(ValueError, match="embed_dropout"):
+        train_lm("abcabc", embed_dropout=1.0)
+
+
+def test_regularisation_settings_reach_the_network_and_the_optimiser(tmp_path):
+    settings = dict(level="char", context=3, epochs=3, hidden=16, embed_dim=8, lr=0.01,
+                    batch_size=64, seed=0)
+    plain = train_lm(CYCLE, **settings)
+    decayed = train_lm(CYCLE, **settings, weight_decay=0.5)
+    assert plain.info["training"]["weight_decay"] == 0.0
+    assert decayed.info["training"]["weight_decay"] == 0.5
+
+    def norm(m):
+        return sum(float((p.numpy() ** 2).sum()) for p in m.module.parameters())
+
+    assert norm(decayed) < 0.8 * norm(plain)
+    tied = train_lm(CYCLE, **settings, tie_embeddings=True, embed_dropout=0.1,
+                    out_dir=tmp_path / "tied")
+    again = LanguageModel.load(tmp_path / "tied")
+    assert again.module.config() == tied.module.config()
+    assert again.module.config()["tie_embeddings"] and again.module.embed_dropout.p == 0.1
+    assert again.evaluate(CYCLE[:100]) == tied.evaluate(CYCLE[:100])
 
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="shared data folder ../shared/data/"

@@ -187,6 +187,32 @@ def test_a_tagger_with_affixes_learns_saves_and_loads(tmp_path):
     np.testing.assert_array_equal(tagger.log_probs(sents)[0], again.log_probs(sents)[0])
 
 
+def test_input_dropout_and_weight_decay_train_save_and_load(tmp_path):
+    rng = np.random.default_rng(0)
+    train, valid = synthetic(150, rng), synthetic(30, rng)
+    settings = dict(epochs=4, word_dim=8, casing_dim=3, affix_dim=4, hidden=24, lr=0.01,
+                    batch_size=32, seed=0)
+    plain = train_tagger(train, valid, **settings, embed_dropout=0.0, weight_decay=0.0,
+                         optimizer="adam")
+    tagger = train_tagger(train, valid, **settings, embed_dropout=0.3, weight_decay=2.0,
+                          optimizer="adamw")
+    assert tagger.info["training"]["embed_dropout"] == 0.3
+    assert tagger.info["training"]["weight_decay"] == 2.0
+    assert tagger.module.embed_dropout.p == 0.3 and plain.module.embed_dropout is None
+    # the decay shrinks the weights that plain training leaves larger
+    table = tagger.module.words.weight.numpy()
+    assert np.linalg.norm(table) < 0.8 * np.linalg.norm(plain.module.words.weight.numpy())
+    assert tagger.evaluate(synthetic(40, np.random.default_rng(1)))["f1"] > 0.9
+    again = NERTagger.load(tagger.save(tmp_path / "ner"))
+    assert again.module.config() == tagger.module.config()
+    sents = [["Unseen", "words", "in", "Oslo"]]  # the dropout is off in a loaded tagger
+    np.testing.assert_array_equal(tagger.log_probs(sents)[0], again.log_probs(sents)[0])
+    with pytest.raises(ValueError, match="embed_dropout"):
+        train_tagger(train, embed_dropout=1.0)
+    with pytest.raises(ValueError, match="weight_decay"):
+        train_tagger(train, weight_decay=-0.1)
+
+
 def test_window_tagger_refuses_bad_settings():
     with pytest.raises(ValueError, match="radius"):
         WindowTagger(10, 3, radius=-1)

@@ -13,14 +13,29 @@ from typing import Annotated
 import typer
 
 from ..backend import as_device
-from ..text.lm import LanguageModel, split_text, train_lm
+from ..text.lm import LEVEL_DEFAULTS, LanguageModel, split_text, train_lm
 from .text_runs import (ClipNorm, Deterministic, Device, MaxMinutes, Optimizer,
-                        OptimizerOption, Overwrite, Plot, Quiet, Resume, Seed, progress,
+                        Overwrite, Plot, Quiet, Resume, Seed, progress,
                         resumable, save_run, start_run, user_errors)
 
 app = typer.Typer(name="lm", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
                   help="Language models: a feed-forward network over the previous tokens.")
+
+
+def _defaults(name: str, show=str) -> str:
+    """'default X for chars, Y for words': a setting's defaults, from LEVEL_DEFAULTS."""
+    char, word = (show(LEVEL_DEFAULTS[level][name]) for level in ("char", "word"))
+    return f"default {char} for both" if char == word else (
+        f"default {char} for chars, {word} for words")
+
+
+def _widths(hidden) -> str:
+    return ",".join(map(str, hidden))
+
+
+def _on(flag: bool) -> str:
+    return "on" if flag else "off"
 
 
 class Level(str, Enum):
@@ -70,29 +85,41 @@ def train(
         help="Folder to save the model in, with a checkpoint after every epoch.")],
     level: Annotated[Level, typer.Option(help="Model characters or words.")] = Level.char,
     context: Annotated[int | None, typer.Option(
-        help="Tokens of context, the n-gram order - 1 (default 8 for chars, 3 for words).")
+        help=f"Tokens of context, the n-gram order - 1 ({_defaults('context')}).")
     ] = None,
     valid_fraction: Annotated[float, typer.Option(help="Share of the text held out.")] = 0.1,
     epochs: Annotated[int, typer.Option(help="Passes over the training text.")] = 10,
     max_minutes: MaxMinutes = None,
     hidden: Annotated[str | None, typer.Option(
-        help="tanh hidden layer widths (default 512,512 for chars, 256 for words).")] = None,
+        help=f"tanh hidden layer widths ({_defaults('hidden', _widths)}).")] = None,
     embed_dim: Annotated[int | None, typer.Option(
-        help="Size of a token vector (default 16 for chars, 64 for words).")] = None,
+        help=f"Size of a token vector ({_defaults('embed_dim')}).")] = None,
     dropout: Annotated[float | None, typer.Option(
-        help="Dropout after each hidden layer (default 0.1 for chars, 0.3 for words).")] = None,
-    context_dropout: Annotated[float, typer.Option(
-        help="Chance of hiding each context token while training.")] = 0.0,
+        help=f"Dropout after each hidden layer ({_defaults('dropout')}).")] = None,
+    context_dropout: Annotated[float | None, typer.Option(
+        help=f"Chance of hiding each context token while training "
+             f"({_defaults('context_dropout')}).")] = None,
+    embed_dropout: Annotated[float | None, typer.Option(
+        help=f"Dropout on the concatenated token vectors ({_defaults('embed_dropout')}).")
+    ] = None,
+    tie_embeddings: Annotated[bool | None, typer.Option(
+        "--tie-embeddings/--no-tie-embeddings",
+        help=f"The output layer reuses the token vectors ({_defaults('tie_embeddings', _on)}).")
+    ] = None,
+    weight_decay: Annotated[float | None, typer.Option(
+        help=f"L2 penalty on every weight, decoupled with --optimizer adamw "
+             f"({_defaults('weight_decay')}).")] = None,
     direct: Annotated[bool | None, typer.Option(
         "--direct/--no-direct",
-        help="Direct input-to-output connections (default on for chars).")] = None,
+        help=f"Direct input-to-output connections ({_defaults('direct', _on)}).")] = None,
     min_freq: Annotated[int | None, typer.Option(
-        help="Rarer tokens become <unk> (default 2 for words, 1 for chars).")] = None,
+        help=f"Rarer tokens become <unk> ({_defaults('min_freq')}).")] = None,
     lr: Annotated[float | None, typer.Option(
-        help="Learning rate at the start (default 3e-3 for chars, 2e-3 for words).")] = None,
+        help=f"Learning rate at the start ({_defaults('lr')}).")] = None,
     batch_size: Annotated[int | None, typer.Option(
-        help="Tokens per step (default 512).")] = None,
-    optimizer: OptimizerOption = Optimizer.adam,
+        help=f"Tokens per step ({_defaults('batch_size')}).")] = None,
+    optimizer: Annotated[Optimizer | None, typer.Option(
+        help=f"Optimiser ({_defaults('optimizer')}).")] = None,
     clip_norm: ClipNorm = None,
     seed: Seed = 0,
     device: Device = "cpu",
@@ -117,9 +144,12 @@ def train(
             model = train_lm(train_text, valid_text=valid_text, valid_fraction=valid_fraction,
                              level=level.value, context=context, embed_dim=embed_dim,
                              hidden=hidden, dropout=dropout, direct=direct,
-                             context_dropout=context_dropout, min_freq=min_freq,
+                             context_dropout=context_dropout, embed_dropout=embed_dropout,
+                             tie_embeddings=tie_embeddings, weight_decay=weight_decay,
+                             min_freq=min_freq,
                              epochs=epochs, batch_size=batch_size, lr=lr,
-                             optimizer=optimizer.value, clip_norm=clip_norm, seed=seed,
+                             optimizer=optimizer and optimizer.value, clip_norm=clip_norm,
+                             seed=seed,
                              max_time=max_time, out_dir=out, resume=resume,
                              progress=progress(quiet), deterministic=deterministic,
                              device=where)

@@ -5,6 +5,7 @@ Results go to standard output, progress to standard error; errors as ``text_runs
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from enum import Enum
@@ -18,6 +19,10 @@ from ..text import NERTagger, read_conll, train_tagger
 from .text_runs import (ClipNorm, Deterministic, Device, MaxMinutes, Optimizer,
                         OptimizerOption, Overwrite, Plot, Quiet, Resume, Seed, progress,
                         resumable, save_run, start_run, user_errors)
+
+# train_tagger's own defaults: the command line trains what the library does
+TAGGER_DEFAULTS = {name: p.default for name, p in
+                   inspect.signature(train_tagger).parameters.items()}
 
 app = typer.Typer(name="ner", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
@@ -58,18 +63,30 @@ def train(
     epochs: Annotated[int, typer.Option(help="Passes over the training data.")] = 10,
     max_minutes: MaxMinutes = None,
     hidden: Annotated[str, typer.Option(help="Hidden layer widths, e.g. 300 or 300,100.")] = "300",
-    word_dim: Annotated[int, typer.Option(help="Size of a word vector.")] = 50,
-    casing_dim: Annotated[int, typer.Option(help="Size of a casing vector.")] = 8,
+    word_dim: Annotated[int, typer.Option(help="Size of a word vector.")] = TAGGER_DEFAULTS[
+        "word_dim"],
+    casing_dim: Annotated[int, typer.Option(help="Size of a casing vector.")] = TAGGER_DEFAULTS[
+        "casing_dim"],
     affix_dim: Annotated[int, typer.Option(
-        help="Size of a word's prefix and suffix vectors (0: none).")] = 16,
-    radius: Annotated[int, typer.Option(help="Words either side in the window.")] = 2,
-    dropout: Annotated[float, typer.Option(help="Dropout after each hidden layer.")] = 0.5,
-    lr: Annotated[float, typer.Option(help="Learning rate at the start.")] = 3e-3,
-    batch_size: Annotated[int, typer.Option(help="Words per step.")] = 512,
+        help="Size of a word's prefix and suffix vectors (0: none).")] = TAGGER_DEFAULTS[
+        "affix_dim"],
+    radius: Annotated[int, typer.Option(help="Words either side in the window.")] = \
+        TAGGER_DEFAULTS["radius"],
+    dropout: Annotated[float, typer.Option(help="Dropout after each hidden layer.")] = \
+        TAGGER_DEFAULTS["dropout"],
+    embed_dropout: Annotated[float, typer.Option(
+        help="Dropout on the network's input, the window's concatenated vectors.")] = \
+        TAGGER_DEFAULTS["embed_dropout"],
+    weight_decay: Annotated[float, typer.Option(
+        help="L2 penalty on every weight, decoupled with --optimizer adamw.")] = \
+        TAGGER_DEFAULTS["weight_decay"],
+    lr: Annotated[float, typer.Option(help="Learning rate at the start.")] = TAGGER_DEFAULTS["lr"],
+    batch_size: Annotated[int, typer.Option(help="Words per step.")] = TAGGER_DEFAULTS[
+        "batch_size"],
     decode: Annotated[Decode, typer.Option(
         help="How the tagger decodes; crf also learns tag-transition scores after the "
              "network (sentence-level log-likelihood), within --max-minutes.")] = Decode.crf,
-    optimizer: OptimizerOption = Optimizer.adam,
+    optimizer: OptimizerOption = Optimizer(TAGGER_DEFAULTS["optimizer"]),
     clip_norm: ClipNorm = None,
     seed: Seed = 0,
     device: Device = "cpu",
@@ -91,6 +108,7 @@ def train(
             tagger = train_tagger(train_s, valid_s, radius=radius, word_dim=word_dim,
                                   casing_dim=casing_dim, affix_dim=affix_dim,
                                   hidden=hidden, dropout=dropout,
+                                  embed_dropout=embed_dropout, weight_decay=weight_decay,
                                   epochs=epochs, batch_size=batch_size, lr=lr,
                                   optimizer=optimizer.value, clip_norm=clip_norm, seed=seed,
                                   decode=decode.value,

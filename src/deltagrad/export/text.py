@@ -38,6 +38,11 @@ def window_tagger(g: Graph, m: WindowTagger, name: str, word_ids: Value, casing_
 def feed_forward_lm(g: Graph, m: FeedForwardLM, name: str, context_ids: Value) -> Value:
     x = _flat_vectors(g, m.embedding, join(name, "embedding"), context_ids)
     logits = g.convert(m.mlp, join(name, "mlp"), x)
+    if m.output_bias is not None:  # tied: the embedding table (stored once) is the output layer
+        table = g.weight(join(name, "embedding", "weight"), m.embedding.weight.data)
+        bias = g.weight(join(name, "output_bias"), m.output_bias.data)
+        logits = g.op("Gemm", [logits, table, bias], (logits.shape[0], table.shape[0]),
+                      hint=join(name, "output"), transB=1)
     if m.direct is None:
         return logits
     return g.op("Add", [logits, g.convert(m.direct, join(name, "direct"), x)], logits.shape)

@@ -45,18 +45,25 @@ def _tagger_own(n: dict) -> dict:
 def _lm_layers(n: dict) -> dict:
     """The built-in layers of a ``FeedForwardLM`` with the settings ``n``."""
     width = n["context"] * n["embed_dim"]
+    out = n["embed_dim"] if n.get("tie_embeddings") else n["vocab_size"]
     layers = {"embedding": _embedding(n["vocab_size"], n["embed_dim"]),
-              "mlp": _mlp(width, n["hidden"], n["vocab_size"], "tanh", n["dropout"])}
+              "mlp": _mlp(width, n["hidden"], out, "tanh", n["dropout"])}
     if n["direct"]:
         layers["direct"] = {"type": "Linear", "in_features": width,
                             "out_features": n["vocab_size"], "bias": False}
     return layers
 
 
+def _lm_own(n: dict) -> dict:
+    """The parameters a ``FeedForwardLM`` holds itself: the tied output layer's bias."""
+    return {"output_bias": (n["vocab_size"],)} if n.get("tie_embeddings") else {}
+
+
 # by the KIND that text.ner and text.lm save their folders as
 _LAYERS = {"deltagrad.text.ner.NERTagger": _tagger_layers,
            "deltagrad.text.lm.LanguageModel": _lm_layers}
-_OWN = {"deltagrad.text.ner.NERTagger": _tagger_own}
+_OWN = {"deltagrad.text.ner.NERTagger": _tagger_own,
+        "deltagrad.text.lm.LanguageModel": _lm_own}
 
 
 def read_metadata(path: str | os.PathLike, kind: str, what: str) -> dict:
@@ -70,8 +77,7 @@ def read_metadata(path: str | os.PathLike, kind: str, what: str) -> dict:
     with config_errors(path, what):
         spec = {"type": "Sequential", "children": _LAYERS[kind](meta["network"])}
         implied = tensor_shapes(spec, where="network")
-        if kind in _OWN:
-            implied.update(_OWN[kind](meta["network"]))
+        implied.update(_OWN[kind](meta["network"]))
     saved = {name: array.shape for name, array in io.load_state_dict(path).items()}
     if implied != saved:
         wrong = sorted(set(implied.items()) ^ set(saved.items()))[:4]

@@ -47,7 +47,13 @@ class FeedForwardLM(nn.Module):
     ``embedding`` maps each id to ``embed_dim`` numbers; the ``context`` vectors are
     concatenated and fed to ``mlp``, tanh hidden layers of the given widths then a linear
     output layer. With ``direct`` a second linear map from the concatenated vectors straight
-    to the logits is added (the paper's optional "direct connections").
+    to the logits is added (the paper's optional "direct connections"). ``embed_dropout``
+    zeroes elements of the concatenated vectors while training. With ``tie_embeddings`` the
+    output layer reuses the embedding table (Press & Wolf, 2017, "Using the output embedding
+    to improve language models"): ``mlp`` ends in ``embed_dim`` numbers and each token's
+    logit is their dot product with its embedding, plus a bias. A word then learns one
+    vector from both its uses, and for a large vocabulary the output layer, the costliest
+    part of the network, shrinks to ``embed_dim`` columns.
 
     >>> import numpy as np
     >>> net = FeedForwardLM(65, context=8, rng=np.random.default_rng(0))
@@ -57,6 +63,7 @@ class FeedForwardLM(nn.Module):
 
     def __init__(self, vocab_size: int, context: int, *, embed_dim: int = 16,
                  hidden=(512,), dropout: float = 0.0, direct: bool = False,
+                 embed_dropout: float = 0.0, tie_embeddings: bool = False,
                  rng: np.random.Generator | None = None):
         super().__init__()
         where = "FeedForwardLM"
@@ -64,9 +71,12 @@ class FeedForwardLM(nn.Module):
         self.hidden = hidden_sizes(hidden, where)
         self.embedding = nn.Embedding(vocab_size, embed_dim, rng=rng)
         width = self.context * self.embedding.embedding_dim
-        self.mlp = nn.MLP(width, list(self.hidden), vocab_size, activation="tanh",
-                          dropout=dropout, rng=rng)
+        self.mlp = nn.MLP(width, list(self.hidden), embed_dim if tie_embeddings else vocab_size,
+                          activation="tanh", dropout=dropout, rng=rng)
+        self.output_bias = (nn.Parameter(np.zeros(vocab_size, np.float32)) if tie_embeddings
+                            else None)
         self.direct = nn.Linear(width, vocab_size, bias=False, rng=rng) if direct else None
+        self.embed_dropout = nn.Dropout(embed_dropout) if embed_dropout else None
         self.reset_embeddings(rng)
 
     def reset_embeddings(self, rng: np.random.Generator | None = None) -> None:
@@ -81,14 +91,20 @@ class FeedForwardLM(nn.Module):
             raise ValueError(f"FeedForwardLM: expected ids of shape (batch, {self.context}), "
                              f"got {tuple(contexts.shape)}")
         x = self.embedding(contexts).reshape(contexts.shape[0], -1)
+        if self.embed_dropout is not None:
+            x = self.embed_dropout(x)
         logits = self.mlp(x)
+        if self.output_bias is not None:
+            logits = F.linear(logits, self.embedding.weight, self.output_bias)
         return logits if self.direct is None else logits + self.direct(x)
 
     def config(self) -> dict:
         """The constructor arguments that rebuild this network (minus ``rng``)."""
         return {"vocab_size": self.embedding.num_embeddings, "context": self.context,
                 "embed_dim": self.embedding.embedding_dim, "hidden": list(self.hidden),
-                "dropout": self.mlp.dropout, "direct": self.direct is not None}
+                "dropout": self.mlp.dropout, "direct": self.direct is not None,
+                "embed_dropout": 0.0 if self.embed_dropout is None else self.embed_dropout.p,
+                "tie_embeddings": self.output_bias is not None}
 
 
 # --- text <-> ids -----------------------------------------------------------------------
@@ -289,17 +305,26 @@ class LanguageModel:
 # --- training ---------------------------------------------------------------------------
 
 
-#: What each setting left as None becomes, by level: the settings of the reported runs (a
-#: character: a small softmax, so a wide context and two tanh layers are affordable; a word:
-#: a large softmax, so a short context and one layer, and more dropout, since 260k words
-#: are learned by heart quickly). Characters go 512 to a step: on a busy 2-core machine that
-#: reached a lower validation loss in the same 4 minutes than 256, and so did words
-#: (bench/words_ab.py).
+#: What each setting left as None becomes, by level: the settings of the reported runs.
+#: A character: a small softmax, so a wide context and two tanh layers are affordable;
+#: 512 characters to a step reached a lower validation loss in the same 4 minutes than 256
+#: on a busy 2-core machine. A word: 6,400 words in the vocabulary, so the output layer
+#: costs most, and 260k training words are learned by heart within minutes. Tied
+#: embeddings halve that layer (128 columns, not 256) and regularise it. In 5-minute
+#: runs (bench/words_ab.py, one thread, validation perplexity) the earlier defaults
+#: (context 3, 64-number vectors, one 256-unit layer, dropout 0.3) reached 76.1, tied
+#: 128-number vectors with 512 units 78.4 (overfitting by its second epoch), plus dropout
+#: 0.5 and input dropout 0.25 75.6, context 5 then 73.6, context 8 73.2, and AdamW's
+#: weight decay 0.1 72.6.
 LEVEL_DEFAULTS = {
     "char": {"context": 8, "hidden": (512, 512), "embed_dim": 16, "dropout": 0.1,
-             "direct": True, "lr": 3e-3, "lowercase": False, "min_freq": 1, "batch_size": 512},
-    "word": {"context": 3, "hidden": (256,), "embed_dim": 64, "dropout": 0.3,
-             "direct": False, "lr": 2e-3, "lowercase": True, "min_freq": 2, "batch_size": 512},
+             "direct": True, "lr": 3e-3, "lowercase": False, "min_freq": 1, "batch_size": 512,
+             "context_dropout": 0.0, "embed_dropout": 0.0, "tie_embeddings": False,
+             "optimizer": "adam", "weight_decay": 0.0},
+    "word": {"context": 8, "hidden": (512,), "embed_dim": 128, "dropout": 0.5,
+             "direct": False, "lr": 2e-3, "lowercase": True, "min_freq": 2, "batch_size": 512,
+             "context_dropout": 0.0, "embed_dropout": 0.25, "tie_embeddings": True,
+             "optimizer": "adamw", "weight_decay": 0.1},
 }
 
 
@@ -307,8 +332,10 @@ def train_lm(text: str, *, level: str = "char", context: int | None = None,
              valid_text: str | None = None, valid_fraction: float = 0.1,
              lowercase: bool | None = None, min_freq: int | None = None,
              embed_dim: int | None = None, hidden=None, dropout: float | None = None,
-             direct: bool | None = None, context_dropout: float = 0.0, epochs: int = 10,
-             batch_size: int | None = None, lr: float | None = None, optimizer: str = "adam",
+             direct: bool | None = None, context_dropout: float | None = None,
+             embed_dropout: float | None = None, tie_embeddings: bool | None = None,
+             weight_decay: float | None = None, epochs: int = 10,
+             batch_size: int | None = None, lr: float | None = None, optimizer: str | None = None,
              clip_norm: float | None = None, max_time: float | None = None, seed: int = 0,
              out_dir: str | os.PathLike | None = None, resume: bool = False,
              progress="none", log: Callable[[str], None] | None = None,
@@ -331,7 +358,10 @@ def train_lm(text: str, *, level: str = "char", context: int | None = None,
     ``log`` receives one line per epoch. ``device`` (e.g. ``"cuda"``) trains there; the
     model comes back on the host.
 
-    ``dropout`` zeroes hidden units; ``context_dropout`` hides each context token (shows
+    ``dropout`` zeroes hidden units, ``embed_dropout`` elements of the concatenated token
+    vectors; ``tie_embeddings`` makes the output layer reuse the token vectors (see
+    :class:`FeedForwardLM`); ``weight_decay`` goes to the optimiser (decoupled with
+    ``optimizer="adamw"``). ``context_dropout`` hides each context token (shows
     ``<unk>`` in its place) with that probability while training, which teaches the network
     to predict from the rest of the context, much as an n-gram model backs off to a
     shorter one (Xie et al., 2017, "Data noising as smoothing in neural network language
@@ -341,9 +371,14 @@ def train_lm(text: str, *, level: str = "char", context: int | None = None,
     where = "train_lm"
     if not isinstance(text, str):
         raise TypeError(f"{where}: text must be a str, got {type(text).__name__}")
-    s = {**_lm_settings(level, context, lowercase, min_freq, embed_dim, hidden, dropout, direct,
-                        context_dropout, epochs, batch_size, lr, optimizer, clip_norm, max_time,
-                        seed, valid_fraction), "deterministic": bool(deterministic)}
+    level_settings = {  # None: the level's default
+        "context": context, "hidden": hidden, "embed_dim": embed_dim, "dropout": dropout,
+        "direct": direct, "context_dropout": context_dropout, "embed_dropout": embed_dropout,
+        "tie_embeddings": tie_embeddings, "weight_decay": weight_decay, "lr": lr,
+        "optimizer": optimizer,
+        "lowercase": lowercase, "min_freq": min_freq, "batch_size": batch_size}
+    s = {**_lm_settings(level, level_settings, epochs, clip_norm, max_time, seed,
+                        valid_fraction), "deterministic": bool(deterministic)}
     run_info = {"settings": s, "data": {}}  # the trainer checks the token arrays itself
     _training.check_resume(out_dir, resume, run_info, where)
     if valid_text is None and valid_fraction:
@@ -351,7 +386,8 @@ def train_lm(text: str, *, level: str = "char", context: int | None = None,
     vocab = Vocabulary.build(_tokens(text, level, s["lowercase"]), min_freq=s["min_freq"])
     module = FeedForwardLM(len(vocab), s["context"], embed_dim=s["embed_dim"],
                            hidden=s["hidden"], dropout=s["dropout"], direct=s["direct"],
-                           rng=np.random.default_rng(seed))
+                           embed_dropout=s["embed_dropout"],
+                           tie_embeddings=s["tie_embeddings"], rng=np.random.default_rng(seed))
     use_trainer_dropout(module)
     model = LanguageModel(module, vocab, level=level, lowercase=s["lowercase"], info={
         "training": s})
@@ -375,29 +411,30 @@ def train_lm(text: str, *, level: str = "char", context: int | None = None,
     return model
 
 
-def _lm_settings(level, context, lowercase, min_freq, embed_dim, hidden, dropout, direct,
-                 context_dropout, epochs, batch_size, lr, optimizer, clip_norm, max_time,
-                 seed, valid_fraction) -> dict:
-    """Every setting of a run, checked, the level's defaults filled in (JSON data)."""
+def _lm_settings(level, given: dict, epochs, clip_norm, max_time, seed,
+                 valid_fraction) -> dict:
+    """Every setting of a run, checked, the level's defaults filled in for those ``given``
+    as None (JSON data)."""
     where = "train_lm"
     if level not in LEVELS:
         raise ValueError(f"{where}: level must be one of {LEVELS}, got {level!r}")
-    given = {"context": context, "hidden": hidden, "embed_dim": embed_dim, "dropout": dropout,
-             "direct": direct, "lr": lr, "lowercase": lowercase, "min_freq": min_freq,
-             "batch_size": batch_size}
     s = {k: LEVEL_DEFAULTS[level][k] if v is None else v for k, v in given.items()}
     return {"level": level, "context": check_int(s["context"], "context", where),
             "embed_dim": check_int(s["embed_dim"], "embed_dim", where),
             "hidden": list(hidden_sizes(s["hidden"], where)),
             "dropout": check_float(s["dropout"], "dropout", where, allow_minimum=True,
                                    below=1),
-            "direct": bool(s["direct"]),
-            "context_dropout": check_float(context_dropout, "context_dropout", where,
+            "direct": bool(s["direct"]), "tie_embeddings": bool(s["tie_embeddings"]),
+            "embed_dropout": check_float(s["embed_dropout"], "embed_dropout", where,
+                                         allow_minimum=True, below=1),
+            "weight_decay": check_float(s["weight_decay"], "weight_decay", where,
+                                        allow_minimum=True),
+            "context_dropout": check_float(s["context_dropout"], "context_dropout", where,
                                            allow_minimum=True, below=1),
             "min_freq": check_int(s["min_freq"], "min_freq", where),
             "lowercase": bool(s["lowercase"]), "epochs": check_int(epochs, "epochs", where),
             "batch_size": check_int(s["batch_size"], "batch_size", where),
-            "lr": check_float(s["lr"], "lr", where), "optimizer": optimizer,
+            "lr": check_float(s["lr"], "lr", where), "optimizer": s["optimizer"],
             "clip_norm": check_optional_float(clip_norm, "clip_norm", where),
             "max_time": check_optional_float(max_time, "max_time", where),
             "seed": seed, "valid_fraction": valid_fraction}
