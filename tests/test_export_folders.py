@@ -393,7 +393,9 @@ def test_ner_tagger_exports_its_network_with_the_vocabulary(tmp_path):
     assert [tagger.tags[i] for i in path] == tagger.predict([sentence])[0]
 
 
-def test_language_model_exports_its_network_with_the_vocabulary(tmp_path):
+@pytest.mark.parametrize("network", [["--direct"], ["--tie-embeddings", "--direct"]],
+                         ids=["direct", "tied"])
+def test_language_model_exports_its_network_with_the_vocabulary(tmp_path, network):
     from typer.testing import CliRunner
 
     from deltagrad.cli.lm import app
@@ -401,10 +403,11 @@ def test_language_model_exports_its_network_with_the_vocabulary(tmp_path):
     (tmp_path / "text.txt").write_text("to be or not to be, that is the question.\n" * 20)
     result = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "text.txt"), "--out",
                                       str(tmp_path / "lm"), "--context", "3", "--epochs", "1",
-                                      "--hidden", "16", "--direct", "--quiet"])
+                                      "--hidden", "16", *network, "--quiet"])
     assert result.exit_code == 0, result.output
     meta, run = exported(tmp_path / "lm", tmp_path / "lm.onnx")
     lm = LanguageModel.load(tmp_path / "lm")
+    assert lm.module.config()["tie_embeddings"] == ("--tie-embeddings" in network)
     assert json.loads(meta["vocab"])["tokens"] == lm.vocab.tokens and meta["level"] == "char"
     contexts, _ = lm.dataset("not to be")
     for batch in (1, 7):

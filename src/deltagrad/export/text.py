@@ -39,7 +39,7 @@ def feed_forward_lm(g: Graph, m: FeedForwardLM, name: str, context_ids: Value) -
     x = _flat_vectors(g, m.embedding, join(name, "embedding"), context_ids)
     logits = g.convert(m.mlp, join(name, "mlp"), x)
     if m.output_bias is not None:  # tied: the embedding table (stored once) is the output layer
-        table = g.weight(join(name, "embedding", "weight"), m.embedding.weight.data)
+        table = g.weight(join(join(name, "embedding"), "weight"), m.embedding.weight.data)
         bias = g.weight(join(name, "output_bias"), m.output_bias.data)
         logits = g.op("Gemm", [logits, table, bias], (logits.shape[0], table.shape[0]),
                       hint=join(name, "output"), transB=1)
