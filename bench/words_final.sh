@@ -15,6 +15,8 @@
 #
 # SCALE=0.02 bash bench/words_final.sh /tmp/smoke   runs every step with its budget scaled
 # (a smoke test of the script itself; the figures then mean nothing).
+# STEPS="word15 ner15" bash bench/words_final.sh OUT   runs only those steps (of char15, char5,
+# word15, ner15).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/words_final}
@@ -38,12 +40,23 @@ run() {
 
 $PY -c "import numpy, platform; print('numpy', numpy.__version__, platform.processor())" \
     | tee -a "$RESULTS"
-run $PY examples/lm_shakespeare.py "$DATA/tinyshakespeare/input.txt" --level char \
-    --char-minutes "$(minutes 15)" --out "$OUT/char15"
-run $PY -m deltagrad lm train --data "$DATA/tinyshakespeare/input.txt" --level char \
-    --max-minutes "$(minutes 5)" --epochs 1000 --out "$OUT/char5" --overwrite --quiet
-run $PY -m deltagrad lm evaluate "$OUT/char5" --data "$DATA/tinyshakespeare/input.txt" --mix
-run $PY examples/lm_shakespeare.py "$DATA/tinyshakespeare/input.txt" --level word \
-    --word-minutes "$(minutes 15)" --out "$OUT/word15"
-run $PY examples/ner_conll.py "$DATA/conll2003" --minutes "$(minutes 15)" --out "$OUT/ner15"
+char15() {
+    run $PY examples/lm_shakespeare.py "$DATA/tinyshakespeare/input.txt" --level char \
+        --char-minutes "$(minutes 15)" --out "$OUT/char15"
+}
+char5() {
+    run $PY -m deltagrad lm train --data "$DATA/tinyshakespeare/input.txt" --level char \
+        --max-minutes "$(minutes 5)" --epochs 1000 --out "$OUT/char5" --overwrite --quiet
+    run $PY -m deltagrad lm evaluate "$OUT/char5" --data "$DATA/tinyshakespeare/input.txt" --mix
+}
+word15() {
+    run $PY examples/lm_shakespeare.py "$DATA/tinyshakespeare/input.txt" --level word \
+        --word-minutes "$(minutes 15)" --out "$OUT/word15"
+}
+ner15() {
+    run $PY examples/ner_conll.py "$DATA/conll2003" --minutes "$(minutes 15)" --out "$OUT/ner15"
+}
+for step in ${STEPS:-char15 char5 word15 ner15}; do
+    $step
+done
 echo "results in $RESULTS"
