@@ -42,12 +42,13 @@ def change(ours: dict, theirs: dict) -> str:
     return f"{100 * (math.exp(ours['cross_entropy'] - theirs['cross_entropy']) - 1):+.1f} %"
 
 
-def run(level: str, train: str, valid: str, minutes: float, out: Path | None) -> None:
+def run(level: str, train: str, valid: str, minutes: float, epochs: int | None,
+        out: Path | None) -> None:
     print(f"== {level} level, {minutes:g} minutes of training, {LEVEL_DEFAULTS[level]}",
           flush=True)
     start = time.perf_counter()
-    model = train_lm(train, valid_text=valid, level=level, epochs=1000, max_time=minutes * 60,
-                     log=lambda s: print("  " + s, flush=True))
+    model = train_lm(train, valid_text=valid, level=level, epochs=epochs,
+                     max_time=minutes * 60, log=lambda s: print("  " + s, flush=True))
     print(f"  trained for {time.perf_counter() - start:.0f} s (budget {minutes * 60:.0f} s); "
           f"{len(model.vocab)} tokens in the vocabulary; best epoch "
           f"{model.info['best_epoch']} of {len(model.info['history'])}")
@@ -90,13 +91,18 @@ def main() -> None:
     parser.add_argument("--level", choices=("char", "word", "both"), default="both")
     parser.add_argument("--char-minutes", type=float, default=15.0)
     parser.add_argument("--word-minutes", type=float, default=15.0)
+    # characters: as many passes as the time allows; words: the level's default (6), since
+    # the word network learns its 260k words by heart in a few more
+    parser.add_argument("--char-epochs", type=int, default=1000)
+    parser.add_argument("--word-epochs", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None, help="save the models here")
     args = parser.parse_args()
     train, valid = split_text(args.text.read_text(encoding="utf-8"), 0.1)
     print(f"{len(train)} characters for training, {len(valid)} for validation")
     for level in ("char", "word"):
         if args.level in (level, "both"):
-            run(level, train, valid, getattr(args, f"{level}_minutes"), args.out)
+            run(level, train, valid, getattr(args, f"{level}_minutes"),
+                getattr(args, f"{level}_epochs"), args.out)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ import pytest
 
 import deltagrad as dg
 from deltagrad.text import KneserNeyLM, tokenize
-from deltagrad.text.lm import FeedForwardLM, LanguageModel, split_text, train_lm
+from deltagrad.text.lm import (LEVEL_DEFAULTS, FeedForwardLM, LanguageModel, split_text,
+                               train_lm)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare"
 CYCLE = "the cat sat on a mat. " * 40
@@ -178,6 +179,17 @@ def test_word_level_model():
         "long live the king.\nthe")
     assert lm.sample(2, prompt="the king is dead .", temperature=0).startswith(
         "the king is dead . long")
+
+
+@pytest.mark.parametrize("level", ["char", "word"])
+def test_settings_left_out_take_the_levels_defaults(level):
+    lm = train_lm(CYCLE, level=level, hidden=8, embed_dim=8, valid_fraction=0, seed=0)
+    given = {"hidden": [8], "embed_dim": 8}
+    for name, default in LEVEL_DEFAULTS[level].items():
+        expected = given.get(name, list(default) if name == "hidden" else default)
+        assert lm.info["training"][name] == expected, name
+    assert len(lm.info["history"]) == LEVEL_DEFAULTS[level]["epochs"]
+    assert lm.module.config()["tie_embeddings"] == LEVEL_DEFAULTS[level]["tie_embeddings"]
 
 
 def test_train_lm_checks_its_inputs():

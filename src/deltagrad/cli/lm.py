@@ -88,7 +88,9 @@ def train(
         help=f"Tokens of context, the n-gram order - 1 ({_defaults('context')}).")
     ] = None,
     valid_fraction: Annotated[float, typer.Option(help="Share of the text held out.")] = 0.1,
-    epochs: Annotated[int, typer.Option(help="Passes over the training text.")] = 10,
+    epochs: Annotated[int | None, typer.Option(
+        help=f"Passes over the training text, over which the learning rate falls "
+             f"({_defaults('epochs')}).")] = None,
     max_minutes: MaxMinutes = None,
     hidden: Annotated[str | None, typer.Option(
         help=f"tanh hidden layer widths ({_defaults('hidden', _widths)}).")] = None,
