@@ -9,8 +9,7 @@ import pytest
 
 import deltagrad as dg
 from deltagrad.text import KneserNeyLM, tokenize
-from deltagrad.text.lm import (LEVEL_DEFAULTS, FeedForwardLM, LanguageModel, split_text,
-                               train_lm)
+from deltagrad.text.lm import LEVEL_DEFAULTS, FeedForwardLM, LanguageModel, split_text, train_lm
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare"
 CYCLE = "the cat sat on a mat. " * 40
@@ -210,8 +209,8 @@ def test_train_lm_checks_its_inputs():
 
 
 def test_regularisation_settings_reach_the_network_and_the_optimiser(tmp_path):
-    settings = dict(level="char", context=3, epochs=3, hidden=16, embed_dim=8, lr=0.01,
-                    batch_size=64, seed=0)
+    settings = {"level": "char", "context": 3, "epochs": 3, "hidden": 16, "embed_dim": 8,
+                "lr": 0.01, "batch_size": 64, "seed": 0}
     plain = train_lm(CYCLE, **settings)
     decayed = train_lm(CYCLE, **settings, weight_decay=0.5)
     assert plain.info["training"]["weight_decay"] == 0.0

@@ -190,8 +190,8 @@ def test_a_tagger_with_affixes_learns_saves_and_loads(tmp_path):
 def test_input_dropout_and_weight_decay_train_save_and_load(tmp_path):
     rng = np.random.default_rng(0)
     train, valid = synthetic(150, rng), synthetic(30, rng)
-    settings = dict(epochs=4, word_dim=8, casing_dim=3, affix_dim=4, hidden=24, lr=0.01,
-                    batch_size=32, seed=0)
+    settings = {"epochs": 4, "word_dim": 8, "casing_dim": 3, "affix_dim": 4, "hidden": 24,
+                "lr": 0.01, "batch_size": 32, "seed": 0}
     plain = train_tagger(train, valid, **settings, embed_dropout=0.0, weight_decay=0.0,
                          optimizer="adam")
     tagger = train_tagger(train, valid, **settings, embed_dropout=0.3, weight_decay=2.0,

@@ -14,9 +14,9 @@ import typer
 
 from ..backend import as_device
 from ..text.lm import LEVEL_DEFAULTS, LanguageModel, split_text, train_lm
-from .text_runs import (ClipNorm, Deterministic, Device, MaxMinutes, Optimizer,
-                        Overwrite, Plot, Quiet, Resume, Seed, progress,
-                        resumable, save_run, start_run, user_errors)
+from .text_runs import (ClipNorm, Deterministic, Device, MaxMinutes, Optimizer, Overwrite,
+                        Plot, Quiet, Resume, Seed, progress, resumable, save_run, start_run,
+                        user_errors)
 
 app = typer.Typer(name="lm", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,

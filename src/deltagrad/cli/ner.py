@@ -23,6 +23,7 @@ from .text_runs import (ClipNorm, Deterministic, Device, MaxMinutes, Optimizer,
 # train_tagger's own defaults: the command line trains what the library does
 TAGGER_DEFAULTS = {name: p.default for name, p in
                    inspect.signature(train_tagger).parameters.items()}
+DEFAULT_OPTIMIZER = Optimizer(TAGGER_DEFAULTS["optimizer"])
 
 app = typer.Typer(name="ner", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
@@ -86,7 +87,7 @@ def train(
     decode: Annotated[Decode, typer.Option(
         help="How the tagger decodes; crf also learns tag-transition scores after the "
              "network (sentence-level log-likelihood), within --max-minutes.")] = Decode.crf,
-    optimizer: OptimizerOption = Optimizer(TAGGER_DEFAULTS["optimizer"]),
+    optimizer: OptimizerOption = DEFAULT_OPTIMIZER,
     clip_norm: ClipNorm = None,
     seed: Seed = 0,
     device: Device = "cpu",

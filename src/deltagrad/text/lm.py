@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import distributed, io, nn
+from .. import distributed, io
 from .._checks import check_float, check_int, check_optional_float
 from ..autograd import no_grad
 from ..nn import functional as F
@@ -29,6 +29,7 @@ from ..train.sample_random import use_trainer_dropout
 from . import _training
 from ._model_folder import config_errors, read_metadata
 from ._training import hidden_sizes
+from .lm_network import FeedForwardLM
 from .metrics import perplexity
 from .mixture import mixture_nll, mixture_weight
 from .ngram import KneserNeyLM
@@ -39,72 +40,6 @@ from .windows import ngram_dataset
 
 KIND = "deltagrad.text.lm.LanguageModel"
 LEVELS = ("char", "word")
-
-
-class FeedForwardLM(nn.Module):
-    """Ids of the previous ``context`` tokens (B, context) -> next-token logits (B, vocab).
-
-    ``embedding`` maps each id to ``embed_dim`` numbers; the ``context`` vectors are
-    concatenated and fed to ``mlp``, tanh hidden layers of the given widths then a linear
-    output layer. With ``direct`` a second linear map from the concatenated vectors straight
-    to the logits is added (the paper's optional "direct connections"). ``embed_dropout``
-    zeroes elements of the concatenated vectors while training. With ``tie_embeddings`` the
-    output layer reuses the embedding table (Press & Wolf, 2017, "Using the output embedding
-    to improve language models"): ``mlp`` ends in ``embed_dim`` numbers and each token's
-    logit is their dot product with its embedding, plus a bias. A word then learns one
-    vector from both its uses, and for a large vocabulary the output layer, the costliest
-    part of the network, shrinks to ``embed_dim`` columns.
-
-    >>> import numpy as np
-    >>> net = FeedForwardLM(65, context=8, rng=np.random.default_rng(0))
-    >>> net(np.zeros((2, 8), np.int64)).shape
-    (2, 65)
-    """
-
-    def __init__(self, vocab_size: int, context: int, *, embed_dim: int = 16,
-                 hidden=(512,), dropout: float = 0.0, direct: bool = False,
-                 embed_dropout: float = 0.0, tie_embeddings: bool = False,
-                 rng: np.random.Generator | None = None):
-        super().__init__()
-        where = "FeedForwardLM"
-        self.context = check_int(context, "context", where)
-        self.hidden = hidden_sizes(hidden, where)
-        self.embedding = nn.Embedding(vocab_size, embed_dim, rng=rng)
-        width = self.context * self.embedding.embedding_dim
-        self.mlp = nn.MLP(width, list(self.hidden), embed_dim if tie_embeddings else vocab_size,
-                          activation="tanh", dropout=dropout, rng=rng)
-        self.output_bias = (nn.Parameter(np.zeros(vocab_size, np.float32)) if tie_embeddings
-                            else None)
-        self.direct = nn.Linear(width, vocab_size, bias=False, rng=rng) if direct else None
-        self.embed_dropout = nn.Dropout(embed_dropout) if embed_dropout else None
-        self.reset_embeddings(rng)
-
-    def reset_embeddings(self, rng: np.random.Generator | None = None) -> None:
-        # Small vectors, so the tanh units start in their linear range; the direct map
-        # starts at zero and so adds nothing until training finds a use for it.
-        nn.init.normal_(self.embedding.weight, std=0.1, rng=rng)
-        if self.direct is not None:
-            nn.init.zeros_(self.direct.weight)
-
-    def forward(self, contexts):
-        if contexts.ndim != 2 or contexts.shape[1] != self.context:
-            raise ValueError(f"FeedForwardLM: expected ids of shape (batch, {self.context}), "
-                             f"got {tuple(contexts.shape)}")
-        x = self.embedding(contexts).reshape(contexts.shape[0], -1)
-        if self.embed_dropout is not None:
-            x = self.embed_dropout(x)
-        logits = self.mlp(x)
-        if self.output_bias is not None:
-            logits = F.linear(logits, self.embedding.weight, self.output_bias)
-        return logits if self.direct is None else logits + self.direct(x)
-
-    def config(self) -> dict:
-        """The constructor arguments that rebuild this network (minus ``rng``)."""
-        return {"vocab_size": self.embedding.num_embeddings, "context": self.context,
-                "embed_dim": self.embedding.embedding_dim, "hidden": list(self.hidden),
-                "dropout": self.mlp.dropout, "direct": self.direct is not None,
-                "embed_dropout": 0.0 if self.embed_dropout is None else self.embed_dropout.p,
-                "tie_embeddings": self.output_bias is not None}
 
 
 # --- text <-> ids -----------------------------------------------------------------------
@@ -329,6 +264,7 @@ LEVEL_DEFAULTS = {
              "context_dropout": 0.0, "embed_dropout": 0.3, "tie_embeddings": True,
              "optimizer": "adamw", "weight_decay": 0.1, "epochs": 6},
 }
+_PER_LEVEL = frozenset(LEVEL_DEFAULTS["char"])
 
 
 def train_lm(text: str, *, level: str = "char", context: int | None = None,
@@ -356,41 +292,32 @@ def train_lm(text: str, *, level: str = "char", context: int | None = None,
     each epoch and the best epoch's weights kept. ``clip_norm`` clips the gradients' norm;
     a NaN or infinite loss stops training with an error naming the epoch, batch and op.
     With ``out_dir`` a checkpoint is written there after every epoch and the model folder
-    at the end; ``resume=True`` continues an interrupted run exactly (with the same text
-    and settings). ``progress`` is the trainer's display ("auto", "bar", "plain", "none");
-    ``log`` receives one line per epoch. ``device`` (e.g. ``"cuda"``) trains there; the
-    model comes back on the host.
+    at the end; ``resume=True`` continues an interrupted run exactly (same text and
+    settings). ``progress``: the trainer's display ("auto", "bar", "plain", "none"); ``log``
+    gets one line per epoch; ``device`` (e.g. ``"cuda"``) trains there.
 
-    ``dropout`` zeroes hidden units, ``embed_dropout`` elements of the concatenated token
-    vectors; ``tie_embeddings`` makes the output layer reuse the token vectors (see
-    :class:`FeedForwardLM`); ``weight_decay`` goes to the optimiser (decoupled with
-    ``optimizer="adamw"``). ``context_dropout`` hides each context token (shows
-    ``<unk>`` in its place) with that probability while training, which teaches the network
-    to predict from the rest of the context, much as an n-gram model backs off to a
-    shorter one (Xie et al., 2017, "Data noising as smoothing in neural network language
-    models").
+    ``dropout`` zeroes hidden units, ``embed_dropout`` input numbers; ``weight_decay`` goes
+    to the optimiser; ``tie_embeddings``: see :class:`FeedForwardLM`. ``context_dropout``
+    shows each context token as ``<unk>`` with that chance while training, so the network
+    learns to predict from the rest, as an n-gram model backs off to a shorter one (Xie et
+    al., 2017, "Data noising as smoothing in neural network language models").
     """
+    # the arguments that have a per-level default (those given as None take it)
+    per_level = {name: value for name, value in locals().items() if name in _PER_LEVEL}
     started = time.perf_counter()  # the time budget includes preparing the data
     where = "train_lm"
     if not isinstance(text, str):
         raise TypeError(f"{where}: text must be a str, got {type(text).__name__}")
-    level_settings = {  # None: the level's default
-        "context": context, "hidden": hidden, "embed_dim": embed_dim, "dropout": dropout,
-        "direct": direct, "context_dropout": context_dropout, "embed_dropout": embed_dropout,
-        "tie_embeddings": tie_embeddings, "weight_decay": weight_decay, "lr": lr,
-        "optimizer": optimizer, "epochs": epochs,
-        "lowercase": lowercase, "min_freq": min_freq, "batch_size": batch_size}
-    s = {**_lm_settings(level, level_settings, clip_norm, max_time, seed,
-                        valid_fraction), "deterministic": bool(deterministic)}
+    s = {**_lm_settings(level, per_level, clip_norm, max_time, seed, valid_fraction),
+         "deterministic": bool(deterministic)}
     run_info = {"settings": s, "data": {}}  # the trainer checks the token arrays itself
     _training.check_resume(out_dir, resume, run_info, where)
     if valid_text is None and valid_fraction:
         text, valid_text = split_text(text, valid_fraction)
     vocab = Vocabulary.build(_tokens(text, level, s["lowercase"]), min_freq=s["min_freq"])
-    module = FeedForwardLM(len(vocab), s["context"], embed_dim=s["embed_dim"],
-                           hidden=s["hidden"], dropout=s["dropout"], direct=s["direct"],
-                           embed_dropout=s["embed_dropout"],
-                           tie_embeddings=s["tie_embeddings"], rng=np.random.default_rng(seed))
+    module = FeedForwardLM(len(vocab), s["context"], rng=np.random.default_rng(seed), **{
+        k: s[k] for k in ("embed_dim", "hidden", "dropout", "direct", "embed_dropout",
+                          "tie_embeddings")})
     use_trainer_dropout(module)
     model = LanguageModel(module, vocab, level=level, lowercase=s["lowercase"], info={
         "training": s})

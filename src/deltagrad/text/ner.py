@@ -18,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import distributed, io, nn
+from .. import distributed, io
 from .._checks import check_float, check_int, check_optional_float
-from ..autograd import concatenate
 from ..nn import functional as F
 from ..train import History, predict_batches
 from ..train.sample_random import use_trainer_dropout
@@ -28,8 +27,9 @@ from . import _training
 from ._model_folder import config_errors, read_metadata
 from ._training import hidden_sizes
 from .bio import constrained_decode
-from .casing import CASINGS, affixes, casing_ids, normalize_word
+from .casing import affixes, casing_ids, normalize_word
 from .metrics import entity_scores
+from .tagger_network import WindowTagger
 from .tokenize import tokenize
 from .transitions import CRFStage
 from .vocab import Vocabulary
@@ -37,93 +37,6 @@ from .windows import window_positions
 
 KIND = "deltagrad.text.ner.NERTagger"
 DECODERS = ("viterbi", "greedy", "crf")
-
-
-class WindowTagger(nn.Module):
-    """Word and casing ids of a window (B, 2r+1) each -> tag logits (B, num_tags).
-
-    ``words`` and ``casings`` are :class:`~deltagrad.nn.Embedding` tables; the window's
-    vectors are concatenated into one (B, (2r+1)(word_dim + casing_dim)) input (with
-    ``embed_dropout`` zeroing its elements while training) to ``mlp``,
-    an :class:`~deltagrad.nn.MLP` with the given hidden widths and activation. With
-    ``num_affixes`` a third input, the prefix and suffix ids of each window word (B,
-    2(2r+1)), adds two ``affix_dim`` vectors per word from the ``affixes`` table.
-
-    >>> import numpy as np
-    >>> net = WindowTagger(100, 9, rng=np.random.default_rng(0))
-    >>> net(np.zeros((4, 5), np.int64), np.zeros((4, 5), np.int64)).shape
-    (4, 9)
-    """
-
-    def __init__(self, num_words: int, num_tags: int, *, radius: int = 2, word_dim: int = 50,
-                 casing_dim: int = 8, num_casings: int = len(CASINGS), hidden=(300,),
-                 activation: str = "tanh", dropout: float = 0.0, num_affixes: int = 0,
-                 affix_dim: int = 0, crf: bool = False, embed_dropout: float = 0.0,
-                 rng: np.random.Generator | None = None):
-        super().__init__()
-        where = "WindowTagger"
-        self.radius = check_int(radius, "radius", where, minimum=0)
-        self.width = 2 * self.radius + 1
-        self.hidden = hidden_sizes(hidden, where)
-        self.words = nn.Embedding(num_words, word_dim, rng=rng)
-        self.casings = nn.Embedding(num_casings, casing_dim, rng=rng)
-        check_int(num_affixes, "num_affixes", where, minimum=0)
-        self.affixes = nn.Embedding(num_affixes, affix_dim, rng=rng) if num_affixes else None
-        per_word = word_dim + casing_dim + (2 * affix_dim if num_affixes else 0)
-        self.mlp = nn.MLP(self.width * per_word, list(self.hidden), num_tags,
-                          activation=activation, dropout=dropout, rng=rng)
-        self.embed_dropout = nn.Dropout(embed_dropout) if embed_dropout else None
-        self.reset_embeddings(rng)
-        if crf:  # learned after the network, by fit_transition_scores: buffers
-            self.register_buffer("start_scores", np.zeros(num_tags, np.float32))
-            self.register_buffer("transition_scores", np.zeros((num_tags, num_tags),
-                                                               np.float32))
-            self.register_buffer("end_scores", np.zeros(num_tags, np.float32))
-
-    @property
-    def crf_scores(self) -> dict[str, np.ndarray] | None:
-        """The learned start (T,), transition (T, T) and end (T,) scores of a linear-chain
-        CRF over the network's tag scores, as :func:`~deltagrad.text.bio.constrained_decode`
-        takes them (float64), or None for a network without them."""
-        if "transition_scores" not in self._buffers:
-            return None
-        return {"start": self.start_scores.astype(np.float64),
-                "transitions": self.transition_scores.astype(np.float64),
-                "end": self.end_scores.astype(np.float64)}
-
-    def reset_embeddings(self, rng: np.random.Generator | None = None) -> None:
-        # Small vectors: at N(0, 1) each of the ~300 inputs would saturate tanh units early
-        # and Adam's ~lr-sized steps would barely move them.
-        nn.init.normal_(self.words.weight, std=0.1, rng=rng)
-        nn.init.normal_(self.casings.weight, std=0.1, rng=rng)
-        if self.affixes is not None:
-            nn.init.normal_(self.affixes.weight, std=0.1, rng=rng)
-
-    def forward(self, word_windows, casing_windows, affix_windows=None):
-        if (affix_windows is None) != (self.affixes is None):
-            raise ValueError(f"WindowTagger: affix_windows must be given exactly when the "
-                             f"network has an affix table (num_affixes="
-                             f"{0 if self.affixes is None else self.affixes.num_embeddings})")
-        n = word_windows.shape[0]
-        parts = [self.words(word_windows).reshape(n, -1),
-                 self.casings(casing_windows).reshape(n, -1)]
-        if affix_windows is not None:
-            parts.append(self.affixes(affix_windows).reshape(n, -1))
-        x = concatenate(parts, axis=1)
-        return self.mlp(x if self.embed_dropout is None else self.embed_dropout(x))
-
-    def config(self) -> dict:
-        """The constructor arguments that rebuild this network (minus ``rng``)."""
-        return {"num_words": self.words.num_embeddings,
-                "num_tags": self.mlp.out_features, "radius": self.radius,
-                "word_dim": self.words.embedding_dim,
-                "casing_dim": self.casings.embedding_dim,
-                "num_casings": self.casings.num_embeddings, "hidden": list(self.hidden),
-                "activation": self.mlp.activation, "dropout": self.mlp.dropout,
-                "num_affixes": 0 if self.affixes is None else self.affixes.num_embeddings,
-                "affix_dim": 0 if self.affixes is None else self.affixes.embedding_dim,
-                "crf": self.crf_scores is not None,
-                "embed_dropout": 0.0 if self.embed_dropout is None else self.embed_dropout.p}
 
 
 # --- features ---------------------------------------------------------------------------
@@ -306,6 +219,11 @@ def _checked_sentences(sentences, where: str, what: str) -> list[tuple[list[str]
     return out
 
 
+# The regularisation defaults (bench/words_ab.py, 10 epochs, validation F1 with the learned
+# transition scores): input dropout 0.2 and AdamW's weight decay 1.0 raised it from 0.888
+# to 0.905 (0.902 with seed 1); decay 0.1, 0.3 and 3.0 gave 0.898, 0.901 and 0.896, and 20
+# epochs with decay 0.1 did worse than 10 (0.888). Without them the tagger learns its
+# training set by heart in three or four epochs.
 def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
                  casing_dim: int = 8, affix_dim: int = 16, hidden=(300,),
                  activation: str = "tanh", dropout: float = 0.5, embed_dropout: float = 0.2,
@@ -329,20 +247,13 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
     settings of the reported runs: 512 words to a step at a learning rate of 3e-3 reached a
     higher validation F1 in the same 4 minutes than 64 at 1e-3 or 256 at 2e-3 (each step
     also updates every word vector through Adam, so fewer, larger steps save much), and the
-    affix vectors added about a point (``bench/words_ab.py``). Over 10 epochs, input
-    dropout 0.2 and AdamW's weight decay 1.0 raised the validation F1 (with the learned
-    transition scores) from 0.888 to 0.905; decay 0.1, 0.3 and 3.0 gave 0.898, 0.901 and 0.896,
-    and 20 epochs with decay 0.1 did worse than 10 (0.888): without these the tagger learns
-    its training set by heart in three or four epochs.
+    affix vectors added about a point (``bench/words_ab.py``; regularisation: see above).
     ``decode="crf"`` (the default) then learns tag-transition scores on the frozen network
     by Collobert et al.'s sentence-level log-likelihood (:mod:`~deltagrad.text.transitions`,
     in ``max_time``), a fraction of a point of F1 over plain ``"viterbi"`` (bench/ner_crf.py).
-    ``dropout`` after each hidden layer (0.5 by default) matters: without it the tagger
-    learns the training set by heart within two epochs and does worse on new text.
-    ``embed_dropout`` zeroes elements of the network's input (the window's concatenated
-    vectors) while training, and ``weight_decay`` is passed to the optimiser (with
-    ``optimizer="adamw"`` it shrinks every weight by ``lr * weight_decay`` each step, so a
-    rare word's vector fades unless its gradient keeps it).
+    ``dropout`` zeroes hidden units, ``embed_dropout`` the input's numbers (the window's
+    vectors); ``weight_decay`` goes to the optimiser: AdamW shrinks every weight by
+    ``lr * weight_decay`` a step, so a rare word's vector fades unless its gradient keeps it.
     Training runs in :class:`~deltagrad.train.Trainer`: the learning rate falls along a
     half cosine over the run (to 5 % of ``lr``), ``epochs`` long or ``max_time`` seconds
     (evaluation included), whichever ends first. With ``valid`` sentences, the entity F1
@@ -350,10 +261,9 @@ def train_tagger(train, valid=None, *, radius: int = 2, word_dim: int = 50,
     ``clip_norm`` clips the gradients' norm; a NaN or infinite loss stops training with an
     error naming the epoch, batch and op. With ``out_dir`` a checkpoint is written there
     after every epoch and the model folder at the end; ``resume=True`` continues an
-    interrupted run exactly (with the same sentences and settings). ``progress`` is the
-    trainer's display ("auto", "bar", "plain", "none"); ``log`` (e.g. ``print``) receives
-    one line per epoch. ``device`` (e.g. ``"cuda"``) trains there; the tagger comes back on
-    the host.
+    interrupted run exactly (same sentences and settings). ``progress``: the trainer's
+    display ("auto", "bar", "plain", "none"); ``log`` (e.g. ``print``) gets one line per
+    epoch; ``device`` (e.g. ``"cuda"``) trains there, and the tagger comes back on the host.
     """
     started = time.perf_counter()  # the time budget includes preparing the data
     where = "train_tagger"
