@@ -220,6 +220,10 @@ def test_regularisation_settings_reach_the_network_and_the_optimiser(tmp_path):
         return sum(float((p.numpy() ** 2).sum()) for p in m.module.parameters())
 
     assert norm(decayed) < 0.8 * norm(plain)
+    # a decay of 0 is no decay, even for AdamW (whose own default is 0.01)
+    undecayed = train_lm(CYCLE, **settings, optimizer="adamw", weight_decay=0.0)
+    for a, b in zip(plain.module.parameters(), undecayed.module.parameters(), strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
     tied = train_lm(CYCLE, **settings, tie_embeddings=True, embed_dropout=0.1,
                     out_dir=tmp_path / "tied")
     again = LanguageModel.load(tmp_path / "tied")

@@ -61,7 +61,8 @@ def train(
     valid: Annotated[Path | None, typer.Option(
         help="CoNLL validation file: the best epoch on it is kept.")] = None,
     test: Annotated[Path | None, typer.Option(help="CoNLL test file, scored at the end.")] = None,
-    epochs: Annotated[int, typer.Option(help="Passes over the training data.")] = 10,
+    epochs: Annotated[int, typer.Option(help="Passes over the training data.")] = \
+        TAGGER_DEFAULTS["epochs"],
     max_minutes: MaxMinutes = None,
     hidden: Annotated[str, typer.Option(help="Hidden layer widths, e.g. 300 or 300,100.")] = "300",
     word_dim: Annotated[int, typer.Option(help="Size of a word vector.")] = TAGGER_DEFAULTS[

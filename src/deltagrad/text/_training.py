@@ -80,9 +80,10 @@ def fit(module: nn.Module, X, y, *, run_info: dict, monitor: str | None, started
         augment=None, validation_data=None, validate=None, validate_rows: int = 0,
         out_dir=None, resume=False, metadata=None, progress="none", log=None,
         device=None, reserve: float = 0.0) -> tuple[Trainer, BestWeights | None]:
-    """Train ``module`` with the optimiser, learning rate, weight decay, clipping, seed, epochs, batch
-    size and time budget of ``run_info["settings"]``, on ``device`` (None: the host); keep
-    the weights of the best epoch by ``monitor`` (a name in the logs; None keeps the last).
+    """Train ``module`` with the optimiser, learning rate, weight decay, clipping, seed,
+    epochs, batch size and time budget of ``run_info["settings"]``, on ``device`` (None: the
+    host); keep the weights of the best epoch by ``monitor`` (a name in the logs; None keeps
+    the last).
     The time budget counts from ``started`` (a ``time.perf_counter()`` reading), so that
     preparing the data (vocabulary, windows) is part of it, and ``reserve`` seconds of it
     are left for work after training (the tagger's CRF stage). ``validate_rows``: the rows the
@@ -98,7 +99,7 @@ def fit(module: nn.Module, X, y, *, run_info: dict, monitor: str | None, started
     if rows:
         callbacks.append(_EvaluationEstimate(-(-rows // (2 * settings["batch_size"]))))
     trainer = Trainer(module, "cross_entropy", settings["optimizer"], lr=settings["lr"],
-                      weight_decay=settings.get("weight_decay") or None,
+                      weight_decay=settings.get("weight_decay"),  # 0 too: AdamW's is 0.01
                       clip_norm=settings.get("clip_norm"), augment=augment,
                       seed=settings["seed"], callbacks=callbacks, progress=progress,
                       deterministic=settings.get("deterministic", False),
