@@ -202,7 +202,11 @@ def test_ranks_started_with_other_data_are_refused_before_training(tmp_path):
 
 def test_a_killed_run_resumes_exactly_and_only_rank_0_writes(tmp_path):
     killed = worker(2, "kill", tmp_path)
-    assert killed.returncode != 0 and killed.seconds < 30
+    # The run died mid-way: its last checkpoint is epoch 1's and no model folder was written.
+    # (Not the launcher's exit status: MPICH 4.1's mpiexec, our oldest, now and then exits 0
+    # when a rank is SIGKILLed, about one run in eight here; MPICH 5 reports 9 every time.)
+    assert killed.seconds < 30, killed.stdout + killed.stderr
+    assert not (tmp_path / "run" / "model.safetensors").exists()
     from deltagrad.train import load_checkpoint
 
     assert load_checkpoint(tmp_path / "run" / "checkpoint.safetensors")["epoch"] == 1
