@@ -251,9 +251,9 @@ class LanguageModel:
 #: 128-number vectors and 512 units (78.4, overfitting by the second epoch), dropout 0.5 and
 #: input dropout 0.25 (75.6), context 5 then 8 (73.6, 73.2) and AdamW's weight decay 0.1
 #: (72.6). A schedule spread over 15 minutes overfits before the learning rate falls (best
-#: 75.4 at epoch 5 of 20, two threads), so words train 6 epochs: 71.9 (72.3 with seed 1);
-#: 256-number vectors with dropout 0.6 and input dropout 0.3 reached 71.7 (71.7), where
-#: without the extra dropout 73.0, and two 512-unit layers 73.6.
+#: 75.4 at epoch 5 of 20, two threads), so words train 6 epochs: 71.9 (seed 1: 72.3).
+#: Over 6 epochs 256-number vectors reached 73.0, and 71.7 (seed 1: 71.7) with dropout
+#: 0.6 and input dropout 0.3, the defaults; two 512-unit layers (128 numbers) 73.6.
 LEVEL_DEFAULTS = {
     "char": {"context": 8, "hidden": (512, 512), "embed_dim": 16, "dropout": 0.1,
              "direct": True, "lr": 3e-3, "lowercase": False, "min_freq": 1, "batch_size": 512,
