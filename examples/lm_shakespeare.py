@@ -91,7 +91,7 @@ def main() -> None:
     parser.add_argument("--level", choices=("char", "word", "both"), default="both")
     parser.add_argument("--char-minutes", type=float, default=15.0)
     parser.add_argument("--word-minutes", type=float, default=15.0)
-    # characters: as many passes as the time allows; words: the level's default (6), since
+    # characters: as many passes as the time allows; words: the level's default, since
     # the word network learns its 260k words by heart in a few more
     parser.add_argument("--char-epochs", type=int, default=1000)
     parser.add_argument("--word-epochs", type=int, default=None)
