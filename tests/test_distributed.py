@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from deltagrad import distributed
 from deltagrad.distributed import DataParallel, LocalComm, comm
@@ -80,6 +82,26 @@ def test_a_sample_draws_the_same_numbers_in_any_batch():
     rng.at(4, 10, 20)  # another epoch, other numbers
     assert not np.array_equal(rng.random((10, 5), dtype=np.float32), whole[0])
     assert rng.integers(0, 10, size=3).shape == (3,)  # any other draw works as usual
+
+
+@settings(max_examples=40, deadline=None)
+@given(width=st.integers(1, 40), rows=st.integers(2, 12), data=st.data())
+def test_any_split_of_the_rows_draws_the_same_numbers(width, rows, data):
+    split = data.draw(st.integers(1, rows - 1))
+    for dtype in (np.float32, np.float64):
+        rng = SampleRandom(3)
+        rng.at(1, 5, 5 + rows)
+        whole = rng.random((rows, width), dtype=dtype)
+        rng.at(1, 5, 5 + split)
+        head = rng.random((split, width), dtype=dtype)
+        rng.at(1, 5 + split, 5 + rows)
+        tail = rng.random((rows - split, width), dtype=dtype)
+        assert np.array_equal(whole, np.concatenate([head, tail]))
+        # float32 numbers are whole multiples of 2^-24 in [0, 1): 24 random bits each
+        bits = 24 if dtype == np.float32 else 53
+        assert np.array_equal(whole * 2.0 ** bits, np.floor(whole * 2.0 ** bits))
+        assert 0 <= whole.min() and whole.max() < 1
+        assert len(np.unique(whole)) > 0.9 * whole.size  # no row repeats another
 
 
 def test_launched_by_mpi_without_mpi4py_is_a_clear_error(monkeypatch):

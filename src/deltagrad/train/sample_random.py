@@ -58,16 +58,20 @@ class SampleRandom(np.random.Generator):
         if shape[0] != stop - start:
             return super().random(size, dtype, out)
         width = math.prod(shape[1:])
-        stride = -(-width // 4) * 4  # each row starts a Philox block of four words
         key = [self._key, _PER_ROW | (epoch << 24) | min(self._draws, (1 << 24) - 1)]
         self._draws += 1
-        counter = start * (stride // 4)
-        raw = np.random.Philox(counter=[counter, 0, 0, 0], key=key).random_raw(
-            shape[0] * stride).reshape(shape[0], stride)[:, :width]
-        if np.dtype(dtype) == np.float32:
-            values = (raw >> np.uint64(40)).astype(np.float32)
+        # Each row starts a Philox block of four 64-bit words. float32 needs only 24 random
+        # bits, so each word gives two numbers (its 32-bit halves): half the words to make.
+        per_word = 2 if np.dtype(dtype) == np.float32 else 1
+        stride = -(-width // (4 * per_word)) * 4  # words per row
+        raw = np.random.Philox(counter=[start * (stride // 4), 0, 0, 0], key=key).random_raw(
+            shape[0] * stride)
+        if per_word == 2:
+            raw = raw.view(np.uint32).reshape(shape[0], 2 * stride)[:, :width]
+            values = (raw >> np.uint32(8)).astype(np.float32)
             values *= np.float32(2.0 ** -24)
         else:
+            raw = raw.reshape(shape[0], stride)[:, :width]
             values = (raw >> np.uint64(11)).astype(np.float64)
             values *= 2.0 ** -53
         return values.reshape(shape)
