@@ -34,6 +34,7 @@ import numpy as np
 from .. import _config, nn
 from .._checks import check_float, check_int, check_optional_float, check_seed
 from ..backend import host_dtype, to_host
+from ..backend.memory import reusing_freed_memory
 from ..distributed import DataParallel, raised_on_every_rank, world
 from ..optim import clip_grad_norm_, clip_grad_value_
 from . import state as run_state
@@ -157,7 +158,7 @@ class Trainer:
         self.parallel = DataParallel(world(), alone.deterministic,  # the ranks of an MPI launch
                                      alone.micro_batch_size)
         try:
-            with self.parallel.failures_stop_all():
+            with self.parallel.failures_stop_all(), reusing_freed_memory():
                 if not self.seeded:  # every rank shuffles (and splits) as rank 0 does
                     self.rng = run_state.Generators(self.parallel.root_seed(self.rng.seed))
                 data, val = self._fit_data(X, y, sample_weight, validation_data,
@@ -445,6 +446,5 @@ class _Run:
     """What one ``fit`` call runs with, beside the data."""
 
     def __init__(self, callbacks, settings, val, validate, batch_size, out_dir, run_info):
-        self.callbacks, self.settings, self.val, self.validate = (callbacks, settings, val,
-                                                                   validate)
+        self.callbacks, self.settings, self.val, self.validate = callbacks, settings, val, validate
         self.batch_size, self.out_dir, self.run_info = batch_size, out_dir, run_info
