@@ -393,8 +393,8 @@ def test_ner_tagger_exports_its_network_with_the_vocabulary(tmp_path):
     assert [tagger.tags[i] for i in path] == tagger.predict([sentence])[0]
 
 
-@pytest.mark.parametrize("network", [["--direct"], ["--tie-embeddings", "--direct"]],
-                         ids=["direct", "tied"])
+@pytest.mark.parametrize("network", [["--direct"], ["--tie-embeddings", "--direct"],
+                                     ["--activation", "tanh"]], ids=["direct", "tied", "tanh"])
 def test_language_model_exports_its_network_with_the_vocabulary(tmp_path, network):
     from typer.testing import CliRunner
 
@@ -408,6 +408,7 @@ def test_language_model_exports_its_network_with_the_vocabulary(tmp_path, networ
     meta, run = exported(tmp_path / "lm", tmp_path / "lm.onnx")
     lm = LanguageModel.load(tmp_path / "lm")
     assert lm.module.config()["tie_embeddings"] == ("--tie-embeddings" in network)
+    assert lm.module.config()["activation"] == ("tanh" if "tanh" in network else "relu")
     assert json.loads(meta["vocab"])["tokens"] == lm.vocab.tokens and meta["level"] == "char"
     contexts, _ = lm.dataset("not to be")
     for batch in (1, 7):

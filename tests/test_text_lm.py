@@ -67,11 +67,13 @@ def test_embedding_dropout_acts_while_training_only():
     assert drop.config()["embed_dropout"] == 0.5
 
 
-@pytest.mark.parametrize("direct, tied", [(True, False), (False, True), (True, True)])
-def test_network_gradients_against_central_differences(direct, tied):
+@pytest.mark.parametrize("direct, tied, activation", [
+    (True, False, "tanh"), (False, True, "tanh"), (True, True, "tanh"), (True, False, "relu"),
+    (False, True, "gelu")])
+def test_network_gradients_against_central_differences(direct, tied, activation):
     rng = np.random.default_rng(1)
     net = FeedForwardLM(7, context=3, embed_dim=2, hidden=5, direct=direct,
-                        tie_embeddings=tied, rng=rng)
+                        tie_embeddings=tied, activation=activation, rng=rng)
     net.to(np.float64)
     nn_init = dg.nn.init
     for p in (net.direct.weight if direct else None, net.output_bias if tied else None):
@@ -206,6 +208,8 @@ def test_train_lm_checks_its_inputs():
         train_lm("abcabc", weight_decay=-1.0)
     with pytest.raises(ValueError, match="embed_dropout"):
         train_lm("abcabc", embed_dropout=1.0)
+    with pytest.raises(ValueError, match=r"train_lm: activation must be one of .*'swish'"):
+        train_lm("abcabc", activation="swish")
 
 
 def test_regularisation_settings_reach_the_network_and_the_optimiser(tmp_path):
@@ -225,10 +229,11 @@ def test_regularisation_settings_reach_the_network_and_the_optimiser(tmp_path):
     for a, b in zip(plain.module.parameters(), undecayed.module.parameters(), strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     tied = train_lm(CYCLE, **settings, tie_embeddings=True, embed_dropout=0.1,
-                    out_dir=tmp_path / "tied")
+                    activation="tanh", out_dir=tmp_path / "tied")
     again = LanguageModel.load(tmp_path / "tied")
     assert again.module.config() == tied.module.config()
     assert again.module.config()["tie_embeddings"] and again.module.embed_dropout.p == 0.1
+    assert [type(m).__name__ for m in again.module.mlp.layers][1] == "Tanh"
     assert again.evaluate(CYCLE[:100]) == tied.evaluate(CYCLE[:100])
 
 

@@ -14,9 +14,9 @@ import typer
 
 from ..backend import as_device
 from ..text.lm import LEVEL_DEFAULTS, LanguageModel, split_text, train_lm
-from .text_runs import (ClipNorm, Deterministic, Device, MaxMinutes, Optimizer, Overwrite,
-                        Plot, Quiet, Resume, Seed, progress, resumable, save_run, start_run,
-                        user_errors)
+from .text_runs import (Activation, ClipNorm, Deterministic, Device, MaxMinutes, Optimizer,
+                        Overwrite, Plot, Quiet, Resume, Seed, progress, resumable, save_run,
+                        start_run, user_errors)
 
 app = typer.Typer(name="lm", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
@@ -93,7 +93,9 @@ def train(
              f"({_defaults('epochs')}).")] = None,
     max_minutes: MaxMinutes = None,
     hidden: Annotated[str | None, typer.Option(
-        help=f"tanh hidden layer widths ({_defaults('hidden', _widths)}).")] = None,
+        help=f"Hidden layer widths ({_defaults('hidden', _widths)}).")] = None,
+    activation: Annotated[Activation | None, typer.Option(
+        help=f"The hidden layers' activation ({_defaults('activation')}).")] = None,
     embed_dim: Annotated[int | None, typer.Option(
         help=f"Size of a token vector ({_defaults('embed_dim')}).")] = None,
     dropout: Annotated[float | None, typer.Option(
@@ -145,7 +147,8 @@ def train(
         with resumable(out):
             model = train_lm(train_text, valid_text=valid_text, valid_fraction=valid_fraction,
                              level=level.value, context=context, embed_dim=embed_dim,
-                             hidden=hidden, dropout=dropout, direct=direct,
+                             hidden=hidden, activation=activation and activation.value,
+                             dropout=dropout, direct=direct,
                              context_dropout=context_dropout, embed_dropout=embed_dropout,
                              tie_embeddings=tie_embeddings, weight_decay=weight_decay,
                              min_freq=min_freq,

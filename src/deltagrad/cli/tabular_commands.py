@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from .errors import report_error
-from .text_runs import Device
+from .text_runs import Activation, Device
 from .tabular import run_evaluate, run_predict, run_train
 from .tabular_compare import run_compare
 from .tabular_settings import read_options
@@ -25,14 +25,6 @@ class OptimizerName(str, Enum):
     sgd = "sgd"
     rmsprop = "rmsprop"
     adagrad = "adagrad"
-
-
-class Activation(str, Enum):
-    relu = "relu"
-    leaky_relu = "leaky_relu"
-    tanh = "tanh"
-    sigmoid = "sigmoid"
-    gelu = "gelu"
 
 
 class Schedule(str, Enum):

@@ -18,6 +18,14 @@ from ..train import CHECKPOINT, load_checkpoint
 from .errors import CLIError, report_error
 
 
+class Activation(str, Enum):
+    relu = "relu"
+    leaky_relu = "leaky_relu"
+    tanh = "tanh"
+    sigmoid = "sigmoid"
+    gelu = "gelu"
+
+
 class Optimizer(str, Enum):
     adam = "adam"
     adamw = "adamw"

@@ -47,7 +47,8 @@ def _lm_layers(n: dict) -> dict:
     width = n["context"] * n["embed_dim"]
     out = n["embed_dim"] if n.get("tie_embeddings") else n["vocab_size"]
     layers = {"embedding": _embedding(n["vocab_size"], n["embed_dim"]),
-              "mlp": _mlp(width, n["hidden"], out, "tanh", n["dropout"])}
+              "mlp": _mlp(width, n["hidden"], out, n.get("activation", "tanh"),
+                          n["dropout"])}
     if n["direct"]:
         layers["direct"] = {"type": "Linear", "in_features": width,
                             "out_features": n["vocab_size"], "bias": False}

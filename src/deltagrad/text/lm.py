@@ -1,7 +1,8 @@
 """A feed-forward neural language model after Bengio, Ducharme, Vincent & Jauvin (2003), "A
 Neural Probabilistic Language Model": the embeddings of the previous ``context`` tokens are
-concatenated -> tanh hidden layer(s) -> softmax over the vocabulary, at character or word
-level; plus the interpolated Kneser-Ney n-gram with the same context as its baseline.
+concatenated -> hidden layer(s) (tanh as in the paper, or ReLU) -> softmax over the
+vocabulary, at character or word level; plus the interpolated Kneser-Ney n-gram with the
+same context as its baseline.
 
 >>> lm = train_lm("abcabcabcabc" * 20, level="char", context=2, epochs=10, hidden=16,
 ...               embed_dim=4, lr=0.02, seed=0)
@@ -24,6 +25,7 @@ from .. import distributed, io
 from .._checks import check_float, check_int, check_optional_float
 from ..autograd import no_grad
 from ..nn import functional as F
+from ..nn.layers import ACTIVATIONS
 from ..train import History, predict_batches
 from ..train.sample_random import use_trainer_dropout
 from . import _training
@@ -255,14 +257,14 @@ class LanguageModel:
 #: Over 6 epochs 256-number vectors reached 73.0, and 71.7 (seed 1: 71.7) with dropout
 #: 0.6 and input dropout 0.3, the defaults; two 512-unit layers (128 numbers) 73.6.
 LEVEL_DEFAULTS = {
-    "char": {"context": 8, "hidden": (512, 512), "embed_dim": 16, "dropout": 0.1,
-             "direct": True, "lr": 3e-3, "lowercase": False, "min_freq": 1, "batch_size": 512,
-             "context_dropout": 0.0, "embed_dropout": 0.0, "tie_embeddings": False,
-             "optimizer": "adam", "weight_decay": 0.0, "epochs": 10},
-    "word": {"context": 8, "hidden": (512,), "embed_dim": 256, "dropout": 0.6,
-             "direct": False, "lr": 2e-3, "lowercase": True, "min_freq": 2, "batch_size": 512,
-             "context_dropout": 0.0, "embed_dropout": 0.3, "tie_embeddings": True,
-             "optimizer": "adamw", "weight_decay": 0.1, "epochs": 6},
+    "char": {"context": 8, "hidden": (512, 512), "activation": "relu", "embed_dim": 16,
+             "dropout": 0.1, "direct": True, "lr": 3e-3, "lowercase": False, "min_freq": 1,
+             "batch_size": 512, "context_dropout": 0.0, "embed_dropout": 0.0,
+             "tie_embeddings": False, "optimizer": "adam", "weight_decay": 0.0, "epochs": 10},
+    "word": {"context": 8, "hidden": (512,), "activation": "tanh", "embed_dim": 256,
+             "dropout": 0.6, "direct": False, "lr": 2e-3, "lowercase": True, "min_freq": 2,
+             "batch_size": 512, "context_dropout": 0.0, "embed_dropout": 0.3,
+             "tie_embeddings": True, "optimizer": "adamw", "weight_decay": 0.1, "epochs": 6},
 }
 _PER_LEVEL = frozenset(LEVEL_DEFAULTS["char"])
 
@@ -270,9 +272,10 @@ _PER_LEVEL = frozenset(LEVEL_DEFAULTS["char"])
 def train_lm(text: str, *, level: str = "char", context: int | None = None,
              valid_text: str | None = None, valid_fraction: float = 0.1,
              lowercase: bool | None = None, min_freq: int | None = None,
-             embed_dim: int | None = None, hidden=None, dropout: float | None = None,
-             direct: bool | None = None, context_dropout: float | None = None,
-             embed_dropout: float | None = None, tie_embeddings: bool | None = None,
+             embed_dim: int | None = None, hidden=None, activation: str | None = None,
+             dropout: float | None = None, direct: bool | None = None,
+             context_dropout: float | None = None, embed_dropout: float | None = None,
+             tie_embeddings: bool | None = None,
              weight_decay: float | None = None, epochs: int | None = None,
              batch_size: int | None = None, lr: float | None = None, optimizer: str | None = None,
              clip_norm: float | None = None, max_time: float | None = None, seed: int = 0,
@@ -296,8 +299,8 @@ def train_lm(text: str, *, level: str = "char", context: int | None = None,
     settings). ``progress``: the trainer's display ("auto", "bar", "plain", "none"); ``log``
     gets one line per epoch; ``device`` (e.g. ``"cuda"``) trains there.
 
-    ``dropout`` zeroes hidden units, ``embed_dropout`` input numbers; ``weight_decay`` goes
-    to the optimiser; ``tie_embeddings``: see :class:`FeedForwardLM`. ``context_dropout``
+    ``activation``: the hidden layers' (see :class:`~deltagrad.nn.MLP`). ``dropout`` zeroes
+    hidden units, ``embed_dropout`` input numbers; ``weight_decay`` goes to the optimiser; ``tie_embeddings``: see :class:`FeedForwardLM`. ``context_dropout``
     shows each context token as ``<unk>`` with that chance while training, so the network
     learns to predict from the rest, as an n-gram model backs off to a shorter one (Xie et
     al., 2017, "Data noising as smoothing in neural network language models").
@@ -316,8 +319,8 @@ def train_lm(text: str, *, level: str = "char", context: int | None = None,
         text, valid_text = split_text(text, valid_fraction)
     vocab = Vocabulary.build(_tokens(text, level, s["lowercase"]), min_freq=s["min_freq"])
     module = FeedForwardLM(len(vocab), s["context"], rng=np.random.default_rng(seed), **{
-        k: s[k] for k in ("embed_dim", "hidden", "dropout", "direct", "embed_dropout",
-                          "tie_embeddings")})
+        k: s[k] for k in ("embed_dim", "hidden", "activation", "dropout", "direct",
+                          "embed_dropout", "tie_embeddings")})
     use_trainer_dropout(module)
     model = LanguageModel(module, vocab, level=level, lowercase=s["lowercase"], info={
         "training": s})
@@ -349,9 +352,13 @@ def _lm_settings(level, given: dict, clip_norm, max_time, seed,
     if level not in LEVELS:
         raise ValueError(f"{where}: level must be one of {LEVELS}, got {level!r}")
     s = {k: LEVEL_DEFAULTS[level][k] if v is None else v for k, v in given.items()}
+    if s["activation"] not in ACTIVATIONS:
+        raise ValueError(f"{where}: activation must be one of {sorted(ACTIVATIONS)}, got "
+                         f"{s['activation']!r}")
     return {"level": level, "context": check_int(s["context"], "context", where),
             "embed_dim": check_int(s["embed_dim"], "embed_dim", where),
             "hidden": list(hidden_sizes(s["hidden"], where)),
+            "activation": s["activation"],
             "dropout": check_float(s["dropout"], "dropout", where, allow_minimum=True,
                                    below=1),
             "direct": bool(s["direct"]), "tie_embeddings": bool(s["tie_embeddings"]),

@@ -1,5 +1,5 @@
 """The feed-forward language model's network (Bengio et al., 2003): the vectors of the
-previous tokens, concatenated, through tanh hidden layers to the next token's logits.
+previous tokens, concatenated, through hidden layers to the next token's logits.
 :mod:`~deltagrad.text.lm` turns text into its inputs and trains it."""
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ class FeedForwardLM(nn.Module):
     """Ids of the previous ``context`` tokens (B, context) -> next-token logits (B, vocab).
 
     ``embedding`` maps each id to ``embed_dim`` numbers; the ``context`` vectors are
-    concatenated and fed to ``mlp``, tanh hidden layers of the given widths then a linear
-    output layer. With ``direct`` a second linear map from the concatenated vectors straight
+    concatenated and fed to ``mlp``, hidden layers of the given widths and ``activation``
+    (tanh as in the paper, or any of :class:`~deltagrad.nn.MLP`'s) then a linear output
+    layer. With ``direct`` a second linear map from the concatenated vectors straight
     to the logits is added (the paper's optional "direct connections"). ``embed_dropout``
     zeroes elements of the concatenated vectors while training. With ``tie_embeddings`` the
     output layer reuses the embedding table (Press & Wolf, 2017, "Using the output embedding
@@ -33,7 +34,8 @@ class FeedForwardLM(nn.Module):
     """
 
     def __init__(self, vocab_size: int, context: int, *, embed_dim: int = 16,
-                 hidden=(512,), dropout: float = 0.0, direct: bool = False,
+                 hidden=(512,), activation: str = "tanh", dropout: float = 0.0,
+                 direct: bool = False,
                  embed_dropout: float = 0.0, tie_embeddings: bool = False,
                  rng: np.random.Generator | None = None):
         super().__init__()
@@ -43,7 +45,7 @@ class FeedForwardLM(nn.Module):
         self.embedding = nn.Embedding(vocab_size, embed_dim, rng=rng)
         width = self.context * self.embedding.embedding_dim
         self.mlp = nn.MLP(width, list(self.hidden), embed_dim if tie_embeddings else vocab_size,
-                          activation="tanh", dropout=dropout, rng=rng)
+                          activation=activation, dropout=dropout, rng=rng)
         self.output_bias = (nn.Parameter(np.zeros(vocab_size, np.float32)) if tie_embeddings
                             else None)
         self.direct = nn.Linear(width, vocab_size, bias=False, rng=rng) if direct else None
@@ -51,7 +53,7 @@ class FeedForwardLM(nn.Module):
         self.reset_embeddings(rng)
 
     def reset_embeddings(self, rng: np.random.Generator | None = None) -> None:
-        # Small vectors, so the tanh units start in their linear range; the direct map
+        # Small vectors, so tanh units start in their linear range; the direct map
         # starts at zero and so adds nothing until training finds a use for it.
         nn.init.normal_(self.embedding.weight, std=0.1, rng=rng)
         if self.direct is not None:
@@ -73,6 +75,6 @@ class FeedForwardLM(nn.Module):
         """The constructor arguments that rebuild this network (minus ``rng``)."""
         return {"vocab_size": self.embedding.num_embeddings, "context": self.context,
                 "embed_dim": self.embedding.embedding_dim, "hidden": list(self.hidden),
-                "dropout": self.mlp.dropout, "direct": self.direct is not None,
+                "activation": self.mlp.activation, "dropout": self.mlp.dropout, "direct": self.direct is not None,
                 "embed_dropout": 0.0 if self.embed_dropout is None else self.embed_dropout.p,
                 "tie_embeddings": self.output_bias is not None}
