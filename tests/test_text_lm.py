@@ -215,8 +215,8 @@ def test_train_lm_checks_its_inputs():
 def test_regularisation_settings_reach_the_network_and_the_optimiser(tmp_path):
     settings = {"level": "char", "context": 3, "epochs": 3, "hidden": 16, "embed_dim": 8,
                 "lr": 0.01, "batch_size": 64, "seed": 0}
-    plain = train_lm(CYCLE, **settings)
-    decayed = train_lm(CYCLE, **settings, weight_decay=0.5)
+    plain = train_lm(CYCLE, **settings, optimizer="adam", weight_decay=0.0)
+    decayed = train_lm(CYCLE, **settings, optimizer="adam", weight_decay=0.5)
     assert plain.info["training"]["weight_decay"] == 0.0
     assert decayed.info["training"]["weight_decay"] == 0.5
 
