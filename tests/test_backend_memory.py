@@ -11,7 +11,8 @@ import pytest
 
 from deltagrad import nn
 from deltagrad.backend import memory
-from deltagrad.train import Trainer, trainer as trainer_module
+from deltagrad.train import Trainer
+from deltagrad.train import trainer as trainer_module
 
 glibc_only = pytest.mark.skipif(memory._glibc() is None,
                                 reason="the C library is not glibc (or its allocator is tuned)")

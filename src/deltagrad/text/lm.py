@@ -249,8 +249,8 @@ class LanguageModel:
 #: nats) ReLU layers learned far faster than tanh (1.581 against 1.655 in 7 minutes), then
 #: overfit: over 12 minutes dropout 0.2 reached 1.574, with AdamW's weight decay 0.1 1.549
 #: (0.3: 1.639), with 32-number vectors besides 1.527, the defaults (64 numbers: 1.525; two
-#: 768-unit layers: 1.524, at half the epochs). A word: 6,400 words in the vocabulary, so the output layer
-#: costs most, and the 260k training words are learned by heart within minutes; tied
+#: 768-unit layers: 1.524, at half the epochs). A word: 6,400 words in the vocabulary, so
+#: the output layer costs most, and the 260k training words are learned by heart within minutes; tied
 #: embeddings make that layer the word vectors themselves. Validation perplexity in
 #: bench/words_ab.py runs (one thread, seed 0) climbed from the earlier defaults (context
 #: 3, 64-number vectors, one 256-unit layer, dropout 0.3: 76.1 in 5 minutes) by tied
@@ -305,10 +305,11 @@ def train_lm(text: str, *, level: str = "char", context: int | None = None,
     gets one line per epoch; ``device`` (e.g. ``"cuda"``) trains there.
 
     ``activation``: the hidden layers' (see :class:`~deltagrad.nn.MLP`). ``dropout`` zeroes
-    hidden units, ``embed_dropout`` input numbers; ``weight_decay`` goes to the optimiser; ``tie_embeddings``: see :class:`FeedForwardLM`. ``context_dropout``
-    shows each context token as ``<unk>`` with that chance while training, so the network
-    learns to predict from the rest, as an n-gram model backs off to a shorter one (Xie et
-    al., 2017, "Data noising as smoothing in neural network language models").
+    hidden units, ``embed_dropout`` input numbers; ``weight_decay`` goes to the optimiser;
+    ``tie_embeddings``: see :class:`FeedForwardLM`. ``context_dropout`` shows each context
+    token as ``<unk>`` with that chance while training, so the network learns to predict
+    from the rest, as an n-gram model backs off to a shorter one (Xie et al., 2017, "Data
+    noising as smoothing in neural network language models").
     """
     # the arguments that have a per-level default (those given as None take it)
     per_level = {name: value for name, value in locals().items() if name in _PER_LEVEL}

@@ -35,8 +35,7 @@ class FeedForwardLM(nn.Module):
 
     def __init__(self, vocab_size: int, context: int, *, embed_dim: int = 16,
                  hidden=(512,), activation: str = "tanh", dropout: float = 0.0,
-                 direct: bool = False,
-                 embed_dropout: float = 0.0, tie_embeddings: bool = False,
+                 direct: bool = False, embed_dropout: float = 0.0, tie_embeddings: bool = False,
                  rng: np.random.Generator | None = None):
         super().__init__()
         where = "FeedForwardLM"
@@ -75,6 +74,7 @@ class FeedForwardLM(nn.Module):
         """The constructor arguments that rebuild this network (minus ``rng``)."""
         return {"vocab_size": self.embedding.num_embeddings, "context": self.context,
                 "embed_dim": self.embedding.embedding_dim, "hidden": list(self.hidden),
-                "activation": self.mlp.activation, "dropout": self.mlp.dropout, "direct": self.direct is not None,
+                "activation": self.mlp.activation, "dropout": self.mlp.dropout,
+                "direct": self.direct is not None,
                 "embed_dropout": 0.0 if self.embed_dropout is None else self.embed_dropout.p,
                 "tie_embeddings": self.output_bias is not None}
