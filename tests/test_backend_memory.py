@@ -1,5 +1,5 @@
 """Training keeps its freed temporaries for the next step (glibc only, see
-``deltagrad.backend.memory``): the page faults that made a third of a small network's epoch."""
+``deltagrad.backend.memory``), rather than faulting them in again every step."""
 
 import contextlib
 import subprocess
