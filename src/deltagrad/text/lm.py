@@ -242,25 +242,25 @@ class LanguageModel:
 # --- training ---------------------------------------------------------------------------
 
 
-#: What each setting left as None becomes, by level: the settings of the reported runs.
-#: A character: a small softmax, so a context of 8 and two hidden layers are affordable;
-#: 512 characters to a step reached a lower validation loss in the same 4 minutes than 256
-#: on a busy 2-core machine. In bench/words_ab.py runs (one thread, seed 0, validation
-#: nats) ReLU layers learned far faster than tanh (1.581 against 1.655 in 7 minutes), then
-#: overfit: over 12 minutes dropout 0.2 reached 1.574, with AdamW's weight decay 0.1 1.549
-#: (0.3: 1.639), with 32-number vectors besides 1.527, the defaults (64 numbers: 1.525; two
+#: What each setting left as None becomes, by level: the settings of the reported runs. A
+#: character: a small softmax, so a context of 8 and two hidden layers are affordable; 512
+#: characters to a step reached a lower validation loss in the same 4 minutes than 256 on a
+#: busy 2-core machine. In bench/words_ab.py runs (one thread, seed 0, validation nats) ReLU
+#: layers learned far faster than tanh (1.581 against 1.655 in 7 minutes), then overfit:
+#: over 12 minutes dropout 0.2 reached 1.574, with AdamW's weight decay 0.1 1.549 (0.3:
+#: 1.639), with 32-number vectors besides 1.527, the defaults (64 numbers: 1.525; two
 #: 768-unit layers: 1.524, at half the epochs). A word: 6,400 words in the vocabulary, so
-#: the output layer costs most, and the 260k training words are learned by heart within minutes; tied
-#: embeddings make that layer the word vectors themselves. Validation perplexity in
-#: bench/words_ab.py runs (one thread, seed 0) climbed from the earlier defaults (context
-#: 3, 64-number vectors, one 256-unit layer, dropout 0.3: 76.1 in 5 minutes) by tied
-#: 128-number vectors and 512 units (78.4, overfitting by the second epoch), dropout 0.5 and
-#: input dropout 0.25 (75.6), context 5 then 8 (73.6, 73.2) and AdamW's weight decay 0.1
-#: (72.6). A schedule spread over 15 minutes overfits before the learning rate falls (best
-#: 75.4 at epoch 5 of 20, two threads), so words train 6 epochs: 71.9 (seed 1: 72.3).
-#: Over 6 epochs 256-number vectors reached 73.0, and 71.7 (seed 1: 71.7) with dropout
-#: 0.6 and input dropout 0.3; two 512-unit layers (128 numbers) 73.6. A ReLU layer in
-#: place of the tanh one: 66.6 against 71.9 (6 epochs), the defaults.
+#: the output layer costs most, and the 260k training words are learned by heart within
+#: minutes; tied embeddings make that layer the word vectors themselves. Validation
+#: perplexity in bench/words_ab.py runs (one thread, seed 0) climbed from the earlier
+#: defaults (context 3, 64-number vectors, one 256-unit layer, dropout 0.3: 76.1 in 5
+#: minutes) by tied 128-number vectors and 512 units (78.4, overfitting by the second
+#: epoch), dropout 0.5 and input dropout 0.25 (75.6), context 5 then 8 (73.6, 73.2) and
+#: AdamW's weight decay 0.1 (72.6). A schedule spread over 15 minutes overfits before the
+#: learning rate falls (best 75.4 at epoch 5 of 20, two threads), so words train 6 epochs:
+#: 71.9 (seed 1: 72.3). Over 6 epochs 256-number vectors reached 73.0, and 71.7 (seed 1:
+#: 71.7) with dropout 0.6 and input dropout 0.3; two 512-unit layers (128 numbers) 73.6. A
+#: ReLU layer in place of the tanh one: 66.6 against 71.9 (6 epochs), the defaults.
 LEVEL_DEFAULTS = {
     "char": {"context": 8, "hidden": (512, 512), "activation": "relu", "embed_dim": 32,
              "dropout": 0.2, "direct": True, "lr": 3e-3, "lowercase": False, "min_freq": 1,
@@ -304,12 +304,11 @@ def train_lm(text: str, *, level: str = "char", context: int | None = None,
     settings). ``progress``: the trainer's display ("auto", "bar", "plain", "none"); ``log``
     gets one line per epoch; ``device`` (e.g. ``"cuda"``) trains there.
 
-    ``activation``: the hidden layers' (see :class:`~deltagrad.nn.MLP`). ``dropout`` zeroes
-    hidden units, ``embed_dropout`` input numbers; ``weight_decay`` goes to the optimiser;
-    ``tie_embeddings``: see :class:`FeedForwardLM`. ``context_dropout`` shows each context
-    token as ``<unk>`` with that chance while training, so the network learns to predict
-    from the rest, as an n-gram model backs off to a shorter one (Xie et al., 2017, "Data
-    noising as smoothing in neural network language models").
+    ``activation``: the hidden layers'. ``dropout`` zeroes hidden units, ``embed_dropout``
+    input numbers; ``weight_decay`` goes to the optimiser; ``tie_embeddings``: see
+    :class:`FeedForwardLM`. ``context_dropout`` shows each context token as ``<unk>`` with
+    that chance while training, so the network learns to predict from the rest, as an n-gram
+    model backs off to a shorter one (Xie et al., 2017, "Data noising as smoothing").
     """
     # the arguments that have a per-level default (those given as None take it)
     per_level = {name: value for name, value in locals().items() if name in _PER_LEVEL}
